@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+def serve() -> None:
+    """Run the VisualBox server (placeholder)."""
+    raise click.ClickException("not implemented yet")

@@ -1,0 +1,109 @@
+"""The sandbox contract: run one untrusted command, isolated and limited.
+
+A :class:`Sandbox` turns a :class:`SandboxSpec` (what to run, what it may see,
+its limits) into a running :class:`SandboxProcess`. Implementations live next
+to this file (``bwrap.py`` the default, ``runsc.py`` hardened, ``none.py`` the
+explicit unsandboxed development mode); ``tests/runtime/test_sandbox.py`` is
+the contract test every implementation must pass.
+
+Rules every implementation keeps:
+
+* the command never sees the host environment: ``env`` is the whole environment;
+* only ``mounts`` are visible besides a read-only system (``/usr``, ``/etc/ssl``, ...),
+  a private writable ``workdir`` and ``/tmp``, both capped at ``limits.disk_mb``;
+* the file descriptors in ``pass_fds`` are inherited with the same numbers,
+  everything else is closed;
+* the process and all its children die when the supervisor dies;
+* :meth:`SandboxProcess.wait` reports *why* the process ended.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Network = Literal["outbound", "none"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int = 256
+    cpu: float = 0.5
+    pids: int = 64
+    disk_mb: int = 64
+    nofile: int = 256
+    time_s: float | None = None
+    """Wall-clock limit; ``None`` runs until stopped (integrations are long-lived)."""
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: Path
+    target: str
+    writable: bool = False
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    argv: Sequence[str]
+    env: Mapping[str, str] = field(default_factory=dict)
+    mounts: Sequence[Mount] = ()
+    workdir: str = "/work"
+    network: Network = "none"
+    allow_host_ports: Sequence[int] = ()
+    limits: Limits = field(default_factory=Limits)
+    pass_fds: Sequence[int] = ()
+
+
+class ExitReason(enum.StrEnum):
+    EXITED = "exited"  # exit code 0
+    CRASHED = "crashed"  # non-zero exit or killed by a signal we did not send
+    OOM = "oom"  # killed for exceeding limits.memory_mb
+    CPU_LIMIT = "cpu_limit"
+    TIME_LIMIT = "time_limit"  # limits.time_s ran out
+    TERMINATED = "terminated"  # stopped through terminate()
+
+
+@dataclass(frozen=True)
+class ExitInfo:
+    code: int | None
+    """Exit status, or ``-signal`` when killed by a signal."""
+    reason: ExitReason
+    detail: str = ""
+
+
+class SandboxProcess(abc.ABC):
+    """A running sandboxed command. ``stdout``/``stderr`` are asyncio streams."""
+
+    pid: int
+    stdout: asyncio.StreamReader
+    stderr: asyncio.StreamReader
+
+    @abc.abstractmethod
+    async def wait(self) -> ExitInfo:
+        """Wait for the end of the process and everything it started."""
+
+    @abc.abstractmethod
+    async def terminate(self, grace_s: float = 2.0) -> ExitInfo:
+        """SIGTERM, then SIGKILL after ``grace_s``; idempotent. Reason: TERMINATED."""
+
+
+class SandboxUnavailable(RuntimeError):
+    """The sandbox cannot run here; the message says how to install it."""
+
+
+class Sandbox(abc.ABC):
+    name: str
+
+    @abc.abstractmethod
+    def check(self) -> None:
+        """Raise :class:`SandboxUnavailable` with install advice when unusable."""
+
+    @abc.abstractmethod
+    async def spawn(self, spec: SandboxSpec) -> SandboxProcess:
+        """Start ``spec.argv`` inside the sandbox."""

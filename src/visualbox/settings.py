@@ -1,0 +1,146 @@
+"""All of VisualBox's settings: one pydantic-settings root with nested groups.
+
+Every setting can be given as an environment variable with the ``VISUALBOX_``
+prefix and ``__`` between group and field, for example
+``VISUALBOX_DATABASE__URL=postgresql+psycopg://...`` or
+``VISUALBOX_SANDBOX__MEMORY_MB=256``. ``docs/settings.md`` documents every one
+of them; ``tests/test_settings.py`` fails when one is missing there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path.cwd() / ".visualbox"
+
+
+class ServerSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Interface `visualbox serve` listens on.")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port `visualbox serve` listens on.")
+    public_url: str | None = Field(
+        None,
+        description="URL users reach the server at, used in mailed links. "
+        "Defaults to http://HOST:PORT.",
+    )
+    environment: Literal["development", "production"] = Field(
+        "development",
+        description="`production` refuses insecure defaults (for example an "
+        "unsandboxed runner or a non-HTTPS public URL for cookies).",
+    )
+
+
+class DatabaseSettings(BaseModel):
+    url: str | None = Field(
+        None,
+        description="SQLAlchemy URL. Empty means SQLite at DATA_DIR/visualbox.db; "
+        "for PostgreSQL use `postgresql+psycopg://user:pass@host/db`.",
+    )
+    echo: bool = Field(False, description="Log every SQL statement (debugging only).")
+
+
+class SandboxSettings(BaseModel):
+    backend: Literal["bwrap", "runsc", "none"] = Field(
+        "bwrap",
+        description="`bwrap` (bubblewrap, the default), `runsc` (gVisor, hardened) or "
+        "`none` (no isolation; refused unless ALLOW_UNSANDBOXED is true).",
+    )
+    allow_unsandboxed: bool = Field(
+        False,
+        description="Explicit opt-in to run integrations without a sandbox "
+        "(development only; never in production).",
+    )
+    memory_mb: int = Field(256, ge=16, description="Memory limit per integration, MiB.")
+    cpu: float = Field(0.5, gt=0, le=64, description="CPU share per integration, in cores.")
+    pids: int = Field(64, ge=4, description="Maximum processes/threads per integration.")
+    disk_mb: int = Field(64, ge=1, description="Size cap of an integration's writable dirs, MiB.")
+    nofile: int = Field(256, ge=16, description="Maximum open files per integration.")
+    prepare_timeout_s: float = Field(
+        300, gt=0, description="Time limit of a prepare step (dependency install), seconds."
+    )
+    prepare_memory_mb: int = Field(1024, ge=64, description="Memory limit while preparing, MiB.")
+    output_max_bytes: int = Field(
+        1 << 20, ge=1024, description="Largest accepted output() message, bytes."
+    )
+    output_rate: float = Field(
+        200, gt=0, description="Sustained output() messages per second per integration."
+    )
+    output_burst: int = Field(400, ge=1, description="Burst of output() messages allowed.")
+    network: Literal["outbound", "none"] = Field(
+        "outbound", description="Default network of a run: `outbound` (slirp4netns) or `none`."
+    )
+    allow_host_ports: list[int] = Field(
+        default_factory=list,
+        description="Host loopback TCP ports integrations may reach (as 10.0.2.2:PORT). "
+        "JSON list, e.g. `[1883, 8080]`.",
+    )
+    cache_dir: Path | None = Field(
+        None, description="Prepared-dependency cache. Defaults to DATA_DIR/cache."
+    )
+
+
+class MailSettings(BaseModel):
+    smtp_host: str | None = Field(
+        None, description="SMTP server. Empty: links are written to the server log instead."
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port.")
+    smtp_username: str | None = Field(None, description="SMTP user name.")
+    smtp_password: str | None = Field(None, description="SMTP password.")
+    smtp_starttls: bool = Field(True, description="Use STARTTLS.")
+    sender: str = Field("VisualBox <visualbox@localhost>", description="From address of mail.")
+
+
+class AccountSettings(BaseModel):
+    signup_open: bool = Field(True, description="Anyone may sign up.")
+    session_days: int = Field(30, ge=1, description="Lifetime of a sign-in session, days.")
+    signin_attempts: int = Field(
+        10, ge=1, description="Failed sign-ins allowed per email and per client per window."
+    )
+    signin_window_s: int = Field(300, ge=1, description="Sign-in rate-limit window, seconds.")
+
+
+class SecuritySettings(BaseModel):
+    secrets_key: str | None = Field(
+        None,
+        description="Key that encrypts secret config values (Fernet, urlsafe base64). "
+        "Empty: generated once into DATA_DIR/secrets.key.",
+    )
+
+
+class Settings(BaseSettings):
+    """The root of every setting."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VISUALBOX_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Where VisualBox keeps its database, keys and caches.",
+    )
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
+    accounts: AccountSettings = Field(default_factory=AccountSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.data_dir / 'visualbox.db'}"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.sandbox.cache_dir or self.data_dir / "cache"
+
+    @property
+    def public_url(self) -> str:
+        if self.server.public_url:
+            return self.server.public_url.rstrip("/")
+        host = "localhost" if self.server.host in ("0.0.0.0", "::") else self.server.host
+        return f"http://{host}:{self.server.port}"
