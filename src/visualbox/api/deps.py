@@ -1,0 +1,112 @@
+"""Dependencies shared by every route: the database session, settings and the caller.
+
+A route signature reads like a sentence::
+
+    def update_dashboard(dashboard_id: str, body: DashboardUpdate, db: SessionDep,
+                         user: CurrentUser) -> DashboardPublic: ...
+
+The caller is identified by an ``Authorization: Bearer vbx_...`` API token or by
+the ``visualbox_session`` cookie. Unsafe requests authenticated by cookie must
+come from our own origin (``Origin``/``Referer`` check) so that other sites
+cannot act for a signed-in user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from visualbox.db.engine import Database
+from visualbox.db.tables.accounts import User
+from visualbox.errors import Forbidden, Unauthenticated
+from visualbox.services import accounts
+from visualbox.settings import Settings
+
+SESSION_COOKIE = "visualbox_session"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.db
+    return database
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    with get_database(request).session() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_db)]
+
+
+def _check_same_origin(request: Request) -> None:
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if source is None:
+        return  # not a browser cross-site request (browsers send Origin on unsafe requests)
+    parts = urlsplit(source)
+    if parts.netloc != request.headers.get("host", ""):
+        raise Forbidden("Cross-site request refused.")
+
+
+def optional_user(request: Request, db: SessionDep) -> User | None:
+    """The caller, or ``None`` when the request carries no credentials at all."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthenticated("The Authorization header must be 'Bearer <API token>'.")
+        user = accounts.user_for_api_token(db, token.strip())
+        if user is None:
+            raise Unauthenticated("The API token is invalid, expired or revoked.")
+        return user
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie is None:
+        return None
+    user = accounts.user_for_session(db, cookie)
+    if user is None:
+        return None
+    if request.method not in _SAFE_METHODS:
+        _check_same_origin(request)
+    return user
+
+
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+
+
+def signed_in_user(user: OptionalUser) -> User:
+    """A signed-in user, verified or not (for the account's own pages)."""
+    if user is None:
+        raise Unauthenticated("Sign in first.")
+    return user
+
+
+SignedInUser = Annotated[User, Depends(signed_in_user)]
+
+
+def current_user(user: SignedInUser) -> User:
+    """A signed-in user with a verified email address: what most routes need."""
+    if not user.is_verified:
+        raise Forbidden("Verify your email address first: follow the link we sent you.")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def admin_user(user: CurrentUser) -> User:
+    if not user.is_admin:
+        raise Forbidden("Only an administrator may do this.")
+    return user
+
+
+AdminUser = Annotated[User, Depends(admin_user)]

@@ -1,0 +1,7 @@
+"""HTTP routes for registry (see docs/api.md)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

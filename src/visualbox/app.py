@@ -1,0 +1,127 @@
+"""The application factory: ``create_app(settings)`` builds one VisualBox server.
+
+Nothing is created at import time; tests build apps on temporary data dirs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from visualbox import __version__
+from visualbox.api import accounts, dashboards, modules, public, registry
+from visualbox.db.engine import Database
+from visualbox.db.schema import migrate
+from visualbox.errors import FieldError, VisualBoxError
+from visualbox.settings import Settings
+
+log = logging.getLogger("visualbox")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "rate_limited",
+}
+
+
+def _error(
+    status: int, code: str, message: str, fields: list[FieldError] | None = None
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "error": {
+            "code": code,
+            "message": message,
+            "fields": [f.as_dict() for f in fields or []],
+        }
+    }
+    return JSONResponse(body, status_code=status)
+
+
+def _field_name(loc: tuple[int | str, ...]) -> str:
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:]
+    name = ""
+    for part in parts:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name or "body"
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(VisualBoxError)
+    async def visualbox_error(_request: Request, exc: VisualBoxError) -> JSONResponse:
+        return JSONResponse(exc.as_dict(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = [FieldError(_field_name(tuple(e["loc"])), e["msg"]) for e in exc.errors()]
+        return _error(422, "invalid", "The request is not valid.", fields)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "error")
+        return _error(exc.status_code, code, str(exc.detail))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = Database(settings.database_url, echo=settings.database.echo)
+    migrate(database.engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log.info("VisualBox %s ready at %s", __version__, settings.public_url)
+        yield
+        database.dispose()
+
+    app = FastAPI(
+        title="VisualBox",
+        version=__version__,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    _install_error_handlers(app)
+
+    app.include_router(accounts.router, prefix="/api")
+    app.include_router(modules.router, prefix="/api")
+    app.include_router(registry.router, prefix="/api")
+    app.include_router(dashboards.router, prefix="/api")
+    app.include_router(public.router)
+
+    @app.get("/api/health", tags=["server"])
+    def health() -> dict[str, Any]:
+        return {"ok": True, "version": __version__, "database": database.dialect}
+
+    @app.get("/", include_in_schema=False)
+    def home() -> HTMLResponse:
+        return HTMLResponse(_HOME)
+
+    return app
+
+
+_HOME = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>VisualBox</title><meta name="viewport" content="width=device-width">
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem}
+</style></head><body><h1>VisualBox</h1>
+<p>The server is running. The web app arrives in a later release; meanwhile use the
+<a href="/api/docs">interactive API</a> (sign up with <code>POST /api/auth/signup</code>).</p>
+</body></html>"""

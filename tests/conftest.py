@@ -1,0 +1,114 @@
+"""Shared fixtures.
+
+Every test that uses ``settings``/``app``/``client`` runs twice: once on SQLite
+and once on a real PostgreSQL server (``tests/fixtures/postgres.py``).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.fixtures.postgres import DatabaseFactory, postgres_server
+from visualbox.app import create_app
+from visualbox.db.engine import create_db_engine
+from visualbox.db.schema import migrate
+from visualbox.settings import DatabaseSettings, SandboxSettings, Settings
+
+
+@pytest.fixture(scope="session")
+def postgres_databases() -> Iterator[DatabaseFactory]:
+    with postgres_server() as admin_url:
+        factory = DatabaseFactory(admin_url)
+        yield factory
+        factory.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    engine = create_db_engine(f"sqlite:///{path}")
+    migrate(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        path = tmp_path / "data" / "visualbox.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    factory: DatabaseFactory = request.getfixturevalue("postgres_databases")
+    url = factory.create()
+    yield url
+    factory.drop(url)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database=DatabaseSettings(url=database_url),
+        sandbox=SandboxSettings(),
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[FastAPI]:
+    application = create_app(settings)
+    yield application
+    application.state.db.dispose()
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, base_url="http://testserver") as c:
+        yield c
+
+
+class Account:
+    """A verified user and an API client signed in as them."""
+
+    def __init__(self, app: FastAPI, user: Any, token: str) -> None:
+        self.user = user
+        self.id: str = user.id
+        self.email: str = user.email
+        self.token = token
+        self.http = TestClient(
+            app, base_url="http://testserver", headers={"Authorization": f"Bearer {token}"}
+        )
+
+
+@pytest.fixture
+def make_account(app: FastAPI) -> Callable[..., Account]:
+    """``make_account(name="Ada", admin=False, verified=True)`` → :class:`Account`."""
+    from visualbox.services import accounts
+
+    counter = iter(range(1, 10_000))
+
+    def make(name: str | None = None, *, admin: bool = False, verified: bool = True) -> Account:
+        n = next(counter)
+        with app.state.db.session() as db:
+            user = accounts.create_user(
+                db,
+                name=name or f"User {n}",
+                email=f"user{n}@example.test",
+                password="correct horse battery",
+                is_admin=admin,
+                verified=verified,
+            )
+            _row, token = accounts.create_api_token(db, user, "tests")
+        return Account(app, user, token)
+
+    return make
