@@ -1,9 +1,66 @@
+"""``visualbox serve``: run the server on embedded defaults or configured settings."""
+
 from __future__ import annotations
+
+import logging
+from pathlib import Path
 
 import click
 
+from visualbox.errors import VisualBoxError
+
 
 @click.command()
-def serve() -> None:
-    """Run the VisualBox server (placeholder)."""
-    raise click.ClickException("not implemented yet")
+@click.option("--host", help="Interface to listen on (default 127.0.0.1; setting SERVER__HOST).")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), help="Port (default 8000; setting SERVER__PORT)."
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the database, keys and caches live (default ./.visualbox; setting DATA_DIR).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+def serve(host: str | None, port: int | None, data_dir: Path | None, log_level: str) -> None:
+    """Run the VisualBox server and print the URL to open."""
+    import uvicorn
+    from pydantic import ValidationError
+
+    from visualbox.app import create_app
+    from visualbox.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise click.ClickException(f"Invalid setting:\n{exc}") from exc
+    if host is not None:
+        settings.server.host = host
+    if port is not None:
+        settings.server.port = port
+    if data_dir is not None:
+        settings.data_dir = data_dir.resolve()
+
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper()),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    try:
+        app = create_app(settings)
+    except VisualBoxError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    click.echo(f"VisualBox is starting; data in {settings.data_dir}")
+    click.echo(f"Open {settings.public_url}/ in your browser (Ctrl-C stops the server).")
+    uvicorn.run(
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        log_level=log_level,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+    )
