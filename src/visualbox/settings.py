@@ -82,6 +82,18 @@ class SandboxSettings(BaseModel):
     cache_dir: Path | None = Field(
         None, description="Prepared-dependency cache. Defaults to DATA_DIR/cache."
     )
+    log_rate: float = Field(
+        100, gt=0, description="Sustained log lines (stdout/stderr) per second per integration."
+    )
+    log_burst: int = Field(200, ge=1, description="Burst of log lines allowed.")
+    python_index_url: str | None = Field(
+        None,
+        description="Python package index used when preparing requirements.txt "
+        "(a PEP 503 simple URL). Empty: uv's default (PyPI).",
+    )
+    npm_registry: str | None = Field(
+        None, description="npm registry used when preparing package.json. Empty: npm's default."
+    )
 
 
 class MailSettings(BaseModel):

@@ -1,0 +1,145 @@
+"""Reading what a sandboxed process sends: SDK frames and log lines, both bounded.
+
+The SDK writes frames to an inherited pipe: a 4-byte big-endian length ``N``,
+then ``N`` bytes made of one tag byte and the payload (``N - 1`` bytes):
+
+* tag ``I`` (0x49), empty payload: INIT, sent when the SDK is loaded;
+* tag ``O`` (0x4F), UTF-8 payload: OUTPUT (a JSON document, or a plain string).
+
+Both pumps take a token from a :class:`TokenBucket` before each frame or line.
+When the bucket is empty they stop reading, the pipe fills and the writer
+blocks inside the sandbox: a flood is throttled, never buffered. A frame larger
+than ``max_bytes`` is skipped in chunks (never held in memory) and reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from visualbox.runtime.messages import Init, Message, Output, Status, StatusLevel, error
+
+LINE_MAX_BYTES = 16 * 1024
+"""Longer log lines are cut here and marked with :data:`TRUNCATED`."""
+TRUNCATED = " … [line truncated]"
+_CHUNK = 64 * 1024
+
+Emit = Callable[[Message], None]
+
+
+class TokenBucket:
+    """``rate`` tokens per second, at most ``burst`` saved up."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self._tokens = float(burst)
+        self._stamp = time.monotonic()
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+
+    async def take(self) -> None:
+        """Wait until one token is available and take it."""
+        self._refill()
+        while self._tokens < 1:
+            await asyncio.sleep((1 - self._tokens) / self.rate)
+            self._refill()
+        self._tokens -= 1
+
+
+def decode_output(payload: bytes) -> Any:
+    """A payload that is valid JSON arrives parsed; anything else as text."""
+    text = payload.decode("utf-8", "replace")
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+async def _skip(reader: asyncio.StreamReader, count: int) -> bool:
+    """Discard ``count`` bytes chunk by chunk; False when the stream ended first."""
+    while count > 0:
+        chunk = await reader.read(min(count, _CHUNK))
+        if not chunk:
+            return False
+        count -= len(chunk)
+    return True
+
+
+async def pump_frames(
+    reader: asyncio.StreamReader, bucket: TokenBucket, max_bytes: int, emit: Emit
+) -> None:
+    """Turn SDK frames into INIT/OUTPUT messages until the pipe closes."""
+    while True:
+        await bucket.take()
+        try:
+            header = await reader.readexactly(4)
+        except asyncio.IncompleteReadError:
+            return
+        size = int.from_bytes(header, "big")
+        if size == 0:
+            emit(error("visualbox: empty frame from the SDK ignored"))
+            continue
+        if size - 1 > max_bytes:
+            emit(
+                error(
+                    f"visualbox: output of {size - 1} bytes rejected "
+                    f"(the limit is {max_bytes} bytes)"
+                )
+            )
+            if not await _skip(reader, size):
+                return
+            continue
+        try:
+            body = await reader.readexactly(size)
+        except asyncio.IncompleteReadError:
+            return
+        tag = body[:1]
+        if tag == b"O":
+            emit(Output(decode_output(body[1:])))
+        elif tag == b"I":
+            emit(Init())
+        else:
+            emit(error(f"visualbox: unknown frame tag {tag!r} ignored"))
+
+
+async def pump_lines(
+    reader: asyncio.StreamReader, level: StatusLevel, bucket: TokenBucket, emit: Emit
+) -> None:
+    """Turn a log stream into one STATUS message per line (cut at LINE_MAX_BYTES)."""
+    pending = bytearray()
+    dropping = False  # inside a line that was already cut and reported
+
+    async def send(line: bytes, cut: bool = False) -> None:
+        await bucket.take()
+        text = line.decode("utf-8", "replace").rstrip("\r")
+        emit(Status(level, text + TRUNCATED if cut else text))
+
+    while True:
+        chunk = await reader.read(_CHUNK)
+        if not chunk:
+            if pending and not dropping:
+                await send(bytes(pending))
+            return
+        start = 0
+        while start < len(chunk):
+            end = chunk.find(b"\n", start)
+            piece = chunk[start:] if end < 0 else chunk[start:end]
+            start = len(chunk) if end < 0 else end + 1
+            if dropping:
+                dropping = end < 0
+                continue
+            pending += piece
+            if len(pending) > LINE_MAX_BYTES:
+                await send(bytes(pending[:LINE_MAX_BYTES]), cut=True)
+                pending.clear()
+                dropping = end < 0
+            elif end >= 0:
+                await send(bytes(pending))
+                pending.clear()

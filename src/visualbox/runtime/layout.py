@@ -1,0 +1,149 @@
+"""What an integration sees inside the sandbox, and how it is started.
+
+=========================  ===========================================  =========
+path                       what                                         access
+=========================  ===========================================  =========
+``/app``                   the module source                            read-only
+``/deps``                  the prepared dependencies (cache entry)      read-only
+``/opt/visualbox/sdk/...`` the SDK of the runtime                       read-only
+``/work``                  ``HOME`` and the working directory           private
+``/tmp``                   scratch                                      private
+=========================  ===========================================  =========
+
+Entry points: Python ``/app/main.py`` (with a venv at ``/deps/venv`` when the
+module has a ``requirements.txt``), Node ``/app/index.js`` (run from its prepared
+copy ``/deps/pkg/index.js`` next to ``node_modules`` when it has a
+``package.json``), Go: the binary ``/deps/integration`` built from ``/app``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from visualbox.runtime.sandbox.base import Limits, Mount, Network, SandboxSpec
+
+Runtime = Literal["python", "node", "go"]
+
+APP = "/app"
+DEPS = "/deps"
+SDK = "/opt/visualbox/sdk"
+HOME = "/work"
+PYTHON = "/usr/bin/python3"
+NODE = "/usr/bin/node"
+GO = "/usr/bin/go"
+SDK_DIR = Path(__file__).resolve().parent.parent / "sdk"
+"""The SDKs on the host: ``python/visualbox``, ``node/visualbox``, ``go/visualbox``."""
+
+ENTRY: dict[Runtime, str] = {"python": "main.py", "node": "index.js", "go": "main.go"}
+DEPENDENCY_FILE: dict[Runtime, str | None] = {
+    "python": "requirements.txt",
+    "node": "package.json",
+    "go": None,  # always built
+}
+_ALIASES: dict[str, Runtime] = {
+    "python": "python",
+    "python3": "python",
+    "node": "node",
+    "nodejs": "node",
+    "javascript": "node",
+    "go": "go",
+    "golang": "go",
+}
+
+
+def runtime_of(name: str) -> Runtime:
+    """The canonical runtime for a manifest's runtime name (``python3`` → ``python``)."""
+    try:
+        return _ALIASES[name.lower()]
+    except KeyError:
+        raise ValueError(f"unknown runtime {name!r}; use python, node or go") from None
+
+
+def tree_hash(root: Path) -> str:
+    """SHA-256 over the relative paths and contents of every file under ``root``."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ModuleSource:
+    """An integration on disk: its folder, runtime and content hash."""
+
+    root: Path
+    runtime: Runtime
+    content_hash: str
+
+    @classmethod
+    def from_dir(cls, root: Path, runtime: str) -> ModuleSource:
+        root = root.resolve()
+        return cls(root, runtime_of(runtime), tree_hash(root))
+
+    @property
+    def needs_prepare(self) -> bool:
+        dependency = DEPENDENCY_FILE[self.runtime]
+        return dependency is None or (self.root / dependency).is_file()
+
+
+def base_env(extra: Mapping[str, str] = {}) -> dict[str, str]:
+    env = {"PATH": "/usr/bin:/bin", "HOME": HOME, "LANG": "C.UTF-8"}
+    env.update(extra)
+    return env
+
+
+def run_spec(
+    module: ModuleSource,
+    deps: Path | None,
+    *,
+    limits: Limits,
+    network: Network,
+    allow_host_ports: tuple[int, ...],
+    config_fd: int,
+    output_fd: int,
+) -> SandboxSpec:
+    """The sandbox spec that runs ``module`` (with its prepared ``deps``, if any)."""
+    mounts = [Mount(module.root, APP)]
+    if deps is not None:
+        mounts.append(Mount(deps, DEPS))
+    env = base_env({"VISUALBOX_CONFIG_FD": str(config_fd), "VISUALBOX_OUTPUT_FD": str(output_fd)})
+    if module.runtime == "python":
+        mounts.append(Mount(SDK_DIR / "python", f"{SDK}/python"))
+        env.update(PYTHONPATH=f"{SDK}/python", PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
+        if deps is None:  # -S: no site, no Debian dist-packages; the SDK comes from PYTHONPATH
+            argv = [PYTHON, "-s", "-S", f"{APP}/main.py"]
+        else:
+            env["PATH"] = f"{DEPS}/venv/bin:" + env["PATH"]
+            env["VIRTUAL_ENV"] = f"{DEPS}/venv"
+            argv = [f"{DEPS}/venv/bin/python3", "-s", f"{APP}/main.py"]
+    elif module.runtime == "node":
+        mounts.append(Mount(SDK_DIR / "node", f"{SDK}/node"))
+        env["NODE_PATH"] = f"{SDK}/node"
+        entry = f"{APP}/index.js" if deps is None else f"{DEPS}/pkg/index.js"
+        argv = [NODE, entry]
+    else:
+        assert deps is not None, "a Go integration always has a prepared binary"
+        argv = [f"{DEPS}/integration"]
+    return SandboxSpec(
+        argv=argv,
+        env=env,
+        mounts=mounts,
+        workdir=HOME,
+        network=network,
+        allow_host_ports=allow_host_ports,
+        limits=limits,
+        pass_fds=(config_fd, output_fd),
+    )
+
+
+def binary_fingerprint(path: str) -> str:
+    """Identify an installed tool cheaply (real path, size, mtime): changes on upgrade."""
+    real = os.path.realpath(path)
+    stat = os.stat(real)
+    return f"{real}:{stat.st_size}:{stat.st_mtime_ns}"

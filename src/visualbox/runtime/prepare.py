@@ -1,0 +1,237 @@
+"""The prepare step: install a module's dependencies once, in the sandbox, and cache them.
+
+A cache entry is ``CACHE_DIR/<runtime>/<key>/``, where the key hashes the module
+content, the runtime, the SDK and the interpreter/tool versions. The entry is
+built in a temporary sibling directory, mounted writable at ``/deps`` inside a
+prepare sandbox (outbound network for Python and Node, the prepare limits),
+and renamed into place only when every step succeeded: a failed prepare is
+reported and never cached. Concurrent prepares of one key wait for each other
+(an asyncio lock in this process, an ``fcntl`` lock across processes).
+
+* Python ``requirements.txt``: ``uv venv /deps/venv`` then ``uv pip install -r``.
+* Node ``package.json``: the module is copied to ``/deps/pkg`` and
+  ``npm install --omit=dev`` runs there.
+* Go: ``go build`` in GOPATH mode (``GO111MODULE=off``, ``/gopath/src/app`` = the
+  module, ``/gopath/src/visualbox`` = the SDK, ``vendor/`` honoured) into
+  ``/deps/integration``; no network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from visualbox.runtime.channel import TokenBucket, pump_lines
+from visualbox.runtime.layout import (
+    APP,
+    DEPS,
+    GO,
+    NODE,
+    PYTHON,
+    SDK_DIR,
+    ModuleSource,
+    Runtime,
+    base_env,
+    binary_fingerprint,
+    tree_hash,
+)
+from visualbox.runtime.messages import Message, StatusLevel, info
+from visualbox.runtime.sandbox.base import ExitInfo, ExitReason, Limits, Mount, Network, Sandbox
+from visualbox.runtime.sandbox.base import SandboxSpec as Spec
+from visualbox.settings import SandboxSettings
+
+UV_TARGET = "/opt/visualbox/uv"
+NPM_CLI = "/usr/bin/npm"
+
+
+class PrepareFailed(Exception):
+    def __init__(self, exit_info: ExitInfo) -> None:
+        super().__init__(exit_info.detail)
+        self.exit_info = exit_info
+
+
+def uv_binary() -> Path:
+    """The ``uv`` executable shipped with the ``uv`` PyPI package."""
+    from uv import find_uv_bin
+
+    return Path(find_uv_bin()).resolve()
+
+
+@cache
+def _sdk_hash() -> str:
+    return tree_hash(SDK_DIR)
+
+
+@cache
+def _tools_fingerprint(runtime: Runtime) -> str:
+    if runtime == "python":
+        return binary_fingerprint(PYTHON) + "|" + binary_fingerprint(str(uv_binary()))
+    if runtime == "node":
+        return binary_fingerprint(NODE) + "|" + binary_fingerprint(NPM_CLI)
+    return binary_fingerprint(GO)
+
+
+def cache_key(module: ModuleSource) -> str:
+    """Hash of (module content, runtime, SDK, interpreter and tool versions)."""
+    parts = [module.content_hash, module.runtime, _sdk_hash(), _tools_fingerprint(module.runtime)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class _Step:
+    argv: list[str]
+    env: dict[str, str]
+    mounts: list[Mount] = field(default_factory=list)
+    network: Network = "outbound"
+
+
+class Preparer:
+    """Builds and caches prepared dependencies under ``cache_dir``."""
+
+    def __init__(self, sandbox: Sandbox, settings: SandboxSettings, cache_dir: Path) -> None:
+        self.sandbox = sandbox
+        self.settings = settings
+        self.cache_dir = cache_dir
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def entry(self, module: ModuleSource) -> Path:
+        return self.cache_dir / module.runtime / cache_key(module)
+
+    def cached(self, module: ModuleSource) -> Path | None:
+        """The ready cache entry of ``module``, or None when it must be prepared."""
+        entry = self.entry(module)
+        return entry if entry.is_dir() else None
+
+    async def prepare(self, module: ModuleSource, emit: Callable[[Message], None]) -> Path:
+        """Return the cache entry, building it (and streaming its log) if missing.
+
+        Raises :class:`PrepareFailed` when a step fails; nothing is cached then.
+        """
+        entry = self.entry(module)
+        async with self._locks.setdefault(entry.name, asyncio.Lock()), _file_lock(entry):
+            if entry.is_dir():
+                return entry
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{entry.name}-", dir=entry.parent))
+            try:
+                tmp.chmod(0o755)
+                if module.runtime == "node":
+                    shutil.copytree(module.root, tmp / "pkg", symlinks=True)
+                for step in self._steps(module):
+                    emit(info("$ " + " ".join(step.argv)))
+                    result = await self._run(step, module, tmp, emit)
+                    if result.reason is not ExitReason.EXITED:
+                        raise PrepareFailed(result)
+                os.rename(tmp, entry)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            return entry
+
+    def _steps(self, module: ModuleSource) -> list[_Step]:
+        if module.runtime == "python":
+            uv = Mount(uv_binary(), UV_TARGET)
+            env = base_env(
+                {
+                    "UV_CACHE_DIR": "/tmp/uv-cache",
+                    "UV_NO_CONFIG": "1",
+                    "UV_PYTHON_DOWNLOADS": "never",
+                    "UV_LINK_MODE": "copy",
+                    "UV_NO_PROGRESS": "1",
+                }
+            )
+            if self.settings.python_index_url:
+                env["UV_INDEX_URL"] = self.settings.python_index_url
+            venv = f"{DEPS}/venv"
+            return [
+                _Step([UV_TARGET, "venv", "--python", PYTHON, venv], env, [uv], "none"),
+                _Step(
+                    [UV_TARGET, "pip", "install", "--python", f"{venv}/bin/python3",
+                     "-r", f"{APP}/requirements.txt"],
+                    env,
+                    [uv],
+                ),
+            ]  # fmt: skip
+        if module.runtime == "node":
+            env = base_env({"npm_config_update_notifier": "false"})
+            if self.settings.npm_registry:
+                env["npm_config_registry"] = self.settings.npm_registry
+            npm = [NODE, os.path.realpath(NPM_CLI), "install", "--omit=dev", "--no-audit",
+                   "--no-fund", "--prefix", f"{DEPS}/pkg", "--cache", "/tmp/npm-cache"]  # fmt: skip
+            return [_Step(npm, env)]
+        env = base_env(
+            {
+                "GOPATH": "/gopath",
+                "GO111MODULE": "off",
+                "GOCACHE": "/tmp/go-build",
+                "GOENV": "off",
+                "CGO_ENABLED": "0",
+            }
+        )
+        mounts = [
+            Mount(module.root, "/gopath/src/app"),
+            Mount(SDK_DIR / "go" / "visualbox", "/gopath/src/visualbox"),
+        ]
+        argv = [GO, "build", "-trimpath", "-o", f"{DEPS}/integration", "app"]
+        return [_Step(argv, env, mounts, "none")]
+
+    async def _run(
+        self, step: _Step, module: ModuleSource, tmp: Path, emit: Callable[[Message], None]
+    ) -> ExitInfo:
+        settings = self.settings
+        limits = Limits(
+            memory_mb=settings.prepare_memory_mb,
+            cpu=max(settings.cpu, 1.0),
+            pids=max(settings.pids, 256),
+            disk_mb=max(settings.disk_mb, 1024),
+            nofile=max(settings.nofile, 4096),
+            time_s=settings.prepare_timeout_s,
+        )
+        spec = Spec(
+            argv=step.argv,
+            env=step.env,
+            mounts=[Mount(module.root, APP), Mount(tmp, DEPS, writable=True), *step.mounts],
+            network=step.network,
+            allow_host_ports=tuple(settings.allow_host_ports) if step.network != "none" else (),
+            limits=limits,
+        )
+        process = await self.sandbox.spawn(spec)
+        bucket = TokenBucket(settings.log_rate, settings.log_burst)
+        pumps = asyncio.gather(
+            pump_lines(process.stdout, StatusLevel.INFO, bucket, emit),
+            pump_lines(process.stderr, StatusLevel.WARNING, bucket, emit),
+        )
+        try:
+            result = await process.wait()
+            await pumps
+        except BaseException:
+            pumps.cancel()
+            with contextlib.suppress(BaseException):
+                await process.terminate(grace_s=0.5)
+            raise
+        return result
+
+
+@contextlib.asynccontextmanager
+async def _file_lock(entry: Path) -> AsyncIterator[None]:
+    """Exclusive lock on ``<cache>/.locks/<key>`` shared with other processes."""
+    locks = entry.parent.parent / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    fd = os.open(locks / f"{entry.parent.name}-{entry.name}", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

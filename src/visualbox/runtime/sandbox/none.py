@@ -1,0 +1,132 @@
+"""The explicit *unsandboxed* development backend: no isolation at all.
+
+The command runs as an ordinary host process in its own session, with
+``spec.env`` as its whole environment and a fresh temporary directory standing
+in for ``spec.workdir``. Mounts cannot be emulated without namespaces, so they become
+symlinks in a temporary root directory, and every absolute path in argv and the
+environment whose first component is a mount target's (or the workdir's) is
+rewritten into that root. Limits other than ``time_s`` are not
+enforced and ``network`` is ignored. Never use it for code you do not trust.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import tempfile
+from pathlib import Path
+
+from visualbox.runtime.sandbox.base import (
+    ExitInfo,
+    ExitReason,
+    Sandbox,
+    SandboxProcess,
+    SandboxSpec,
+)
+
+
+def _rewrite(value: str, root: str, tops: frozenset[str]) -> str:
+    """Prefix ``root`` to every absolute path (or PATH-like part) under a mounted top dir."""
+    parts = value.split(":")
+    for index, part in enumerate(parts):
+        if part.startswith("/") and part.split("/")[1] in tops:
+            parts[index] = root + part
+    return ":".join(parts)
+
+
+def exit_info(returncode: int, reason: ExitReason | None = None) -> ExitInfo:
+    """ExitInfo for a returncode (negative = killed by that signal)."""
+    if reason is None:
+        reason = ExitReason.EXITED if returncode == 0 else ExitReason.CRASHED
+    if returncode < 0:
+        detail = f"killed by signal {signal.Signals(-returncode).name}"
+    else:
+        detail = f"exit code {returncode}"
+    if reason is ExitReason.TIME_LIMIT:
+        detail = "wall-clock time limit reached; " + detail
+    elif reason is ExitReason.TERMINATED:
+        detail = "terminated; " + detail
+    return ExitInfo(returncode, reason, detail)
+
+
+class NoneProcess(SandboxProcess):
+    def __init__(self, proc: asyncio.subprocess.Process, root: str, time_s: float | None) -> None:
+        assert proc.stdout is not None and proc.stderr is not None
+        self._proc = proc
+        self.pid = proc.pid
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self._root = root
+        self._reason: ExitReason | None = None
+        self._info: ExitInfo | None = None
+        self._lock = asyncio.Lock()
+        self._timer = (
+            asyncio.get_running_loop().call_later(time_s, self._time_up) if time_s else None
+        )
+
+    def _killpg(self, sig: int) -> None:
+        try:
+            os.killpg(self.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def _time_up(self) -> None:
+        if self._proc.returncode is None and self._reason is None:
+            self._reason = ExitReason.TIME_LIMIT
+            self._killpg(signal.SIGKILL)
+
+    async def wait(self) -> ExitInfo:
+        async with self._lock:
+            if self._info is None:
+                code = await self._proc.wait()
+                self._killpg(signal.SIGKILL)  # whatever it started dies with it
+                if self._timer is not None:
+                    self._timer.cancel()
+                shutil.rmtree(self._root, ignore_errors=True)
+                self._info = exit_info(code, self._reason)
+            return self._info
+
+    async def terminate(self, grace_s: float = 2.0) -> ExitInfo:
+        if self._info is None and self._proc.returncode is None:
+            if self._reason is None:
+                self._reason = ExitReason.TERMINATED
+            self._killpg(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(asyncio.shield(self._proc.wait()), grace_s)
+            except TimeoutError:
+                self._killpg(signal.SIGKILL)
+        return await self.wait()
+
+
+class NoneSandbox(Sandbox):
+    """Runs commands directly on the host (development only)."""
+
+    name = "none"
+
+    def check(self) -> None:
+        return None
+
+    async def spawn(self, spec: SandboxSpec) -> SandboxProcess:
+        root = tempfile.mkdtemp(prefix="visualbox-none-")
+        workdir = root + spec.workdir
+        os.makedirs(workdir)
+        for mount in spec.mounts:
+            link = Path(root + mount.target)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(mount.source)
+        tops = frozenset(p.split("/")[1] for p in [spec.workdir, *(m.target for m in spec.mounts)])
+        argv = [_rewrite(arg, root, tops) for arg in spec.argv]
+        env = {key: _rewrite(value, root, tops) for key, value in spec.env.items()}
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            cwd=workdir,
+            pass_fds=tuple(spec.pass_fds),
+            start_new_session=True,
+        )
+        return NoneProcess(proc, root, spec.limits.time_s)

@@ -1,0 +1,269 @@
+"""The supervisor: starts integrations in the sandbox and turns what they do into messages.
+
+    supervisor = Supervisor(sandbox, settings.sandbox, settings.cache_dir)
+    run = await supervisor.start("dash1/_0", module, {"level": 3}, on_message=print)
+    await run.restart({"level": 4})   # terminate, start again with new values
+    await run.terminate()
+    await supervisor.close()          # terminate every run: no orphans
+
+Each run goes through ``STATE preparing`` (only when dependencies must be
+built), ``STATE running`` and ``STATE exited``; in between, INIT and OUTPUT come
+from the SDK's frames and STATUS from the log streams (see ``messages.py``).
+Config values reach the code through a sealed memfd, never the environment or
+argv; outputs through a pipe whose reader is rate-limited (``channel.py``).
+``on_message`` is called synchronously, in order, with nothing queued behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from visualbox.runtime.channel import TokenBucket, pump_frames, pump_lines
+from visualbox.runtime.layout import ModuleSource, run_spec
+from visualbox.runtime.messages import Message, RunState, State, StatusLevel, error
+from visualbox.runtime.prepare import PrepareFailed, Preparer
+from visualbox.runtime.sandbox.base import (
+    ExitInfo,
+    ExitReason,
+    Limits,
+    Network,
+    Sandbox,
+    SandboxProcess,
+)
+from visualbox.settings import SandboxSettings
+
+log = logging.getLogger(__name__)
+
+OnMessage = Callable[[Message], None]
+DRAIN_S = 2.0
+"""After the process ended, how long buffered frames and log lines may still be read."""
+_SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
+
+
+def config_memfd(config: Mapping[str, Any]) -> int:
+    """A sealed, read-only memfd holding ``config`` as JSON (close it after spawning)."""
+    data = json.dumps(dict(config), separators=(",", ":"), ensure_ascii=False).encode()
+    fd = os.memfd_create("visualbox-config", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.lseek(fd, 0, os.SEEK_SET)
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _SEALS)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+async def _frame_reader(fd: int) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=64 * 1024, loop=loop)
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader, loop=loop), os.fdopen(fd, "rb", 0)
+    )
+    return reader, transport
+
+
+class Run:
+    """One integration instance; restartable with new config values."""
+
+    def __init__(
+        self,
+        supervisor: Supervisor,
+        run_id: str,
+        module: ModuleSource,
+        on_message: OnMessage,
+        network: Network,
+    ) -> None:
+        self.run_id = run_id
+        self.module = module
+        self.state = RunState.PREPARING
+        self.exit_info: ExitInfo | None = None
+        self._supervisor = supervisor
+        self._on_message = on_message
+        self._network = network
+        self._process: SandboxProcess | None = None
+        self._task: asyncio.Task[ExitInfo] | None = None
+
+    # -- public -----------------------------------------------------------------------------
+    async def restart(self, config: Mapping[str, Any]) -> None:
+        """Terminate the running process (if any) and start again with ``config``."""
+        await self.terminate()
+        self._begin(config)
+
+    async def terminate(self) -> ExitInfo | None:
+        """Stop the process (SIGTERM, then SIGKILL); idempotent. Returns how it ended."""
+        task = self._task
+        if task is None or task.done():
+            return self.exit_info
+        if self._process is not None:
+            await self._process.terminate()
+        else:  # still preparing or spawning
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if self.state is not RunState.EXITED:
+            self._exited(ExitInfo(None, ExitReason.TERMINATED, "terminated before it started"))
+        return self.exit_info
+
+    async def wait(self) -> ExitInfo:
+        """Wait until the run ended (a restart in between starts a new wait)."""
+        while True:
+            task = self._task
+            assert task is not None
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(task)
+            if task is self._task and self.exit_info is not None:
+                return self.exit_info
+
+    @property
+    def done(self) -> bool:
+        return self._task is not None and self._task.done()
+
+    # -- internals --------------------------------------------------------------------------
+    def _emit(self, message: Message) -> None:
+        try:
+            self._on_message(message)
+        except Exception:
+            log.exception("on_message of run %s failed on %r", self.run_id, message)
+
+    def _set_state(self, state: RunState) -> None:
+        self.state = state
+        self._emit(State(state))
+
+    def _exited(self, info: ExitInfo) -> ExitInfo:
+        self.state = RunState.EXITED
+        self.exit_info = info
+        self._process = None
+        self._emit(State.exited(info))
+        return info
+
+    def _begin(self, config: Mapping[str, Any]) -> None:
+        self.exit_info = None
+        self.state = RunState.PREPARING
+        self._task = asyncio.create_task(self._attempt(dict(config)), name=f"run {self.run_id}")
+
+    async def _attempt(self, config: dict[str, Any]) -> ExitInfo:
+        supervisor = self._supervisor
+        deps: Path | None = None
+        if self.module.needs_prepare:
+            deps = supervisor.preparer.cached(self.module)
+            if deps is None:
+                self._set_state(RunState.PREPARING)
+                try:
+                    deps = await supervisor.preparer.prepare(self.module, self._emit)
+                except PrepareFailed as exc:
+                    self._emit(error(f"prepare failed: {exc.exit_info.detail}"))
+                    return self._exited(exc.exit_info)
+                except Exception as exc:
+                    log.exception("prepare of run %s failed", self.run_id)
+                    self._emit(error(f"prepare failed: {exc}"))
+                    return self._exited(ExitInfo(None, ExitReason.CRASHED, str(exc)))
+        return await self._run(config, deps)
+
+    async def _run(self, config: dict[str, Any], deps: Path | None) -> ExitInfo:
+        settings = self._supervisor.settings
+        config_fd = config_memfd(config)
+        read_fd, write_fd = os.pipe()
+        try:
+            spec = run_spec(
+                self.module,
+                deps,
+                limits=self._supervisor.limits,
+                network=self._network,
+                allow_host_ports=tuple(settings.allow_host_ports),
+                config_fd=config_fd,
+                output_fd=write_fd,
+            )
+            process = await self._supervisor.sandbox.spawn(spec)
+        except Exception as exc:
+            os.close(read_fd)
+            self._emit(error(f"could not start: {exc}"))
+            return self._exited(ExitInfo(None, ExitReason.CRASHED, str(exc)))
+        finally:
+            os.close(config_fd)
+            os.close(write_fd)
+        self._process = process
+        self._set_state(RunState.RUNNING)
+        reader, transport = await _frame_reader(read_fd)
+        logs = TokenBucket(settings.log_rate, settings.log_burst)
+        pumps = asyncio.gather(
+            pump_frames(
+                reader,
+                TokenBucket(settings.output_rate, settings.output_burst),
+                settings.output_max_bytes,
+                self._emit,
+            ),
+            pump_lines(process.stdout, StatusLevel.INFO, logs, self._emit),
+            pump_lines(process.stderr, StatusLevel.ERROR, logs, self._emit),
+        )
+        try:
+            info = await process.wait()
+            drain = 0.0 if info.reason is ExitReason.TERMINATED else DRAIN_S
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(pumps), drain)
+        except asyncio.CancelledError:
+            await process.terminate(grace_s=0.5)
+            raise
+        finally:
+            pumps.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pumps
+            transport.close()
+        return self._exited(info)
+
+
+class Supervisor:
+    """Runs many integrations at once, each in its own sandbox."""
+
+    def __init__(self, sandbox: Sandbox, settings: SandboxSettings, cache_dir: Path) -> None:
+        self.sandbox = sandbox
+        self.settings = settings
+        self.preparer = Preparer(sandbox, settings, cache_dir)
+        self.limits = Limits(
+            memory_mb=settings.memory_mb,
+            cpu=settings.cpu,
+            pids=settings.pids,
+            disk_mb=settings.disk_mb,
+            nofile=settings.nofile,
+        )
+        self._runs: dict[str, Run] = {}
+
+    async def start(
+        self,
+        run_id: str,
+        module: ModuleSource,
+        config: Mapping[str, Any],
+        *,
+        on_message: OnMessage,
+        network: Network | None = None,
+    ) -> Run:
+        """Start ``module`` with validated ``config`` values; returns at once.
+
+        Messages (starting with STATE preparing or running) go to ``on_message``.
+        A ``run_id`` may be reused once its previous run ended.
+        """
+        old = self._runs.get(run_id)
+        if old is not None and not old.done:
+            raise ValueError(f"run {run_id!r} is still active; restart or terminate it")
+        run = Run(self, run_id, module, on_message, network or self.settings.network)
+        self._runs[run_id] = run
+        run._begin(config)
+        return run
+
+    def runs(self) -> list[Run]:
+        return list(self._runs.values())
+
+    async def close(self) -> None:
+        """Terminate every run and wait for all of them."""
+        runs, self._runs = list(self._runs.values()), {}
+        await asyncio.gather(*(run.terminate() for run in runs), return_exceptions=True)
