@@ -156,3 +156,32 @@ class Settings(BaseSettings):
             return self.server.public_url.rstrip("/")
         host = "localhost" if self.server.host in ("0.0.0.0", "::") else self.server.host
         return f"http://{host}:{self.server.port}"
+
+
+def settings_reference() -> str:
+    """The Markdown table of every setting, as kept in ``docs/settings.md``.
+
+    ``scripts/settings-doc`` rewrites the doc from this; a test fails when the
+    two differ, so a new setting cannot ship undocumented.
+    """
+    rows = ["| Environment variable | Type | Default | Description |", "|---|---|---|---|"]
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, info in model.model_fields.items():
+            annotation = info.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                walk(annotation, f"{prefix}{name.upper()}__")
+                continue
+            if info.default_factory is not None:
+                default = repr(info.default_factory()) if name != "data_dir" else "`./.visualbox`"
+            else:
+                default = repr(info.default)
+            if not default.startswith("`"):
+                default = f"`{default}`"
+            kind = str(annotation).replace("typing.", "").replace("pathlib.", "")
+            kind = kind.replace("<class '", "").replace("'>", "").replace("|", "or")
+            description = (info.description or "").replace("|", "\\|")
+            rows.append(f"| `{prefix}{name.upper()}` | {kind} | {default} | {description} |")
+
+    walk(Settings, "VISUALBOX_")
+    return "\n".join(rows) + "\n"
