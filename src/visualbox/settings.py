@@ -172,10 +172,10 @@ def settings_reference() -> str:
             if isinstance(annotation, type) and issubclass(annotation, BaseModel):
                 walk(annotation, f"{prefix}{name.upper()}__")
                 continue
-            if info.default_factory is not None:
-                default = repr(info.default_factory()) if name != "data_dir" else "`./.visualbox`"
+            if name == "data_dir":
+                default = "`./.visualbox`"
             else:
-                default = repr(info.default)
+                default = repr(info.get_default(call_default_factory=True, validated_data={}))
             if not default.startswith("`"):
                 default = f"`{default}`"
             kind = str(annotation).replace("typing.", "").replace("pathlib.", "")
