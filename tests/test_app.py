@@ -1,10 +1,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Account
+from visualbox.app import create_app
+from visualbox.errors import Unavailable
+from visualbox.settings import SandboxSettings, ServerSettings, Settings
 
 
 def test_health_reports_the_database(client: TestClient, database_url: str) -> None:
@@ -23,8 +28,13 @@ def test_openapi_is_served(client: TestClient) -> None:
     assert client.get("/api/openapi.json").json()["info"]["title"] == "VisualBox"
 
 
-def test_bad_token_is_refused(client: TestClient, make_account: Callable[..., Account]) -> None:
-    make_account()
-    response = client.get("/api/health", headers={"Authorization": "Bearer vbx_nope"})
-    # health is public; a protected route refuses the bad token (see tests/api)
-    assert response.status_code == 200
+def test_production_refuses_insecure_settings(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        server=ServerSettings(environment="production", public_url="http://example.test"),
+        sandbox=SandboxSettings(backend="none", allow_unsandboxed=True),
+    )
+    with pytest.raises(Unavailable) as info:
+        create_app(settings)
+    fields = {f.field for f in info.value.fields}
+    assert fields == {"VISUALBOX_SANDBOX__BACKEND", "VISUALBOX_SERVER__PUBLIC_URL"}

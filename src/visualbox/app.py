@@ -19,7 +19,7 @@ from visualbox import __version__
 from visualbox.api import accounts, dashboards, modules, public, registry
 from visualbox.db.engine import Database
 from visualbox.db.schema import migrate
-from visualbox.errors import FieldError, VisualBoxError
+from visualbox.errors import FieldError, Unavailable, VisualBoxError
 from visualbox.settings import Settings
 
 log = logging.getLogger("visualbox")
@@ -77,8 +77,28 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(exc.status_code, code, str(exc.detail))
 
 
+def check_production(settings: Settings) -> None:
+    """Refuse insecure defaults when ``SERVER__ENVIRONMENT=production``."""
+    if settings.server.environment != "production":
+        return
+    problems = []
+    if settings.sandbox.backend == "none" or settings.sandbox.allow_unsandboxed:
+        problems.append(
+            FieldError(
+                "VISUALBOX_SANDBOX__BACKEND", "integrations must run sandboxed in production"
+            )
+        )
+    if not settings.public_url.startswith("https://"):
+        problems.append(
+            FieldError("VISUALBOX_SERVER__PUBLIC_URL", "must be an https:// URL in production")
+        )
+    if problems:
+        raise Unavailable("Refusing insecure settings in production.", problems)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    check_production(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(settings.database_url, echo=settings.database.echo)
     migrate(database.engine)
