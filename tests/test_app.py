@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import Account
 from visualbox.app import create_app
 from visualbox.errors import Unavailable
 from visualbox.settings import SandboxSettings, ServerSettings, Settings
