@@ -37,7 +37,7 @@ if mode == "bad":
     except TypeError as exc:
         visualbox.output("error: " + str(exc))
 if mode == "isolation":
-    with open(os.path.expanduser("~/mine-%s" % m["tag"]), "w") as f:
+    with open(os.path.expanduser("~/mine-" + m["tag"]), "w") as f:
         f.write("x")
     visualbox.output({"home": sorted(os.listdir(os.path.expanduser("~"))), "tag": m["tag"]})
 if mode == "wait":
