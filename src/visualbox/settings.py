@@ -82,6 +82,11 @@ class SandboxSettings(BaseModel):
     cache_dir: Path | None = Field(
         None, description="Prepared-dependency cache. Defaults to DATA_DIR/cache."
     )
+    runsc_platform: Literal["ptrace", "kvm", "systrap"] = Field(
+        "ptrace",
+        description="gVisor platform of the `runsc` backend (`ptrace` works everywhere; "
+        "`systrap` needs a newer runsc than Debian 12's).",
+    )
     log_rate: float = Field(
         100, gt=0, description="Sustained log lines (stdout/stderr) per second per integration."
     )

@@ -39,6 +39,8 @@ class Limits:
     nofile: int = 256
     time_s: float | None = None
     """Wall-clock limit; ``None`` runs until stopped (integrations are long-lived)."""
+    cpu_time_s: float | None = None
+    """CPU-seconds ceiling per process (RLIMIT_CPU); ``None`` for no ceiling."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class ExitInfo:
     """Exit status, or ``-signal`` when killed by a signal."""
     reason: ExitReason
     detail: str = ""
+    cpu_s: float | None = None
+    """CPU seconds the run used, when the backend can measure it (cgroup accounting)."""
 
 
 class SandboxProcess(abc.ABC):

@@ -1,0 +1,223 @@
+"""Outbound networking for a sandbox: slirp4netns plus egress rules in its netns.
+
+The sandbox always gets its own network namespace. For ``network="outbound"``
+:class:`SlirpNetwork` connects it to the internet through slirp4netns (a
+user-mode TCP/IP stack: no privileges, no host interface) while bubblewrap
+waits on its block fd, and loads egress rules *inside* the namespace before
+the command starts:
+
+* loopback, and DNS (udp/tcp 53) to slirp's resolver ``10.0.2.3``, are allowed;
+* ``10.0.2.2:PORT`` (slirp's alias of the host's ``127.0.0.1``) is allowed for
+  each ``allow_host_ports`` port only; slirp4netns gets
+  ``--disable-host-loopback`` when there is none;
+* private, link-local, loopback, CGNAT, multicast and reserved ranges and every
+  subnet the host itself is on are rejected, so host and LAN services stay out
+  of reach; IPv6 allows loopback only.
+
+The namespace is owned by bubblewrap's user namespace, which is found with the
+``NS_GET_USERNS`` ioctl (joining the child's own user namespace races with the
+one bubblewrap nests later). The sandboxed code cannot change the rules: it
+has no capabilities in that user namespace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import ipaddress
+import os
+import shutil
+import socket
+import struct
+import tempfile
+from collections.abc import Sequence
+
+from .base import SandboxUnavailable
+
+__all__ = ["SLIRP_DNS", "SLIRP_HOST", "SlirpNetwork", "egress_rules", "host_subnets"]
+
+SLIRP_HOST = "10.0.2.2"
+"""Address at which the sandbox reaches the host's loopback (allowed ports only)."""
+SLIRP_DNS = "10.0.2.3"
+"""slirp4netns's DNS forwarder; the sandbox's resolv.conf points at it."""
+
+NS_GET_USERNS = 0xB701
+BLOCKED_V4 = (
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+)
+INSTALL_ADVICE = "apt-get install bubblewrap slirp4netns iptables (Fedora: dnf install ...)"
+_READY_TIMEOUT_S = 10.0
+
+
+def host_subnets() -> list[ipaddress.IPv4Network]:
+    """The IPv4 subnets the host routes to directly (from ``/proc/net/route``)."""
+    found = []
+    with contextlib.suppress(OSError):
+        with open("/proc/net/route") as f:
+            next(f, None)
+            for line in f:
+                cols = line.split()
+                dest, mask = (socket.inet_ntoa(struct.pack("<I", int(c, 16))) for c in cols[1:8:6])
+                if mask != "0.0.0.0":
+                    found.append(ipaddress.IPv4Network(f"{dest}/{mask}", strict=False))
+    return found
+
+
+def egress_rules(allow_host_ports: Sequence[int]) -> tuple[str, str]:
+    """``iptables-restore`` and ``ip6tables-restore`` input for the sandbox's netns."""
+    v4 = ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD DROP [0:0]", ":OUTPUT ACCEPT [0:0]"]
+    v4.append("-A OUTPUT -o lo -j ACCEPT")
+    for proto in ("udp", "tcp"):
+        v4.append(f"-A OUTPUT -d {SLIRP_DNS}/32 -p {proto} --dport 53 -j ACCEPT")
+    for port in sorted({int(p) for p in allow_host_ports}):
+        if not 0 < port < 65536:
+            raise ValueError(f"not a TCP port: {port}")
+        v4.append(f"-A OUTPUT -d {SLIRP_HOST}/32 -p tcp --dport {port} -j ACCEPT")
+    blocked = dict.fromkeys([*BLOCKED_V4, *(str(n) for n in host_subnets())])
+    for net in blocked:
+        v4.append(f"-A OUTPUT -d {net} -p tcp -j REJECT --reject-with tcp-reset")
+        v4.append(f"-A OUTPUT -d {net} -j REJECT --reject-with icmp-admin-prohibited")
+    v4.append("COMMIT")
+    v6 = ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD DROP [0:0]", ":OUTPUT ACCEPT [0:0]"]
+    v6 += ["-A OUTPUT -o lo -j ACCEPT", "-A OUTPUT -j REJECT", "COMMIT"]
+    return "\n".join(v4) + "\n", "\n".join(v6) + "\n"
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin:/usr/bin:/bin")
+    if path is None:
+        raise SandboxUnavailable(f"outbound networking needs `{name}`: {INSTALL_ADVICE}")
+    return path
+
+
+def check_tools() -> None:
+    """Raise :class:`SandboxUnavailable` unless the outbound-network tools are installed."""
+    for name in ("slirp4netns", "nsenter", "iptables-restore", "ip6tables-restore"):
+        _tool(name)
+
+
+async def wait_readable(fd: int, timeout_s: float) -> bool:
+    """Wait until ``fd`` is readable (or at end of file / a pidfd's process ended);
+    False when ``timeout_s`` ran out first."""
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def on_ready() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, on_ready)
+    try:
+        await asyncio.wait_for(ready, timeout_s)
+    except TimeoutError:
+        return False
+    finally:
+        loop.remove_reader(fd)
+    return True
+
+
+async def _read_byte(fd: int, timeout_s: float) -> bytes:
+    """One byte from ``fd`` (b"" at end of file or after ``timeout_s``)."""
+    os.set_blocking(fd, False)
+    return os.read(fd, 1) if await wait_readable(fd, timeout_s) else b""
+
+
+class SlirpNetwork:
+    """slirp4netns attached to one sandbox; :meth:`close` stops it."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, exit_w: int) -> None:
+        self._proc = proc
+        self._exit_w = exit_w
+
+    @classmethod
+    async def attach(cls, child_pid: int, allow_host_ports: Sequence[int]) -> SlirpNetwork:
+        """Connect the netns of ``child_pid`` and load the egress rules into it."""
+        rules_v4, rules_v6 = egress_rules(allow_host_ports)
+        netfd = os.open(f"/proc/{child_pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        fds: list[int] = [netfd]
+        try:
+            userfd = fcntl.ioctl(netfd, NS_GET_USERNS)
+            fds.append(userfd)
+            ready_r, ready_w = os.pipe()
+            exit_r, exit_w = os.pipe()
+            fds += [ready_r, ready_w, exit_r]
+            argv = [_tool("slirp4netns"), "--configure", "--mtu=65520"]
+            argv += ["--enable-sandbox", "--enable-seccomp", "--netns-type=path"]
+            if not allow_host_ports:
+                argv.append("--disable-host-loopback")
+            argv += [f"--userns-path=/proc/self/fd/{userfd}", f"--ready-fd={ready_w}"]
+            argv += [f"--exit-fd={exit_r}", f"/proc/self/fd/{netfd}", "tap0"]
+            log = tempfile.TemporaryFile()
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                pass_fds=(netfd, userfd, ready_w, exit_r),
+            )
+            net = cls(proc, exit_w)
+            os.close(ready_w)
+            fds.remove(ready_w)
+            try:
+                if await _read_byte(ready_r, _READY_TIMEOUT_S) != b"1":
+                    log.seek(0)
+                    raise SandboxUnavailable(
+                        "slirp4netns failed: " + log.read().decode(errors="replace")[-2000:]
+                    )
+                await _load_rules(netfd, userfd, rules_v4, rules_v6)
+            except BaseException:
+                await net.close()
+                raise
+            finally:
+                log.close()
+            return net
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    async def close(self) -> None:
+        """Stop slirp4netns (closing its exit fd; SIGKILL if it lingers)."""
+        if self._exit_w >= 0:
+            os.close(self._exit_w)
+            self._exit_w = -1
+        try:
+            await asyncio.wait_for(self._proc.wait(), 1.0)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                self._proc.kill()
+            await self._proc.wait()
+
+
+async def _load_rules(netfd: int, userfd: int, rules_v4: str, rules_v6: str) -> None:
+    argv = [_tool("nsenter"), f"--net=/proc/self/fd/{netfd}"]
+    if os.geteuid() != 0:
+        argv += [f"--user=/proc/self/fd/{userfd}", "--preserve-credentials"]
+    script = (
+        f"{_tool('iptables-restore')} <<'EOF4'\n{rules_v4}EOF4\n"
+        f"{_tool('ip6tables-restore')} <<'EOF6'\n{rules_v6}EOF6\n"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        "/bin/sh",
+        "-c",
+        script,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        pass_fds=(netfd, userfd),
+    )
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise SandboxUnavailable(
+            f"could not load the sandbox's egress rules ({INSTALL_ADVICE}): "
+            + out.decode(errors="replace")[-2000:]
+        )

@@ -1,0 +1,580 @@
+"""The sandbox contract, checked with real sandboxed processes.
+
+Every probe is a small script run by Debian's /usr/bin/python3 *inside* the
+sandbox (the host venv lives under /root, which must be invisible). Network
+probes only target loopback servers started here, reached through the
+sandbox's own namespace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from visualbox.runtime.sandbox import get_sandbox
+from visualbox.runtime.sandbox.base import (
+    ExitInfo,
+    ExitReason,
+    Limits,
+    Mount,
+    SandboxSpec,
+    SandboxUnavailable,
+)
+from visualbox.runtime.sandbox.bwrap import BwrapProcess, BwrapSandbox
+from visualbox.runtime.sandbox.network import egress_rules, host_subnets
+from visualbox.settings import SandboxSettings
+
+pytestmark = pytest.mark.anyio
+PY = "/usr/bin/python3"
+ROOT = os.geteuid() == 0
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> BwrapSandbox:
+    sb = BwrapSandbox()
+    sb.check()
+    return sb
+
+
+async def run(
+    sb: BwrapSandbox, script: str, *args: str, **spec: object
+) -> tuple[ExitInfo, str, str]:
+    """Run ``script`` with the sandbox's python; (exit info, stdout, stderr)."""
+    proc = await sb.spawn(
+        SandboxSpec(argv=[PY, "-c", textwrap.dedent(script), *args], **spec)  # type: ignore[arg-type]
+    )
+    out, err = await asyncio.gather(proc.stdout.read(), proc.stderr.read())
+    return await proc.wait(), out.decode(), err.decode()
+
+
+def procs_with(marker: str) -> list[int]:
+    """Host pids whose command line contains ``marker``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if marker.encode() in cmdline and int(entry) != os.getpid():
+                found.append(int(entry))
+    return found
+
+
+async def line(proc: BwrapProcess, timeout_s: float = 10.0) -> str:
+    return (await asyncio.wait_for(proc.stdout.readline(), timeout_s)).decode().strip()
+
+
+# --- identity, files, environment ------------------------------------------------------
+
+
+async def test_runs_as_nobody_with_only_the_given_environment(
+    sandbox: BwrapSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VISUALBOX_CANARY", "host-secret")
+    info, out, err = await run(
+        sandbox,
+        "import os, json; print(json.dumps([os.getuid(), os.getgid(), dict(os.environ)]))",
+        env={"ONLY": "this"},
+    )
+    assert info.reason is ExitReason.EXITED, err
+    uid, gid, env = json.loads(out)
+    assert (uid, gid) == (65534, 65534)
+    assert env["ONLY"] == "this"
+    assert "VISUALBOX_CANARY" not in env and "host-secret" not in out
+    # bwrap sets PWD for --chdir; python itself may add LC_CTYPE (PEP 538)
+    assert set(env) <= {"ONLY", "PWD", "LC_CTYPE"} and env["PWD"] == "/work"
+
+
+async def test_host_files_are_invisible(sandbox: BwrapSandbox, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "visualbox.db").write_text("secret")
+    root_plant = Path("/root") / f".visualbox-plant-{secrets.token_hex(4)}"
+    root_plant.write_text("secret")
+    try:
+        info, out, err = await run(
+            sandbox,
+            """
+            import os, sys, json
+            seen = {}
+            for path in sys.argv[1:]:
+                try:
+                    open(path).read(); seen[path] = "read"
+                except OSError as exc:
+                    seen[path] = exc.errno
+            print(json.dumps([seen, sorted(os.listdir("/"))]))
+            """,
+            str(root_plant),
+            str(data_dir / "visualbox.db"),
+            "/work/main/pyproject.toml",
+            "/etc/shadow",
+            "/sys/kernel/notes",
+        )
+    finally:
+        root_plant.unlink()
+    assert info.reason is ExitReason.EXITED, err
+    seen, top = json.loads(out)
+    assert set(seen.values()) == {errno.ENOENT}, seen
+    assert not {"root", "home", "sys", "var", "srv", "opt", "mnt"} & set(top)
+
+
+async def test_writes_only_to_its_own_dirs(sandbox: BwrapSandbox, tmp_path: Path) -> None:
+    ro, rw = tmp_path / "ro", tmp_path / "rw"
+    ro.mkdir()
+    rw.mkdir()
+    info, out, err = await run(
+        sandbox,
+        """
+        import json, sys
+        result = {}
+        for d in sys.argv[1:]:
+            try:
+                with open(d + "/probe", "w") as f:
+                    f.write("x")
+                result[d] = "ok"
+            except OSError as exc:
+                result[d] = exc.errno
+        print(json.dumps(result))
+        """,
+        "/usr",
+        "/etc",
+        "/",
+        "/mnt/ro",
+        "/mnt/rw",
+        "/work",
+        "/tmp",
+        mounts=[Mount(ro, "/mnt/ro"), Mount(rw, "/mnt/rw", writable=True)],
+    )
+    assert info.reason is ExitReason.EXITED, err
+    result = json.loads(out)
+    assert result.pop("/mnt/rw") == result.pop("/work") == result.pop("/tmp") == "ok"
+    assert all(code in (errno.EROFS, errno.EACCES, errno.EPERM) for code in result.values()), result
+    assert (rw / "probe").read_text() == "x"
+    assert list(ro.iterdir()) == []
+
+
+async def test_only_the_given_fds_are_inherited(sandbox: BwrapSandbox) -> None:
+    read_end, write_end = os.pipe()
+    try:
+        info, out, err = await run(
+            sandbox,
+            """
+            import os, sys
+            fd = int(sys.argv[1])
+            os.write(fd, b"via-fd")
+            alive = []
+            for n in range(1024):
+                try:
+                    os.fstat(n); alive.append(n)
+                except OSError:
+                    pass
+            print(alive)
+            """,
+            str(write_end),
+            pass_fds=[write_end],
+        )
+        assert info.reason is ExitReason.EXITED, err
+        assert json.loads(out) == [0, 1, 2, write_end]
+        assert os.read(read_end, 100) == b"via-fd"
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+# --- processes -----------------------------------------------------------------------
+
+
+async def test_sees_neither_host_nor_sibling_processes(sandbox: BwrapSandbox) -> None:
+    marker = f"sibling-{secrets.token_hex(4)}"
+    sibling = await sandbox.spawn(
+        SandboxSpec(argv=[PY, "-c", "import time; print('up', flush=True); time.sleep(60)", marker])
+    )
+    try:
+        assert await line(sibling) == "up"
+        info, out, err = await run(
+            sandbox,
+            """
+            import os, json
+            pids = [p for p in os.listdir("/proc") if p.isdigit()]
+            cmds = [open(f"/proc/{p}/cmdline", "rb").read().decode() for p in pids]
+            print(json.dumps([sorted(map(int, pids)), cmds]))
+            """,
+        )
+        assert info.reason is ExitReason.EXITED, err
+        pids, cmds = json.loads(out)
+        assert pids == [1, 2]  # bubblewrap's init and this python
+        assert not any(marker in c for c in cmds)
+        assert procs_with(marker)  # while the sibling is really alive on the host
+    finally:
+        assert (await sibling.terminate(grace_s=1)).reason is ExitReason.TERMINATED
+    assert procs_with(marker) == []
+
+
+async def test_seccomp_denies_ptrace_mount_and_new_namespaces(sandbox: BwrapSandbox) -> None:
+    info, out, err = await run(
+        sandbox,
+        """
+        import ctypes, json, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        def call(fn, *args):
+            return fn(*args) == 0 or ctypes.get_errno()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(7)
+        print(json.dumps({
+            "ptrace": call(libc.ptrace, 0, 0, None, None),
+            "unshare_user": call(libc.unshare, 0x10000000),
+            "mount": call(libc.mount, b"none", b"/tmp", b"tmpfs", 0, None),
+            "fork_still_works": os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]),
+        }))
+        """,
+    )
+    assert info.reason is ExitReason.EXITED, err
+    result = json.loads(out.splitlines()[-1])
+    assert result["ptrace"] == result["unshare_user"] == result["mount"] == errno.EPERM
+    assert result["fork_still_works"] == 7
+
+
+async def test_fork_bomb_stops_at_the_process_limit(sandbox: BwrapSandbox) -> None:
+    marker = f"bomb-{secrets.token_hex(4)}"
+    info, out, err = await run(
+        sandbox,
+        """
+        import os, time
+        children = 0
+        try:
+            while children < 500:
+                if os.fork() == 0:
+                    time.sleep(60)
+                    os._exit(0)
+                children += 1
+        except OSError as exc:
+            print(children, exc.errno)
+        """,
+        marker,
+        limits=Limits(pids=16),
+    )
+    assert info.reason is ExitReason.EXITED, err
+    children, code = map(int, out.split())
+    assert code == errno.EAGAIN
+    assert 5 <= children <= 16
+    assert procs_with(marker) == []  # the sleeping children went with the sandbox
+
+
+@pytest.mark.skipif(not ROOT, reason="memory cgroups need root on this host")
+async def test_memory_bomb_is_killed_and_reported_as_oom(sandbox: BwrapSandbox) -> None:
+    info, out, err = await run(
+        sandbox,
+        """
+        chunks = []
+        for i in range(64):
+            chunks.append(b"x" * (8 << 20))
+            print(len(chunks) * 8, flush=True)
+        """,
+        limits=Limits(memory_mb=64),
+    )
+    assert info.reason is ExitReason.OOM, (info, err)
+    assert info.code == -9
+    assert int(out.split()[-1]) < 72  # never got far past the limit
+
+
+async def test_cpu_hog_is_throttled_to_its_quota(sandbox: BwrapSandbox) -> None:
+    info, out, err = await run(
+        sandbox,
+        """
+        import os, time, json
+        start = time.monotonic()
+        kids = []
+        for _ in range(2):  # two busy processes: could use both host cores unthrottled
+            pid = os.fork()
+            if pid == 0:
+                while time.monotonic() - start < 1.5:
+                    pass
+                os._exit(0)
+            kids.append(pid)
+        for pid in kids:
+            os.waitpid(pid, 0)
+        wall = time.monotonic() - start
+        t = os.times()
+        print(json.dumps([wall, t.children_user + t.children_system]))
+        """,
+        limits=Limits(cpu=0.5),
+    )
+    assert info.reason is ExitReason.EXITED, err
+    wall, cpu = json.loads(out)
+    assert 0.3 * 0.5 * wall <= cpu <= 0.5 * wall * 1.3
+    assert info.cpu_s is not None and info.cpu_s <= 0.5 * wall * 1.3 + 0.1
+
+
+async def test_disk_fill_stops_at_disk_mb(sandbox: BwrapSandbox) -> None:
+    info, out, err = await run(
+        sandbox,
+        """
+        import json
+        written = {}
+        for name in ("/work/a", "/work/b", "/tmp/a"):
+            n = 0
+            try:
+                with open(name, "wb") as f:
+                    while n < 6 << 20:
+                        f.write(b"x" * 65536)
+                        f.flush()
+                        n += 65536
+            except OSError as exc:
+                written[name] = [n, exc.errno]
+                continue
+            written[name] = [n, 0]
+        print(json.dumps(written))
+        """,
+        limits=Limits(disk_mb=8),
+    )
+    assert info.reason is ExitReason.EXITED, err
+    written = json.loads(out)
+    assert written["/work/a"] == [6 << 20, 0]
+    size_b, code_b = written["/work/b"]
+    assert code_b == errno.ENOSPC
+    assert (6 << 20) + size_b <= 8 << 20
+    assert written["/tmp/a"] == [6 << 20, 0]  # /tmp is its own tmpfs of disk_mb
+
+
+async def test_open_files_stop_at_nofile(sandbox: BwrapSandbox) -> None:
+    info, out, err = await run(
+        sandbox,
+        """
+        import os
+        fds = []
+        try:
+            while len(fds) < 1000:
+                fds.append(os.open("/dev/null", os.O_RDONLY))
+        except OSError as exc:
+            print(len(fds), exc.errno)
+        """,
+        limits=Limits(nofile=32),
+    )
+    assert info.reason is ExitReason.EXITED, err
+    count, code = map(int, out.split())
+    assert code == errno.EMFILE and 20 <= count < 32
+
+
+async def test_time_limit_kills_and_reports_it(sandbox: BwrapSandbox) -> None:
+    started = time.monotonic()
+    info, _, _ = await run(sandbox, "import time; time.sleep(60)", limits=Limits(time_s=0.5))
+    assert info.reason is ExitReason.TIME_LIMIT
+    assert time.monotonic() - started < 10
+
+
+async def test_clean_exit_and_crash_are_told_apart(sandbox: BwrapSandbox) -> None:
+    ok, _, _ = await run(sandbox, "print('fine')")
+    crash, _, err = await run(sandbox, "raise SystemExit(3)")
+    killed, _, _ = await run(sandbox, "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")
+    assert (ok.reason, ok.code) == (ExitReason.EXITED, 0)
+    assert (crash.reason, crash.code) == (ExitReason.CRASHED, 3)
+    assert (killed.reason, killed.code) == (ExitReason.CRASHED, -11)
+
+
+GRANDCHILD = """
+import signal, subprocess, sys
+child = subprocess.Popen([sys.executable, "-c",
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "print('grandchild', flush=True); time.sleep(60)", sys.argv[1]])
+print("started", flush=True)
+child.wait()
+"""
+
+
+async def test_terminate_kills_the_whole_tree(sandbox: BwrapSandbox) -> None:
+    marker = f"tree-{secrets.token_hex(4)}"
+    proc = await sandbox.spawn(SandboxSpec(argv=[PY, "-c", GRANDCHILD, marker]))
+    assert {await line(proc), await line(proc)} == {"started", "grandchild"}
+    assert len(procs_with(marker)) >= 2  # the python child and grandchild (+ bwrap's own)
+    info = await proc.terminate(grace_s=0.3)  # the grandchild ignores SIGTERM
+    assert info.reason is ExitReason.TERMINATED
+    assert procs_with(marker) == []
+    assert await proc.terminate() == info  # idempotent
+
+
+async def test_killing_bwrap_takes_the_sandbox_with_it(sandbox: BwrapSandbox) -> None:
+    marker = f"orphan-{secrets.token_hex(4)}"
+    proc = await sandbox.spawn(SandboxSpec(argv=[PY, "-c", GRANDCHILD, marker]))
+    assert {await line(proc), await line(proc)} == {"started", "grandchild"}
+    os.kill(proc.pid, 9)
+    info = await proc.wait()
+    assert info.reason is ExitReason.CRASHED and info.code == -9
+    assert procs_with(marker) == []
+
+
+# --- network -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def loopback_servers() -> Iterator[list[tuple[int, list[str]]]]:
+    """Two TCP servers on host 127.0.0.1 that greet and record who connected."""
+    servers: list[tuple[int, list[str]]] = []
+    socks = []
+    for _ in range(2):
+        sock = socket.create_server(("127.0.0.1", 0))
+        hits: list[str] = []
+
+        def serve(s: socket.socket = sock, hits: list[str] = hits) -> None:
+            while True:
+                try:
+                    conn, addr = s.accept()
+                except OSError:
+                    return
+                hits.append(addr[0])
+                with conn:
+                    conn.sendall(b"hello")
+
+        threading.Thread(target=serve, daemon=True).start()
+        servers.append((sock.getsockname()[1], hits))
+        socks.append(sock)
+    yield servers
+    for sock in socks:
+        sock.close()
+
+
+CONNECT = """
+import json, socket, sys
+result = {}
+for target in sys.argv[1:]:
+    host, port = target.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=3) as s:
+            result[target] = s.recv(5).decode()
+    except OSError as exc:
+        result[target] = type(exc).__name__
+print(json.dumps([result, [n for _, n in socket.if_nameindex()]]))
+"""
+
+
+async def test_network_none_reaches_nothing(
+    sandbox: BwrapSandbox, loopback_servers: list[tuple[int, list[str]]]
+) -> None:
+    (port, hits), _ = loopback_servers
+    info, out, err = await run(
+        sandbox, CONNECT, f"127.0.0.1:{port}", f"10.0.2.2:{port}", network="none"
+    )
+    assert info.reason is ExitReason.EXITED, err
+    result, interfaces = json.loads(out)
+    assert interfaces == ["lo"]
+    assert "hello" not in result.values(), result
+    assert hits == []
+
+
+async def test_outbound_reaches_allowed_host_ports_only(
+    sandbox: BwrapSandbox, loopback_servers: list[tuple[int, list[str]]]
+) -> None:
+    (allowed, allowed_hits), (other, other_hits) = loopback_servers
+    info, out, err = await run(
+        sandbox,
+        CONNECT,
+        f"10.0.2.2:{allowed}",
+        f"10.0.2.2:{other}",
+        f"127.0.0.1:{allowed}",
+        network="outbound",
+        allow_host_ports=[allowed],
+    )
+    assert info.reason is ExitReason.EXITED, err
+    result, interfaces = json.loads(out)
+    assert result[f"10.0.2.2:{allowed}"] == "hello"
+    assert result[f"10.0.2.2:{other}"] == "ConnectionRefusedError"
+    assert result[f"127.0.0.1:{allowed}"] == "ConnectionRefusedError"  # its own loopback
+    assert "tap0" in interfaces
+    assert len(allowed_hits) == 1 and other_hits == []
+
+
+async def test_outbound_without_allowed_ports_cannot_reach_the_host(
+    sandbox: BwrapSandbox, loopback_servers: list[tuple[int, list[str]]]
+) -> None:
+    (port, hits), _ = loopback_servers
+    info, out, err = await run(sandbox, CONNECT, f"10.0.2.2:{port}", network="outbound")
+    assert info.reason is ExitReason.EXITED, err
+    result, _ = json.loads(out)
+    assert result[f"10.0.2.2:{port}"] != "hello"
+    assert hits == []
+
+
+async def test_sandbox_cannot_change_its_egress_rules(sandbox: BwrapSandbox) -> None:
+    info, out, err = await run(
+        sandbox,
+        "import subprocess; print(subprocess.run(['/usr/sbin/iptables', '-F']).returncode)",
+        network="outbound",
+    )
+    assert info.reason is ExitReason.EXITED, err
+    assert int(out) != 0
+
+
+def test_egress_rules_reject_private_ranges_and_host_subnets() -> None:
+    v4, v6 = egress_rules([8080])
+    assert "-A OUTPUT -d 10.0.2.2/32 -p tcp --dport 8080 -j ACCEPT" in v4
+    for net in ("10.0.0.0/8", "127.0.0.0/8", "192.168.0.0/16", *map(str, host_subnets())):
+        assert f"-A OUTPUT -d {net} -j REJECT" in v4
+    assert v4.index("--dport 8080 -j ACCEPT") < v4.index("-d 10.0.0.0/8")
+    assert "-A OUTPUT -j REJECT" in v6
+    with pytest.raises(ValueError):
+        egress_rules([70000])
+
+
+# --- choosing a backend ----------------------------------------------------------------
+
+
+def test_get_sandbox_refuses_unsandboxed_without_opt_in() -> None:
+    with pytest.raises(SandboxUnavailable, match="ALLOW_UNSANDBOXED=true"):
+        get_sandbox(SandboxSettings(backend="none"))
+    assert isinstance(get_sandbox(SandboxSettings(backend="bwrap")), BwrapSandbox)
+
+
+# --- an ordinary user: rlimits instead of cgroups ----------------------------------------
+
+
+@pytest.mark.skipif(not ROOT, reason="switching to an unprivileged uid needs root")
+def test_unprivileged_supervisor_falls_back_to_rlimits() -> None:
+    shared = Path(tempfile.mkdtemp(prefix="visualbox-rootless-"))  # pytest's tmp is 0700
+    shared.chmod(0o755)
+    plant = shared / "plant.txt"
+    plant.write_text("readable by nobody on the host")
+    plant.chmod(0o644)
+    site = next(p for p in sys.path if p.endswith("site-packages") and "/work/main" in p)
+    src = Path(__file__).resolve().parents[2] / "src"
+    done = subprocess.run(
+        ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+        + [PY, str(Path(__file__).with_name("sandbox_rootless.py")), str(plant)],
+        env={"PYTHONPATH": f"{src}:{site}", "PATH": "/usr/bin:/bin:/usr/sbin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    shutil.rmtree(shared)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["host_can_read"] is True
+    assert report["sandbox"]["plant"] == errno.ENOENT
+    assert report["sandbox"]["uid"] == 65534
+    assert report["enforced"] == []
+    limits = report["sandbox"]["rlimits"]
+    assert limits["NOFILE"] == [40, 40]
+    assert limits["NPROC"] == [21, 21]  # pids + bubblewrap's init
+    assert limits["AS"] == [96 << 20, 96 << 20]
+    assert report["exit"] == "exited"
