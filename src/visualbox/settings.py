@@ -125,7 +125,13 @@ class SecuritySettings(BaseModel):
     secrets_key: str | None = Field(
         None,
         description="Key that encrypts secret config values (Fernet, urlsafe base64). "
-        "Empty: generated once into DATA_DIR/secrets.key.",
+        "Empty: generated once into DATA_DIR/secrets.key. Every node of a multi-node "
+        "deployment must use the same key.",
+    )
+    old_secrets_keys: list[str] = Field(
+        default_factory=list,
+        description="Earlier keys, still accepted for decryption while values are "
+        "re-encrypted with SECRETS_KEY (key rotation). JSON list.",
     )
 
 
