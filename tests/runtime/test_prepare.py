@@ -1,0 +1,195 @@
+"""The cached prepare step, in the real sandbox, against loopback-only package sources."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import http.server
+import threading
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.runtime.harness import HOST_ALIAS, Collector, make_sandbox, module, run_async, settings
+
+from visualbox.runtime.layout import ModuleSource
+from visualbox.runtime.messages import RunState, StatusLevel
+from visualbox.runtime.supervisor import Supervisor
+from visualbox.settings import SandboxSettings
+
+PY_MAIN = "import tinydep\nimport visualbox\nvisualbox.output(tinydep.VALUE)\n"
+
+
+def _wheel(dest: Path) -> None:
+    files = {
+        "tinydep/__init__.py": b"VALUE = 42\n",
+        "tinydep-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: tinydep\nVersion: 1.0\n",
+        "tinydep-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\n"
+        b"Root-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for name, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{name},sha256={digest},{len(data)}")
+    record.append("tinydep-1.0.dist-info/RECORD,,")
+    files["tinydep-1.0.dist-info/RECORD"] = ("\n".join(record) + "\n").encode()
+    with zipfile.ZipFile(dest, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+
+
+@pytest.fixture(scope="module")
+def index_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A PEP 503 simple index with one wheel, on host loopback."""
+    root = tmp_path_factory.mktemp("index")
+    (root / "files").mkdir()
+    _wheel(root / "files" / "tinydep-1.0-py3-none-any.whl")
+    (root / "simple" / "tinydep").mkdir(parents=True)
+    (root / "simple" / "tinydep" / "index.html").write_text(
+        '<a href="../../files/tinydep-1.0-py3-none-any.whl">tinydep-1.0-py3-none-any.whl</a>'
+    )
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def _python_settings(port: int) -> SandboxSettings:
+    return settings(allow_host_ports=[port], python_index_url=f"http://{HOST_ALIAS}:{port}/simple")
+
+
+async def _start_all(
+    sandbox_settings: SandboxSettings, cache: Path, sources: list[ModuleSource]
+) -> list[Collector]:
+    supervisor = Supervisor(make_sandbox(), sandbox_settings, cache)
+    collectors = [Collector() for _ in sources]
+    try:
+        runs = [
+            await supervisor.start(f"p{i}", source, {}, on_message=collectors[i])
+            for i, source in enumerate(sources)
+        ]
+        await asyncio.gather(*(run.wait() for run in runs))
+    finally:
+        await supervisor.close()
+    return collectors
+
+
+def _entries(cache: Path, runtime: str) -> list[Path]:
+    folder = cache / runtime
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def test_python_requirements_are_prepared_once_and_cached(tmp_path: Path, index_port: int) -> None:
+    source = module(
+        "python", tmp_path / "m", {"main.py": PY_MAIN, "requirements.txt": "tinydep==1.0\n"}
+    )
+    cache = tmp_path / "cache"
+    (first,) = run_async(_start_all(_python_settings(index_port), cache, [source]))
+    assert first.outputs == [42]
+    assert first.states[0].state is RunState.PREPARING
+    assert any(line.startswith("$ ") and "pip install" in line
+               for line in first.statuses(StatusLevel.INFO))  # fmt: skip
+    assert first.statuses(StatusLevel.WARNING)  # uv reports on stderr while preparing
+    (entry,) = _entries(cache, "python")
+    inode = entry.stat().st_ino
+
+    (second,) = run_async(_start_all(_python_settings(index_port), cache, [source]))
+    assert second.outputs == [42]
+    assert RunState.PREPARING not in [s.state for s in second.states]
+    assert not any(line.startswith("$ ") for line in second.statuses(StatusLevel.INFO))
+    assert _entries(cache, "python") == [entry] and entry.stat().st_ino == inode
+
+
+def test_concurrent_starts_prepare_once(tmp_path: Path, index_port: int) -> None:
+    files = {"main.py": PY_MAIN, "requirements.txt": "tinydep==1.0\n"}
+    sources = [module("python", tmp_path / f"m{i}", files) for i in range(3)]
+    cache = tmp_path / "cache"
+    collectors = run_async(_start_all(_python_settings(index_port), cache, sources))
+    assert [c.outputs for c in collectors] == [[42]] * 3
+    installs = [
+        line
+        for c in collectors
+        for line in c.statuses(StatusLevel.INFO)
+        if line.startswith("$ ") and "pip install" in line
+    ]
+    assert len(installs) == 1
+    assert len(_entries(cache, "python")) == 1
+
+
+def test_failed_prepare_is_reported_and_not_cached(tmp_path: Path, index_port: int) -> None:
+    source = module(
+        "python", tmp_path / "m", {"main.py": PY_MAIN, "requirements.txt": "nosuchpkg==9\n"}
+    )
+    cache = tmp_path / "cache"
+    (got,) = run_async(_start_all(_python_settings(index_port), cache, [source]))
+    assert got.outputs == []
+    assert any("nosuchpkg" in line for line in got.statuses(StatusLevel.WARNING))
+    assert any(line.startswith("prepare failed") for line in got.statuses(StatusLevel.ERROR))
+    (exited,) = got.exits()
+    assert exited.reason == "crashed" and exited.code not in (0, None)
+    assert RunState.RUNNING not in [s.state for s in got.states]
+    assert _entries(cache, "python") == []  # neither the entry nor a temporary left over
+
+
+NODE_FILES = {
+    "index.js": "const vb = require('visualbox');\nvb.output(require('localdep'));\n",
+    "package.json": '{"name": "app", "version": "1.0.0",'
+    ' "dependencies": {"localdep": "file:./localdep"}}',
+    "localdep/package.json": '{"name": "localdep", "version": "1.0.0", "main": "index.js"}',
+    "localdep/index.js": "module.exports = {value: 7};\n",
+}
+
+
+def test_node_dependencies_are_prepared_once_and_cached(tmp_path: Path) -> None:
+    source = module("node", tmp_path / "m", NODE_FILES)
+    cache = tmp_path / "cache"
+    node_settings = settings(npm_registry="http://127.0.0.1:9/")  # nothing to fetch
+    (first,) = run_async(_start_all(node_settings, cache, [source]))
+    assert first.outputs == [{"value": 7}], first.messages
+    assert first.states[0].state is RunState.PREPARING
+    (entry,) = _entries(cache, "node")
+    (second,) = run_async(_start_all(node_settings, cache, [source]))
+    assert second.outputs == [{"value": 7}]
+    assert RunState.PREPARING not in [s.state for s in second.states]
+    assert _entries(cache, "node") == [entry]
+
+
+def test_go_builds_once_with_vendored_code(tmp_path: Path) -> None:
+    files = {
+        "main.go": 'package main\n\nimport (\n\t"visualbox"\n\t"example.com/greet"\n)\n\n'
+        "func main() { visualbox.Output(greet.Hello()) }\n",
+        "vendor/example.com/greet/greet.go": "package greet\n\nfunc Hello() string "
+        '{ return "hello from vendor" }\n',
+    }
+    source = module("go", tmp_path / "m", files)
+    cache = tmp_path / "cache"
+    (first,) = run_async(_start_all(settings(), cache, [source]))
+    assert first.outputs == ["hello from vendor"], first.messages
+    (entry,) = _entries(cache, "go")
+    (second,) = run_async(_start_all(settings(), cache, [source]))
+    assert second.outputs == ["hello from vendor"]
+    assert RunState.PREPARING not in [s.state for s in second.states]
+    assert _entries(cache, "go") == [entry]
+
+
+def test_modules_without_dependency_files_need_no_prepare(tmp_path: Path) -> None:
+    source = module(
+        "python", tmp_path / "m", {"main.py": "import visualbox\nvisualbox.output(1)\n"}
+    )
+    cache = tmp_path / "cache"
+    (got,) = run_async(_start_all(settings(), cache, [source]))
+    assert got.outputs == [1]
+    assert RunState.PREPARING not in [s.state for s in got.states]
+    assert not cache.exists() or _entries(cache, "python") == []
