@@ -13,6 +13,7 @@ import errno
 import json
 import os
 import secrets
+import select
 import shutil
 import socket
 import subprocess
@@ -421,6 +422,43 @@ async def test_killing_bwrap_takes_the_sandbox_with_it(sandbox: BwrapSandbox) ->
     os.kill(proc.pid, 9)
     info = await proc.wait()
     assert info.reason is ExitReason.CRASHED and info.code == -9
+    assert procs_with(marker) == []
+
+
+SUPERVISOR = """
+import asyncio, sys
+from visualbox.runtime.sandbox.base import SandboxSpec
+from visualbox.runtime.sandbox.bwrap import BwrapSandbox
+
+async def main():
+    proc = await BwrapSandbox().spawn(SandboxSpec(argv=sys.argv[1:]))
+    for _ in range(2):
+        print((await proc.stdout.readline()).decode().strip(), flush=True)
+    await proc.wait()
+
+asyncio.run(main())
+"""
+
+
+def test_the_sandbox_dies_with_its_supervisor() -> None:
+    marker = f"supervised-{secrets.token_hex(4)}"
+    supervisor = subprocess.Popen(
+        [sys.executable, "-c", SUPERVISOR, PY, "-c", GRANDCHILD, marker],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert supervisor.stdout is not None
+    assert {supervisor.stdout.readline().strip() for _ in range(2)} == {"started", "grandchild"}
+    pidfds = [os.pidfd_open(pid) for pid in procs_with(marker)]
+    assert len(pidfds) >= 2
+    supervisor.kill()
+    supervisor.wait()
+    try:
+        for fd in pidfds:  # a pidfd turns readable when its process has exited
+            assert select.select([fd], [], [], 10)[0] == [fd], "outlived its supervisor"
+    finally:
+        for fd in pidfds:
+            os.close(fd)
     assert procs_with(marker) == []
 
 
