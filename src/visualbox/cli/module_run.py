@@ -123,16 +123,8 @@ def run(
 
 
 def _sandbox(settings: Any) -> Any:
-    from visualbox.runtime.sandbox import base
+    from visualbox.runtime.sandbox import get_sandbox
 
-    try:
-        from visualbox.runtime.sandbox import get_sandbox  # type: ignore[attr-defined]
-    except ImportError:
-        if settings.sandbox.backend == "none" and settings.sandbox.allow_unsandboxed:
-            from visualbox.runtime.sandbox.none import NoneSandbox
-
-            return NoneSandbox()
-        raise base.SandboxUnavailable("the bwrap backend is not installed") from None
     return get_sandbox(settings.sandbox)
 
 

@@ -1,7 +1,8 @@
 """Getting a module's files onto disk as a :class:`ModuleSource` the supervisor can mount.
 
-* :func:`load_module` checks a folder (``visualbox.modules.check`` when it is
-  available) and returns its source and config schema (the CLI uses it);
+* :func:`load_module` checks a folder (``visualbox.modules.check``) and returns
+  its source and config schema (the CLI uses it);
+* :func:`from_checked` turns a checked in-memory module into a source;
 * :func:`materialize` writes an in-memory file tree once per content hash under
   a directory, so the server can run modules that live in its database.
 """
@@ -12,47 +13,39 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from visualbox.errors import FieldError, InvalidInput
+from visualbox.modules.check import CheckedModule, check_dir
+from visualbox.modules.config_schema import ConfigSchema
 from visualbox.runtime.layout import ModuleSource, runtime_of, tree_hash
 
 
-def load_module(directory: Path) -> tuple[ModuleSource, Any]:
-    """Check ``directory`` (an integration); return its source and ``ConfigSchema``.
+def load_module(directory: Path) -> tuple[ModuleSource, ConfigSchema]:
+    """Check ``directory`` (an integration); return its source and config schema.
 
-    Raises :class:`InvalidInput` listing every problem.
+    Raises :class:`InvalidInput` listing every problem (``file.field: reason``).
     """
-    try:
-        from visualbox.modules.check import check_dir
-    except ImportError:
-        return _load_minimal(directory)
     checked, problems = check_dir(directory)
     if checked is None:
-        raise InvalidInput(f"{directory}: not a valid module", list(problems))
-    return _source(directory, checked.manifest), checked.schema
-
-
-def _source(directory: Path, manifest: Any) -> ModuleSource:
-    if manifest.kind != "integration" or manifest.runtime is None:
         raise InvalidInput(
-            f"{directory}: a widget cannot be run",
+            f"{directory}: not a valid module", [p.as_field_error() for p in problems]
+        )
+    _require_integration(directory, checked)
+    return ModuleSource.from_dir(directory, str(checked.manifest.runtime)), checked.schema
+
+
+def from_checked(checked: CheckedModule, sources_dir: Path) -> ModuleSource:
+    """The source of a checked module held in memory, written under ``sources_dir``."""
+    _require_integration(Path(checked.manifest.name), checked)
+    return materialize(checked.tree, str(checked.manifest.runtime), sources_dir)
+
+
+def _require_integration(where: Path, checked: CheckedModule) -> None:
+    if checked.manifest.kind != "integration" or checked.manifest.runtime is None:
+        raise InvalidInput(
+            f"{where}: a widget cannot be run",
             [FieldError("kind", "only integrations run; this module is a widget")],
         )
-    return ModuleSource.from_dir(directory, manifest.runtime)
-
-
-def _load_minimal(directory: Path) -> tuple[ModuleSource, Any]:
-    """Fallback while ``visualbox.modules.check`` is missing: manifest + config schema."""
-    from visualbox.modules.config_schema import ConfigSchema, parse_config_schema
-    from visualbox.modules.manifest import load_manifest
-    from visualbox.modules.tree import read_dir
-
-    tree = read_dir(directory)
-    manifest = load_manifest(tree, default_name=directory.name)
-    raw = tree.get("config.json")
-    schema = parse_config_schema(raw) if raw is not None else ConfigSchema()
-    return _source(directory, manifest), schema
 
 
 def materialize(tree: dict[str, bytes], runtime: str, sources_dir: Path) -> ModuleSource:
