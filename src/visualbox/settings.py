@@ -110,6 +110,9 @@ class MailSettings(BaseModel):
     smtp_password: str | None = Field(None, description="SMTP password.")
     smtp_starttls: bool = Field(True, description="Use STARTTLS.")
     sender: str = Field("VisualBox <visualbox@localhost>", description="From address of mail.")
+    smtp_timeout_s: float = Field(
+        10, gt=0, description="Time limit of one mail delivery (connect to QUIT), seconds."
+    )
 
 
 class AccountSettings(BaseModel):
@@ -118,7 +121,7 @@ class AccountSettings(BaseModel):
     signin_attempts: int = Field(
         10, ge=1, description="Failed sign-ins allowed per email and per client per window."
     )
-    signin_window_s: int = Field(300, ge=1, description="Sign-in rate-limit window, seconds.")
+    signin_window_s: float = Field(300, gt=0, description="Sign-in rate-limit window, seconds.")
 
 
 class SecuritySettings(BaseModel):

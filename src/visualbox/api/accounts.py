@@ -1,7 +1,249 @@
-"""HTTP routes for accounts (see docs/api.md)."""
+"""HTTP routes for accounts: ``/api/auth/*``, ``/api/account*`` and ``/api/users``.
+
+See docs/api/accounts.md. Browser sign-in uses the ``visualbox_session`` cookie
+(HttpOnly, SameSite=Lax, Secure when the public URL is https); scripts use API
+tokens. Sign-up and sign-in refuse cross-site browser requests (no login CSRF).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from visualbox.api.deps import (
+    SESSION_COOKIE,
+    AdminUser,
+    CurrentUser,
+    OptionalUser,
+    SessionDep,
+    SettingsDep,
+    SignedInUser,
+    _check_same_origin,
+)
+from visualbox.schemas.accounts import (
+    AccountCreate,
+    AccountPage,
+    AccountPublic,
+    AccountUpdate,
+    ApiTokenCreate,
+    ApiTokenCreated,
+    ApiTokenPublic,
+    EmailChange,
+    EmailTokenUse,
+    Notice,
+    PasswordChange,
+    PasswordForgot,
+    PasswordReset,
+    Signin,
+)
+from visualbox.services import accounts
+from visualbox.services.mail import Mailer, mailer_for
+from visualbox.services.ratelimit import TooManyAttempts
+from visualbox.settings import Settings
+
+router = APIRouter(tags=["accounts"])
+
+
+def get_mailer(request: Request, settings: SettingsDep) -> Mailer:
+    """``app.state.mailer`` when the app has one, else a mailer built from settings."""
+    mailer = getattr(request.app.state, "mailer", None)
+    return mailer if isinstance(mailer, Mailer) else mailer_for(settings)
+
+
+MailerDep = Annotated[Mailer, Depends(get_mailer)]
+SameSite = Depends(_check_same_origin)
+
+
+def _set_session_cookie(response: Response, token: str, settings: Settings) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.accounts.session_days * 86400,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=settings.public_url.startswith("https://"),
+    )
+
+
+def _too_many(exc: TooManyAttempts) -> JSONResponse:
+    return JSONResponse(
+        exc.as_dict(), status_code=exc.status, headers={"Retry-After": str(exc.retry_after)}
+    )
+
+
+# -- /api/auth --------------------------------------------------------------------------
+
+
+@router.post("/auth/signup", status_code=201, response_model=AccountPublic, dependencies=[SameSite])
+def signup(
+    body: AccountCreate,
+    response: Response,
+    db: SessionDep,
+    settings: SettingsDep,
+    mailer: MailerDep,
+) -> AccountPublic:
+    """Create an account and sign it in (the first account becomes administrator)."""
+    user, token = accounts.sign_up(
+        db, mailer, settings, name=body.name, email=body.email, password=body.password
+    )
+    _set_session_cookie(response, token, settings)
+    return AccountPublic.model_validate(user)
+
+
+@router.post("/auth/signin", response_model=AccountPublic, dependencies=[SameSite])
+def signin(
+    body: Signin, request: Request, response: Response, db: SessionDep, settings: SettingsDep
+) -> AccountPublic | JSONResponse:
+    """Sign in with email and password; sets the session cookie. 429 when rate-limited."""
+    client = request.client.host if request.client else None
+    try:
+        user, token = accounts.sign_in(
+            db, settings, email=body.email, password=body.password, client=client
+        )
+    except TooManyAttempts as exc:
+        return _too_many(exc)
+    _set_session_cookie(response, token, settings)
+    return AccountPublic.model_validate(user)
+
+
+@router.post("/auth/signout", status_code=204)
+def signout(
+    request: Request, db: SessionDep, settings: SettingsDep, _user: OptionalUser
+) -> Response:
+    """End this browser's session (if any) and clear the cookie."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie is not None:
+        accounts.end_session(db, cookie)
+    response = Response(status_code=204)
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=settings.public_url.startswith("https://"),
+    )
+    return response
+
+
+@router.post("/auth/verify")
+def verify(body: EmailTokenUse, db: SessionDep) -> AccountPublic:
+    """Use a verification (or change-email) link's token."""
+    return AccountPublic.model_validate(accounts.confirm_email(db, body.token))
+
+
+@router.post("/auth/verify/resend", status_code=202)
+def resend_verification(
+    user: SignedInUser, db: SessionDep, settings: SettingsDep, mailer: MailerDep
+) -> Notice:
+    """Mail a new verification link to a signed-in, unverified account."""
+    accounts.resend_verification(db, mailer, settings, user)
+    return Notice(message=f"We sent a new verification link to {user.email}.")
+
+
+@router.post("/auth/forgot", status_code=202)
+def forgot(
+    body: PasswordForgot, db: SessionDep, settings: SettingsDep, mailer: MailerDep
+) -> Notice:
+    """Mail a password-reset link; answers the same whether or not the account exists."""
+    accounts.request_password_reset(db, mailer, settings, body.email)
+    return Notice(message="If an account uses this address, we sent it a reset link.")
+
+
+@router.post("/auth/reset")
+def reset(body: PasswordReset, db: SessionDep) -> Notice:
+    """Set a new password with a reset link's token; ends every session of the user."""
+    accounts.reset_password(db, body.token, body.password)
+    return Notice(message="Your password was changed. Sign in with the new password.")
+
+
+# -- /api/account -----------------------------------------------------------------------
+
+
+@router.get("/account")
+def get_account(user: SignedInUser) -> AccountPublic:
+    """The signed-in account (verified or not)."""
+    return AccountPublic.model_validate(user)
+
+
+@router.patch("/account")
+def update_account(body: AccountUpdate, user: SignedInUser, db: SessionDep) -> AccountPublic:
+    return AccountPublic.model_validate(accounts.rename(db, user, body.name))
+
+
+@router.post("/account/email", status_code=202, response_model=Notice)
+def change_email(
+    body: EmailChange, user: SignedInUser, db: SessionDep, settings: SettingsDep, mailer: MailerDep
+) -> Notice | JSONResponse:
+    """Mail a confirmation link to the new address; it takes effect when followed."""
+    try:
+        accounts.request_email_change(
+            db, mailer, settings, user, email=body.email, password=body.password
+        )
+    except TooManyAttempts as exc:
+        return _too_many(exc)
+    return Notice(message=f"We sent a confirmation link to {body.email}.")
+
+
+@router.post("/account/password", status_code=204, response_model=None)
+def change_password(
+    body: PasswordChange,
+    request: Request,
+    user: SignedInUser,
+    db: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """Set a new password; every other session of the account ends."""
+    try:
+        accounts.change_password(
+            db,
+            settings,
+            user,
+            current_password=body.current_password,
+            new_password=body.new_password,
+            keep_session=request.cookies.get(SESSION_COOKIE),
+        )
+    except TooManyAttempts as exc:
+        return _too_many(exc)
+    return Response(status_code=204)
+
+
+@router.get("/account/tokens")
+def list_tokens(user: CurrentUser, db: SessionDep) -> list[ApiTokenPublic]:
+    return [ApiTokenPublic.model_validate(t) for t in accounts.list_api_tokens(db, user)]
+
+
+@router.post("/account/tokens", status_code=201)
+def create_token(body: ApiTokenCreate, user: CurrentUser, db: SessionDep) -> ApiTokenCreated:
+    """Create an API token; the answer is the only time the token is shown."""
+    row, token = accounts.create_api_token(
+        db, user, body.name, expires_in_days=body.expires_in_days
+    )
+    return ApiTokenCreated(**ApiTokenPublic.model_validate(row).model_dump(), token=token)
+
+
+@router.delete("/account/tokens/{token_id}", status_code=204)
+def delete_token(token_id: str, user: CurrentUser, db: SessionDep) -> None:
+    accounts.delete_api_token(db, user, token_id)
+
+
+# -- /api/users -------------------------------------------------------------------------
+
+
+@router.get("/users")
+def list_users(
+    _admin: AdminUser,
+    db: SessionDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> AccountPage:
+    """Every account, oldest first (administrators only)."""
+    users, total = accounts.list_users(db, offset=offset, limit=limit)
+    return AccountPage(
+        items=[AccountPublic.model_validate(u) for u in users],
+        total=total,
+        offset=offset,
+        limit=limit,
+    )

@@ -1,24 +1,64 @@
-"""Accounts: create users, check passwords, sign-in sessions and API tokens.
+"""Accounts: sign-up, email links, passwords, sign-in sessions and API tokens.
 
 Services are the only layer that touches the database; each write commits.
+
+One-time email links (:class:`EmailToken`, only the SHA-256 stored) have a purpose:
+``verify`` (48 h), ``change_email`` (48 h, carries the new address) and ``reset``
+(1 h). Using one marks it used in the same transaction as its effect, with a
+conditional UPDATE, so a link works exactly once even under concurrent clicks.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any, ClassVar, cast
+from urllib.parse import urlencode
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from visualbox.db.base import as_utc, utcnow
-from visualbox.db.tables.accounts import ApiToken, User, UserSession
-from visualbox.errors import Conflict, FieldError, InvalidInput
+from visualbox.db.tables.accounts import ApiToken, EmailToken, User, UserSession
+from visualbox.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+    Unavailable,
+    VisualBoxError,
+)
+from visualbox.services import ratelimit
+from visualbox.services.mail import LinkPurpose, Mailer
 from visualbox.services.tokens import new_token, token_hash
+from visualbox.settings import Settings
 
 API_TOKEN_PREFIX = "vbx_"
 MIN_PASSWORD = 8
+LINK_LIFETIME = {
+    "verify": timedelta(hours=48),
+    "change_email": timedelta(hours=48),
+    "reset": timedelta(hours=1),
+}
+LINK_PAGE = {"verify": "verify-email", "change_email": "verify-email", "reset": "reset-password"}
+
+
+class InvalidLink(VisualBoxError):
+    """A one-time link's token is unknown, expired, already used or for another purpose."""
+
+    code: ClassVar[str] = "invalid_token"
+    status: ClassVar[int] = 400
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This link is invalid, has expired or was already used.",
+            [FieldError("token", "is invalid, expired or already used")],
+        )
+
 
 _hasher = PasswordHasher()
 # A real hash to verify against when the email is unknown, so that timing does not
@@ -50,6 +90,13 @@ def verify_password(user: User | None, password: str) -> bool:
     except (VerificationError, InvalidHashError):
         return False
     return ok and stored is not None
+
+
+def _rehash_if_needed(db: Session, user: User, password: str) -> None:
+    """After a successful check: store a new hash if the argon2 parameters changed."""
+    if user.password_hash and _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        db.commit()
 
 
 def user_by_email(db: Session, email: str) -> User | None:
@@ -130,7 +177,9 @@ def end_all_sessions(db: Session, user: User) -> None:
 # -- API tokens -------------------------------------------------------------------------
 
 
-def create_api_token(db: Session, user: User, name: str) -> tuple[ApiToken, str]:
+def create_api_token(
+    db: Session, user: User, name: str, *, expires_in_days: int | None = None
+) -> tuple[ApiToken, str]:
     """Create a personal API token; returns the row and the token (shown once)."""
     token = new_token(API_TOKEN_PREFIX)
     row = ApiToken(
@@ -138,6 +187,7 @@ def create_api_token(db: Session, user: User, name: str) -> tuple[ApiToken, str]
         name=name.strip() or "token",
         token_hash=token_hash(token),
         prefix=token[: len(API_TOKEN_PREFIX) + 4],
+        expires_at=utcnow() + timedelta(days=expires_in_days) if expires_in_days else None,
     )
     db.add(row)
     db.commit()
@@ -155,3 +205,261 @@ def user_for_api_token(db: Session, token: str) -> User | None:
         row.last_used_at = now
         db.commit()
     return db.get(User, row.user_id)
+
+
+def list_api_tokens(db: Session, user: User) -> Sequence[ApiToken]:
+    return db.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at)
+    ).all()
+
+
+def delete_api_token(db: Session, user: User, token_id: str) -> None:
+    """Revoke one of ``user``'s tokens; another user's token is :class:`NotFound`."""
+    row = db.get(ApiToken, token_id)
+    if row is None or row.user_id != user.id:
+        raise NotFound("No such API token.")
+    db.delete(row)
+    db.commit()
+
+
+# -- sign-up and sign-in ----------------------------------------------------------------
+
+
+def sign_up(
+    db: Session, mailer: Mailer, settings: Settings, *, name: str, email: str, password: str
+) -> tuple[User, str]:
+    """Create an account and sign it in; returns the user and the session cookie value.
+
+    The first (non-system) account becomes the administrator, and when no SMTP
+    server is configured it is verified at once. Every other account gets a
+    verification link by mail (or in the log without SMTP); a failed delivery
+    does not undo the sign-up (the user can ask for the link again).
+    """
+    first = count_users(db) == 0
+    if not first and not settings.accounts.signup_open:
+        raise Forbidden("Sign-up is closed on this server; ask an administrator.")
+    user = create_user(
+        db,
+        name=name,
+        email=email,
+        password=password,
+        is_admin=first,
+        verified=first and not mailer.configured,
+    )
+    if not user.is_verified:
+        try:
+            _send_link(db, mailer, settings, user, "verify")
+        except Unavailable:
+            pass  # logged by the mailer; POST /api/auth/verify/resend tries again
+    return user, create_session(db, user, days=settings.accounts.session_days)
+
+
+def sign_in(
+    db: Session, settings: Settings, *, email: str, password: str, client: str | None
+) -> tuple[User, str]:
+    """Check a password and start a session; returns the user and the cookie value.
+
+    Raises :class:`~visualbox.services.ratelimit.TooManyAttempts` once the address
+    or the client has too many recent failures (even for the right password), and
+    :class:`Unauthenticated` with one message for an unknown address or a wrong
+    password. Success clears the address's failures.
+    """
+    limits = settings.accounts
+    keys = [ratelimit.email_key(normalize_email(email))]
+    if client:
+        keys.append(ratelimit.ip_key(client))
+    ratelimit.check(db, keys, limit=limits.signin_attempts, window_s=limits.signin_window_s)
+    user = user_by_email(db, email)
+    if user is None or not verify_password(user, password):
+        ratelimit.record_failure(db, keys, window_s=limits.signin_window_s)
+        raise Unauthenticated("The email address or the password is wrong.")
+    ratelimit.clear(db, keys[0])
+    _rehash_if_needed(db, user, password)
+    return user, create_session(db, user, days=limits.session_days)
+
+
+def _check_own_password(
+    db: Session, settings: Settings, user: User, password: str, field: str
+) -> None:
+    """Confirm a signed-in user's password (rate-limited like sign-in, by address)."""
+    limits = settings.accounts
+    keys = [ratelimit.email_key(user.email)]
+    ratelimit.check(db, keys, limit=limits.signin_attempts, window_s=limits.signin_window_s)
+    if not verify_password(user, password):
+        ratelimit.record_failure(db, keys, window_s=limits.signin_window_s)
+        raise Forbidden("The password is wrong.", [FieldError(field, "is wrong")])
+    _rehash_if_needed(db, user, password)
+
+
+# -- one-time email links ---------------------------------------------------------------
+
+
+def _send_link(
+    db: Session,
+    mailer: Mailer,
+    settings: Settings,
+    user: User,
+    purpose: LinkPurpose,
+    *,
+    new_email: str | None = None,
+) -> None:
+    token = new_token()
+    db.add(
+        EmailToken(
+            token_hash=token_hash(token),
+            user_id=user.id,
+            purpose=purpose,
+            new_email=new_email,
+            expires_at=utcnow() + LINK_LIFETIME[purpose],
+        )
+    )
+    db.commit()
+    link = f"{settings.public_url}/{LINK_PAGE[purpose]}?{urlencode({'token': token})}"
+    mailer.send_link(new_email or user.email, purpose, user.name, link)
+
+
+def _use_link(db: Session, token: str, purposes: tuple[str, ...]) -> EmailToken:
+    """Mark a link used (not committed: the caller commits it with its effect)."""
+    now = utcnow()
+    hashed = token_hash(token)
+    result = db.execute(
+        update(EmailToken)
+        .where(
+            EmailToken.token_hash == hashed,
+            EmailToken.purpose.in_(purposes),
+            EmailToken.used_at.is_(None),
+            EmailToken.expires_at > now,
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], result).rowcount != 1:
+        db.rollback()
+        raise InvalidLink()
+    row = db.get(EmailToken, hashed)
+    assert row is not None
+    return row
+
+
+def resend_verification(db: Session, mailer: Mailer, settings: Settings, user: User) -> None:
+    if user.is_verified:
+        raise Conflict("Your email address is already verified.")
+    _send_link(db, mailer, settings, user, "verify")
+
+
+def confirm_email(db: Session, token: str) -> User:
+    """Follow a ``verify`` or ``change_email`` link: the address is now verified."""
+    row = _use_link(db, token, ("verify", "change_email"))
+    user = db.get(User, row.user_id)
+    if user is None:  # pragma: no cover - rows cascade with the user
+        raise InvalidLink()
+    if row.purpose == "change_email" and row.new_email:
+        if user_by_email(db, row.new_email) is not None:
+            db.rollback()
+            raise Conflict(
+                "Another account uses this email address now.",
+                [FieldError("email", "is already registered")],
+            )
+        user.email = row.new_email
+    if row.purpose == "change_email" or user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+    db.commit()
+    return user
+
+
+def request_password_reset(db: Session, mailer: Mailer, settings: Settings, email: str) -> None:
+    """Mail a reset link when the address has an account; silent either way."""
+    user = user_by_email(db, email)
+    if user is None or user.is_system:
+        return
+    try:
+        _send_link(db, mailer, settings, user, "reset")
+    except Unavailable:
+        pass  # logged by the mailer; answering differently would reveal the account
+
+
+def check_reset_link(db: Session, token: str) -> None:
+    """Raise :class:`InvalidLink` unless ``token`` is a usable reset link (not used)."""
+    row = db.get(EmailToken, token_hash(token))
+    if (
+        row is None
+        or row.purpose != "reset"
+        or row.used_at is not None
+        or as_utc(row.expires_at) <= utcnow()
+    ):
+        raise InvalidLink()
+
+
+def reset_password(db: Session, token: str, password: str) -> User:
+    """Follow a reset link: set the password and end every session of the user."""
+    check_password_strength(password)
+    row = _use_link(db, token, ("reset",))
+    user = db.get(User, row.user_id)
+    if user is None:  # pragma: no cover - rows cascade with the user
+        raise InvalidLink()
+    user.password_hash = hash_password(password)
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()  # the link proved the address
+    db.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    db.commit()
+    ratelimit.clear(db, ratelimit.email_key(user.email))
+    return user
+
+
+# -- account settings -------------------------------------------------------------------
+
+
+def rename(db: Session, user: User, name: str) -> User:
+    user.name = name.strip()
+    db.commit()
+    return user
+
+
+def request_email_change(
+    db: Session, mailer: Mailer, settings: Settings, user: User, *, email: str, password: str
+) -> None:
+    """Mail a confirmation link to the new address; the change happens when it is followed."""
+    _check_own_password(db, settings, user, password, "password")
+    email = normalize_email(email)
+    if email == user.email:
+        raise InvalidInput(
+            "This is already your email address.", [FieldError("email", "is your current address")]
+        )
+    if user_by_email(db, email) is not None:
+        raise Conflict(
+            "An account with this email already exists.",
+            [FieldError("email", "is already registered")],
+        )
+    _send_link(db, mailer, settings, user, "change_email", new_email=email)
+
+
+def change_password(
+    db: Session,
+    settings: Settings,
+    user: User,
+    *,
+    current_password: str,
+    new_password: str,
+    keep_session: str | None,
+) -> None:
+    """Set a new password and end every session except ``keep_session`` (the caller's)."""
+    _check_own_password(db, settings, user, current_password, "current_password")
+    check_password_strength(new_password, "new_password")
+    user.password_hash = hash_password(new_password)
+    others = delete(UserSession).where(UserSession.user_id == user.id)
+    if keep_session is not None:
+        others = others.where(UserSession.token_hash != token_hash(keep_session))
+    db.execute(others)
+    db.commit()
+
+
+def list_users(db: Session, *, offset: int, limit: int) -> tuple[Sequence[User], int]:
+    """One page of (non-system) accounts, oldest first, and the total count."""
+    users = db.scalars(
+        select(User)
+        .where(User.is_system.is_(False))
+        .order_by(User.created_at, User.id)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return users, count_users(db)

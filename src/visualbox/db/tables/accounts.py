@@ -67,3 +67,18 @@ class EmailToken(Base):
     created_at: Mapped[datetime] = created_column()
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class SigninFailure(Base):
+    """One failed sign-in, counted by the rate limiter (shared by every server node).
+
+    ``key`` is the SHA-256 of ``email:<address>`` or ``ip:<client address>``, so the
+    table holds no addresses in clear. Rows older than the window are purged.
+    """
+
+    __tablename__ = "signin_failures"
+    __table_args__ = (Index("ix_signin_failures_key_at", "key", "failed_at"),)
+
+    id: Mapped[str] = id_column()
+    key: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = created_column()
