@@ -1,7 +1,239 @@
-"""HTTP routes for modules (see docs/api.md)."""
+"""HTTP routes for modules: the owner's working copies (see docs/api/modules.md).
+
+Every route is for the module's owner; anyone else gets 404, as if the module
+did not exist. Raw file contents travel as raw request/response bodies.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import mimetypes
+from typing import Annotated, Literal
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.datastructures import UploadFile
+
+from visualbox.api.deps import CurrentUser, SessionDep
+from visualbox.db.tables.modules import Module
+from visualbox.errors import FieldError, InvalidInput, TooLarge
+from visualbox.modules.tree import LIMITS
+from visualbox.schemas.modules import (
+    CheckPublic,
+    FilePublic,
+    FolderCreate,
+    ForkedFrom,
+    ModuleCreate,
+    ModulePublic,
+    ModuleUpdate,
+    ProblemPublic,
+    Rename,
+)
+from visualbox.services import modules
+from visualbox.services.modules import FileEntry
+
+router = APIRouter(tags=["modules"])
+
+ARCHIVE_MAX_BYTES = LIMITS.max_total_bytes + 1024 * 1024
+"""Largest ZIP upload accepted: the module limit plus room for ZIP headers."""
+_TEXT_TYPES = {
+    ".md": "text/markdown",
+    ".go": "text/x-go",
+    ".mod": "text/plain",
+    ".ts": "text/plain",
+}
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+def file_response(path: str, content: bytes, *, html: Literal["text", "sandboxed"]) -> Response:
+    """Serve one module file safely on our origin.
+
+    ``nosniff`` always, and a ``sandbox`` CSP so that nothing (SVG included) runs
+    with our origin's rights. HTML is served as ``text/plain`` (``html="text"``) or
+    as HTML in an opaque-origin sandbox that may only run scripts (``"sandboxed"``).
+    """
+    suffix = "." + path.rsplit(".", 1)[-1].lower() if "." in path else ""
+    media = _TEXT_TYPES.get(suffix) or mimetypes.guess_type(path)[0] or "application/octet-stream"
+    csp = "sandbox"
+    if media in _HTML_TYPES:
+        if html == "text":
+            media = "text/plain"
+        else:
+            csp = "sandbox allow-scripts"
+    if media.startswith("text/") or media in ("application/json", "application/javascript"):
+        media += "; charset=utf-8"
+    headers = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": csp}
+    return Response(content, media_type=media, headers=headers)
+
+
+async def read_body(request: Request, limit: int, what: str) -> bytes:
+    """The raw request body, refused with 413 as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _too_large(what, limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(what, limit)
+    return bytes(body)
+
+
+def _too_large(what: str, limit: int) -> TooLarge:
+    return TooLarge(f"The {what} is too large.", [FieldError("body", f"over {limit} bytes")])
+
+
+async def file_body(request: Request) -> bytes:
+    return await read_body(request, LIMITS.max_file_bytes, "file")
+
+
+async def archive_body(request: Request) -> bytes:
+    """A ZIP as the raw body, or as the ``file`` field of a multipart form."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        async with request.form(max_files=1, max_fields=1) as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise InvalidInput("No archive.", [FieldError("file", "attach the ZIP as 'file'")])
+            data = await upload.read(ARCHIVE_MAX_BYTES + 1)
+        if len(data) > ARCHIVE_MAX_BYTES:
+            raise _too_large("archive", ARCHIVE_MAX_BYTES)
+        return data
+    return await read_body(request, ARCHIVE_MAX_BYTES, "archive")
+
+
+FileBody = Annotated[bytes, Depends(file_body)]
+ArchiveBody = Annotated[bytes, Depends(archive_body)]
+
+
+def module_public(module: Module) -> ModulePublic:
+    forked = None
+    if module.forked_from_id and module.forked_from_version:
+        forked = ForkedFrom(module_id=module.forked_from_id, version=module.forked_from_version)
+    return ModulePublic(
+        id=module.id,
+        name=module.name,
+        kind=module.kind,
+        runtime=module.runtime,
+        description=module.description,
+        tags=list(module.tags),
+        cover=module.cover,
+        owner_id=module.owner_id,
+        forked_from=forked,
+        latest_version=module.latest_version,
+        created_at=module.created_at,
+        updated_at=module.updated_at,
+    )
+
+
+def _file_public(entry: FileEntry) -> FilePublic:
+    return FilePublic(
+        path=entry.path, size=entry.size, sha256=entry.sha256, is_folder=entry.is_folder
+    )
+
+
+@router.get("/modules")
+def list_modules(
+    db: SessionDep,
+    user: CurrentUser,
+    kind: Annotated[Literal["integration", "widget"] | None, Query()] = None,
+) -> list[ModulePublic]:
+    return [module_public(m) for m in modules.list_modules(db, user, kind=kind)]
+
+
+@router.post("/modules", status_code=201)
+def create_module(body: ModuleCreate, db: SessionDep, user: CurrentUser) -> ModulePublic:
+    module = modules.create_module(
+        db, user, name=body.name, kind=body.kind, runtime=body.runtime, template=body.template
+    )
+    return module_public(module)
+
+
+@router.get("/modules/{module_id}")
+def get_module(module_id: str, db: SessionDep, user: CurrentUser) -> ModulePublic:
+    return module_public(modules.get_owned(db, module_id, user))
+
+
+@router.patch("/modules/{module_id}")
+def update_module(
+    module_id: str, body: ModuleUpdate, db: SessionDep, user: CurrentUser
+) -> ModulePublic:
+    module = modules.get_owned(db, module_id, user)
+    changes = body.model_dump(include=body.model_fields_set)
+    if changes.get("name", "") is None:
+        raise InvalidInput("A module needs a name.", [FieldError("name", "must not be null")])
+    if changes.get("tags", []) is None:
+        changes["tags"] = []
+    return module_public(modules.update_module(db, module, changes))
+
+
+@router.delete("/modules/{module_id}", status_code=204)
+def delete_module(module_id: str, db: SessionDep, user: CurrentUser) -> Response:
+    modules.delete_module(db, modules.get_owned(db, module_id, user))
+    return Response(status_code=204)
+
+
+@router.get("/modules/{module_id}/files")
+def list_files(module_id: str, db: SessionDep, user: CurrentUser) -> list[FilePublic]:
+    module = modules.get_owned(db, module_id, user)
+    return [_file_public(e) for e in modules.list_files(db, module)]
+
+
+@router.get("/modules/{module_id}/files/{path:path}")
+def read_file(module_id: str, path: str, db: SessionDep, user: CurrentUser) -> Response:
+    module = modules.get_owned(db, module_id, user)
+    return file_response(path, modules.read_file(db, module, path), html="text")
+
+
+@router.put("/modules/{module_id}/files/{path:path}")
+def write_file(
+    module_id: str, path: str, content: FileBody, db: SessionDep, user: CurrentUser
+) -> FilePublic:
+    module = modules.get_owned(db, module_id, user)
+    return _file_public(modules.write_file(db, module, path, content))
+
+
+@router.delete("/modules/{module_id}/files/{path:path}", status_code=204)
+def delete_file(module_id: str, path: str, db: SessionDep, user: CurrentUser) -> Response:
+    modules.delete_path(db, modules.get_owned(db, module_id, user), path)
+    return Response(status_code=204)
+
+
+@router.post("/modules/{module_id}/folders", status_code=201)
+def make_folder(
+    module_id: str, body: FolderCreate, db: SessionDep, user: CurrentUser
+) -> FilePublic:
+    module = modules.get_owned(db, module_id, user)
+    return _file_public(modules.make_folder(db, module, body.path))
+
+
+@router.post("/modules/{module_id}/rename")
+def rename(module_id: str, body: Rename, db: SessionDep, user: CurrentUser) -> list[FilePublic]:
+    module = modules.get_owned(db, module_id, user)
+    modules.rename(db, module, body.from_, body.to)
+    return [_file_public(e) for e in modules.list_files(db, module)]
+
+
+@router.put("/modules/{module_id}/archive")
+def import_archive(
+    module_id: str, data: ArchiveBody, db: SessionDep, user: CurrentUser
+) -> list[FilePublic]:
+    module = modules.get_owned(db, module_id, user)
+    modules.import_archive(db, module, data)
+    return [_file_public(e) for e in modules.list_files(db, module)]
+
+
+@router.get("/modules/{module_id}/archive")
+def export_archive(module_id: str, db: SessionDep, user: CurrentUser) -> Response:
+    module = modules.get_owned(db, module_id, user)
+    return Response(
+        modules.export_archive(db, module),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{module.id}.zip"'},
+    )
+
+
+@router.get("/modules/{module_id}/check")
+def check_module(module_id: str, db: SessionDep, user: CurrentUser) -> CheckPublic:
+    problems = modules.check_module(db, modules.get_owned(db, module_id, user))
+    return CheckPublic(
+        ok=not problems,
+        problems=[ProblemPublic(file=p.file, field=p.field, reason=p.reason) for p in problems],
+    )

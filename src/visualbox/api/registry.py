@@ -1,7 +1,162 @@
-"""HTTP routes for registry (see docs/api.md)."""
+"""HTTP routes for the registry: publish, read, yank, fork, search (docs/api/registry.md).
+
+Published versions are public: reading routes take an optional user. Publishing
+is the owner's (a working copy is private: others get 404); yanking is the
+owner's or an administrator's (others get 403, the module being public).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
 
-router = APIRouter()
+from fastapi import APIRouter, Body, Query, Response
+
+from visualbox.api.deps import CurrentUser, OptionalUser, SessionDep
+from visualbox.api.modules import file_response, module_public
+from visualbox.db.tables.accounts import User
+from visualbox.db.tables.modules import Module, ModuleVersion
+from visualbox.schemas.modules import ForkedFrom, ModulePublic
+from visualbox.schemas.registry import (
+    ForkCreate,
+    RegistryModulePublic,
+    SearchItem,
+    SearchPage,
+    VersionCreate,
+    VersionPublic,
+    VersionSummary,
+)
+from visualbox.services import modules, registry, search
+
+router = APIRouter(tags=["registry"])
+
+
+def _summary(row: ModuleVersion) -> VersionSummary:
+    return VersionSummary(
+        version=row.version, yanked=row.yanked, created_at=row.created_at, changelog=row.changelog
+    )
+
+
+def _version_public(row: ModuleVersion) -> VersionPublic:
+    return VersionPublic(
+        **_summary(row).model_dump(),
+        module_id=row.module_id,
+        runtime=row.runtime,
+        content_hash=row.content_hash,
+        size=row.size,
+        readme=row.readme,
+        config_schema=row.config_schema,
+        manifest=row.manifest,
+    )
+
+
+def _registry_public(db: SessionDep, module: Module, user: User | None) -> RegistryModulePublic:
+    versions = registry.versions_of(db, module, yanked=registry.can_manage(module, user))
+    forked = None
+    if module.forked_from_id and module.forked_from_version:
+        forked = ForkedFrom(module_id=module.forked_from_id, version=module.forked_from_version)
+    return RegistryModulePublic(
+        id=module.id,
+        name=module.name,
+        description=module.description,
+        kind=module.kind,
+        runtime=module.runtime,
+        tags=list(module.tags),
+        cover=module.cover,
+        owner_name=registry.owner_name(db, module),
+        latest_version=module.latest_version,
+        published_at=module.published_at,
+        versions=[_summary(v) for v in versions],
+        forked_from=forked,
+        forks=module.fork_count,
+        uses=registry.use_count(db, module.id),
+    )
+
+
+@router.post("/modules/{module_id}/versions", status_code=201)
+def publish(
+    module_id: str, body: VersionCreate, db: SessionDep, user: CurrentUser
+) -> VersionPublic:
+    module = modules.get_owned(db, module_id, user)
+    return _version_public(registry.publish(db, module, body.version, body.changelog))
+
+
+@router.get("/registry/search")
+def search_modules(
+    db: SessionDep,
+    q: Annotated[str, Query(max_length=200)] = "",
+    kind: Literal["integration", "widget"] | None = None,
+    runtime: Literal["python", "node", "go"] | None = None,
+    tag: Annotated[str | None, Query(max_length=30)] = None,
+    sort: search.Sort = "relevance",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> SearchPage:
+    hits, total = search.search(
+        db, q=q, kind=kind, runtime=runtime, tag=tag, sort=sort, page=page, per_page=per_page
+    )
+    items = [
+        SearchItem(
+            id=h.module.id,
+            name=h.module.name,
+            description=h.module.description,
+            kind=h.module.kind,
+            runtime=h.module.runtime,
+            tags=list(h.module.tags),
+            cover=h.module.cover,
+            owner_name=h.owner_name,
+            latest_version=h.module.latest_version,
+            published_at=h.module.published_at,
+            forks=h.module.fork_count,
+            uses=h.uses,
+        )
+        for h in hits
+    ]
+    return SearchPage(items=items, total=total, page=page, per_page=per_page)
+
+
+@router.get("/registry/modules/{module_id}")
+def get_registry_module(module_id: str, db: SessionDep, user: OptionalUser) -> RegistryModulePublic:
+    return _registry_public(db, registry.listed_module(db, module_id), user)
+
+
+@router.get("/registry/modules/{module_id}/versions/{version}")
+def get_version(module_id: str, version: str, db: SessionDep) -> VersionPublic:
+    module = registry.listed_module(db, module_id)
+    return _version_public(registry.get_version(db, module, version))
+
+
+@router.get("/registry/modules/{module_id}/versions/{version}/archive")
+def get_version_archive(module_id: str, version: str, db: SessionDep) -> Response:
+    row = registry.get_version(db, registry.listed_module(db, module_id), version)
+    return Response(
+        registry.version_archive(db, row),
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{module_id}-{row.version}.zip"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.get("/registry/modules/{module_id}/versions/{version}/files/{path:path}")
+def get_version_file(module_id: str, version: str, path: str, db: SessionDep) -> Response:
+    row = registry.get_version(db, registry.listed_module(db, module_id), version)
+    return file_response(path, registry.version_file(db, row, path), html="sandboxed")
+
+
+@router.post("/registry/modules/{module_id}/versions/{version}/yank")
+def yank(module_id: str, version: str, db: SessionDep, user: CurrentUser) -> VersionPublic:
+    module = registry.listed_module(db, module_id)
+    return _version_public(registry.yank(db, module, version, user))
+
+
+@router.post("/registry/modules/{module_id}/fork", status_code=201)
+def fork(
+    module_id: str,
+    db: SessionDep,
+    user: CurrentUser,
+    body: Annotated[ForkCreate | None, Body()] = None,
+) -> ModulePublic:
+    body = body or ForkCreate()
+    module = registry.listed_module(db, module_id)
+    return module_public(registry.fork(db, module, user, version=body.version, name=body.name))

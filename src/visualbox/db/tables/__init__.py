@@ -4,5 +4,7 @@ on ``Base.metadata`` (migrations and tests rely on that)."""
 from __future__ import annotations
 
 from visualbox.db.tables import accounts as accounts
+from visualbox.db.tables import dashboards as dashboards
+from visualbox.db.tables import modules as modules
 
-__all__ = ["accounts"]
+__all__ = ["accounts", "dashboards", "modules"]

@@ -1,0 +1,103 @@
+"""Request and response models of the modules (working copies) API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+from visualbox.services.modules import MAX_TAG_CHARS, MAX_TAGS, TAG_PATTERN
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Tag = Annotated[str, StringConstraints(max_length=MAX_TAG_CHARS, pattern=TAG_PATTERN)]
+Kind = Literal["integration", "widget"]
+Runtime = Literal["python", "node", "go"]
+
+
+class ModuleCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    kind: Kind
+    runtime: Runtime | None = Field(None, validate_default=True)
+    template: bool = True
+
+    @field_validator("runtime")
+    @classmethod
+    def _runtime_fits_kind(cls, value: Runtime | None, info: ValidationInfo) -> Runtime | None:
+        kind = info.data.get("kind")
+        if kind == "integration" and value is None:
+            raise ValueError("required for an integration: python, node or go")
+        if kind == "widget" and value is not None:
+            raise ValueError("widgets have no runtime; leave it out")
+        return value
+
+
+class ModuleUpdate(BaseModel):
+    """Only the fields sent change; ``description: null`` follows README.md again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    description: str | None = Field(None, max_length=500)
+    tags: list[Tag] | None = Field(None, max_length=MAX_TAGS)
+    cover: str | None = None
+
+
+class ForkedFrom(BaseModel):
+    module_id: str
+    version: str
+
+
+class ModulePublic(BaseModel):
+    id: str
+    name: str
+    kind: str
+    runtime: str | None
+    description: str
+    tags: list[str]
+    cover: str | None
+    owner_id: str
+    forked_from: ForkedFrom | None
+    latest_version: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class FilePublic(BaseModel):
+    path: str
+    size: int
+    sha256: str | None
+    is_folder: bool
+
+
+class FolderCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(min_length=1)
+
+
+class Rename(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: str = Field(alias="from", min_length=1)
+    to: str = Field(min_length=1)
+
+
+class ProblemPublic(BaseModel):
+    file: str
+    field: str
+    reason: str
+
+
+class CheckPublic(BaseModel):
+    ok: bool
+    problems: list[ProblemPublic]

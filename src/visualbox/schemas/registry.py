@@ -1,0 +1,82 @@
+"""Request and response models of the registry API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from visualbox.schemas.modules import ForkedFrom, Name
+
+
+class VersionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: str = Field(min_length=1, max_length=64)
+    changelog: str = Field("", max_length=20_000)
+
+
+class ForkCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: str = Field("latest", min_length=1, max_length=64)
+    name: Name | None = None
+
+
+class VersionSummary(BaseModel):
+    version: str
+    yanked: bool
+    created_at: datetime
+    changelog: str
+
+
+class VersionPublic(VersionSummary):
+    module_id: str
+    runtime: str | None
+    content_hash: str
+    size: int
+    readme: str
+    config_schema: list[Any]
+    manifest: dict[str, Any]
+
+
+class RegistryModulePublic(BaseModel):
+    """A module as the registry shows it; ``versions`` lists yanked ones to managers only."""
+
+    id: str
+    name: str
+    description: str
+    kind: str
+    runtime: str | None
+    tags: list[str]
+    cover: str | None
+    owner_name: str
+    latest_version: str | None
+    published_at: datetime | None
+    versions: list[VersionSummary]
+    forked_from: ForkedFrom | None
+    forks: int
+    uses: int
+
+
+class SearchItem(BaseModel):
+    id: str
+    name: str
+    description: str
+    kind: str
+    runtime: str | None
+    tags: list[str]
+    cover: str | None
+    owner_name: str
+    latest_version: str | None
+    published_at: datetime | None
+    forks: int
+    uses: int
+
+
+class SearchPage(BaseModel):
+    items: list[SearchItem]
+    total: int
+    page: int
+    per_page: int

@@ -1,0 +1,269 @@
+"""Registry: publish immutable versions, yank them, fork modules, and resolve versions.
+
+Visibility: a module appears in the registry once it has a published version;
+its versions are public (anonymous readers too). Yanked versions are hidden
+from search and from ``latest`` but a pinned yanked version still resolves, so
+dashboards using it keep working; its number can never be published again.
+
+Dashboards and the runtime go through :func:`resolve` and :func:`module_tree`;
+the dashboards service records which modules a dashboard uses with
+:func:`set_dashboard_uses` / :func:`clear_dashboard_uses` (popularity).
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+
+import semver
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from visualbox.db.base import utcnow
+from visualbox.db.tables.accounts import User
+from visualbox.db.tables.modules import Module, ModuleUse, ModuleVersion
+from visualbox.errors import FieldError as FE
+from visualbox.errors import Forbidden, InvalidInput, NotFound
+from visualbox.modules.archive import make_zip
+from visualbox.modules.check import Problem, check_tree
+from visualbox.modules.config_schema import ConfigSchema, parse_config_schema
+from visualbox.modules.tree import FileTree, content_hash, normalize_path
+from visualbox.services import blobs, modules, search
+
+LATEST = "latest"
+WORKING = "working"
+
+
+@dataclass(frozen=True)
+class ResolvedModule:
+    """One exact version (or the owner's working copy) of a module."""
+
+    module_id: str
+    name: str
+    kind: str
+    runtime: str | None
+    version: str | None
+    """``None`` means the owner's working copy."""
+    yanked: bool
+    schema: ConfigSchema
+    content_hash: str
+
+
+# -- reading ----------------------------------------------------------------------------
+
+
+def listed_module(db: Session, module_id: str) -> Module:
+    """A module with at least one published version; ``NotFound`` otherwise."""
+    module = db.get(Module, module_id)
+    if module is None or not versions_of(db, module):
+        raise NotFound("No such module in the registry.", [FE("module_id", "no such module")])
+    return module
+
+
+def versions_of(db: Session, module: Module, *, yanked: bool = True) -> list[ModuleVersion]:
+    """The module's versions, highest first; without yanked ones unless ``yanked``."""
+    query = select(ModuleVersion).where(ModuleVersion.module_id == module.id)
+    if not yanked:
+        query = query.where(ModuleVersion.yanked.is_(False))
+    rows = list(db.scalars(query))
+    return sorted(rows, key=lambda v: semver.Version.parse(v.version), reverse=True)
+
+
+def can_manage(module: Module, user: User | None) -> bool:
+    return user is not None and (user.id == module.owner_id or user.is_admin)
+
+
+def use_count(db: Session, module_id: str) -> int:
+    query = select(func.count()).select_from(ModuleUse).where(ModuleUse.module_id == module_id)
+    return db.scalar(query) or 0
+
+
+def owner_name(db: Session, module: Module) -> str:
+    owner = db.get(User, module.owner_id)
+    return owner.name if owner is not None else ""
+
+
+def get_version(db: Session, module: Module, spec: str) -> ModuleVersion:
+    """``latest`` (highest non-yanked) or an exact version, yanked or not."""
+    if spec == LATEST:
+        found = versions_of(db, module, yanked=False)
+        if not found:
+            raise NotFound("Every version is yanked.", [FE("version", "no version to use")])
+        return found[0]
+    row = db.scalar(
+        select(ModuleVersion).where(
+            ModuleVersion.module_id == module.id, ModuleVersion.version == spec
+        )
+    )
+    if row is None:
+        raise NotFound("No such version.", [FE("version", f"no version {spec}")])
+    return row
+
+
+def version_archive(db: Session, version: ModuleVersion) -> bytes:
+    return blobs.get_blob(db, version.archive_sha)
+
+
+def version_tree(db: Session, version: ModuleVersion) -> FileTree:
+    """The exact files of a version (our own archive, so it is read as it is)."""
+    with zipfile.ZipFile(io.BytesIO(version_archive(db, version))) as archive:
+        return {info.filename: archive.read(info) for info in archive.infolist()}
+
+
+def version_file(db: Session, version: ModuleVersion, path: str) -> bytes:
+    path = normalize_path(path)
+    with zipfile.ZipFile(io.BytesIO(version_archive(db, version))) as archive:
+        try:
+            return archive.read(path)
+        except KeyError:
+            raise NotFound("No such file.", [FE("path", "no such file")]) from None
+
+
+# -- writing ----------------------------------------------------------------------------
+
+
+def publish(db: Session, module: Module, version: str, changelog: str = "") -> ModuleVersion:
+    """Publish the working copy as ``version``: it must be valid semver, higher than every
+    version ever published (yanked included), and the module must pass the check."""
+    try:
+        number = semver.Version.parse(version)
+    except ValueError:
+        raise InvalidInput(
+            "Not a semantic version.", [FE("version", "must be a semantic version like 1.2.0")]
+        ) from None
+    existing = versions_of(db, module)
+    if existing and number <= semver.Version.parse(existing[0].version):
+        raise InvalidInput(
+            "The version must increase.",
+            [FE("version", f"must be greater than {existing[0].version}, the highest so far")],
+        )
+    tree = modules.working_tree(db, module)
+    checked, problems = check_tree(tree, default_name=module.name)
+    if checked is not None and checked.manifest.kind != module.kind:
+        problems = [*problems, Problem("visualbox.json", "kind", f"must be {module.kind}")]
+    if checked is None or problems:
+        raise InvalidInput(
+            f"The module is not valid ({len(problems)} problem(s)); see GET .../check.",
+            [FE(f"{p.file}.{p.field}" if p.field else p.file, p.reason) for p in problems],
+        )
+    archive = make_zip(tree)
+    row = ModuleVersion(
+        module_id=module.id,
+        version=str(number),
+        runtime=checked.manifest.runtime,
+        archive_sha=blobs.put_blob(db, archive),
+        content_hash=content_hash(tree),
+        size=sum(len(c) for c in tree.values()),
+        manifest=checked.manifest.to_json(),
+        config_schema=checked.schema.to_json(),
+        readme=tree.get("README.md", b"").decode("utf-8", "replace"),
+        changelog=changelog,
+    )
+    db.add(row)
+    module.runtime = checked.manifest.runtime
+    db.flush()
+    _refresh_listing(db, module)
+    db.commit()
+    return row
+
+
+def yank(db: Session, module: Module, version: str, user: User) -> ModuleVersion:
+    """Hide a version from search and ``latest`` (idempotent; owner or admin)."""
+    if not can_manage(module, user):
+        raise Forbidden("Only the module's owner or an administrator may yank a version.")
+    row = get_version(db, module, version)
+    if not row.yanked:
+        row.yanked, row.yanked_at = True, utcnow()
+        db.flush()
+        _refresh_listing(db, module)
+        db.commit()
+    return row
+
+
+def fork(
+    db: Session, module: Module, user: User, *, version: str = LATEST, name: str | None = None
+) -> Module:
+    """A new working copy for ``user`` from a published version; records its parent."""
+    source = get_version(db, module, version)
+    copy = modules.create_module(
+        db,
+        user,
+        name=name or module.name,
+        kind=module.kind,
+        runtime=source.runtime,
+        tree=version_tree(db, source),
+    )
+    copy.forked_from_id, copy.forked_from_version = module.id, source.version
+    db.execute(
+        update(Module).where(Module.id == module.id).values(fork_count=Module.fork_count + 1)
+    )
+    db.commit()
+    db.refresh(module)
+    return copy
+
+
+def _refresh_listing(db: Session, module: Module) -> None:
+    """Recompute latest version and publication time, then the search index row."""
+    live = versions_of(db, module, yanked=False)
+    module.latest_version = live[0].version if live else None
+    module.published_at = max((v.created_at for v in live), default=None)
+    search.index_module(db, module)
+
+
+# -- resolution (dashboards, runtime) ---------------------------------------------------
+
+
+def resolve(db: Session, module_id: str, spec: str, *, user: User | None) -> ResolvedModule:
+    """Resolve ``spec`` — ``latest``, an exact version or ``working`` (the owner's working
+    copy, for its owner only) — to one exact version. ``NotFound`` names ``module_id``
+    or ``version``."""
+    module = db.get(Module, module_id)
+    if module is None:
+        raise NotFound("No such module.", [FE("module_id", "no such module")])
+    if spec == WORKING:
+        if user is None or user.id != module.owner_id:
+            raise NotFound("No such version.", [FE("version", "no such version")])
+        tree = modules.working_tree(db, module)
+        schema = parse_config_schema(tree.get("config.json", b"[]"))
+        return ResolvedModule(
+            module.id, module.name, module.kind, module.runtime, None, False, schema,
+            content_hash(tree),
+        )  # fmt: skip
+    if spec != LATEST and not semver.Version.is_valid(spec):
+        raise NotFound("No such version.", [FE("version", "must be latest, working or x.y.z")])
+    row = get_version(db, module, spec)
+    return ResolvedModule(
+        module.id, module.name, module.kind, row.runtime, row.version, row.yanked,
+        parse_config_schema(row.config_schema), row.content_hash,
+    )  # fmt: skip
+
+
+def module_tree(db: Session, resolved: ResolvedModule) -> FileTree:
+    """The files of exactly that version, or of the working copy."""
+    module = db.get(Module, resolved.module_id)
+    if module is None:
+        raise NotFound("No such module.", [FE("module_id", "no such module")])
+    if resolved.version is None:
+        return modules.working_tree(db, module)
+    return version_tree(db, get_version(db, module, resolved.version))
+
+
+# -- popularity -------------------------------------------------------------------------
+
+
+def set_dashboard_uses(db: Session, dashboard_id: str, module_ids: set[str]) -> None:
+    """Record the modules ``dashboard_id`` uses (no commit: the caller commits).
+
+    Unknown module ids are ignored."""
+    clear_dashboard_uses(db, dashboard_id)
+    known = (
+        set(db.scalars(select(Module.id).where(Module.id.in_(module_ids)))) if module_ids else set()
+    )
+    db.add_all(ModuleUse(dashboard_id=dashboard_id, module_id=m) for m in sorted(known))
+    db.flush()
+
+
+def clear_dashboard_uses(db: Session, dashboard_id: str) -> None:
+    """Forget every module ``dashboard_id`` used (no commit)."""
+    db.execute(delete(ModuleUse).where(ModuleUse.dashboard_id == dashboard_id))
