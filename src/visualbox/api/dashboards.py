@@ -1,7 +1,188 @@
-"""HTTP routes for dashboards (see docs/api.md)."""
+"""HTTP routes for dashboards (docs/api/dashboards.md).
+
+Owner only: another user's dashboard, administrators' included, answers 404.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from visualbox.api.deps import CurrentUser, SessionDep, SettingsDep
+from visualbox.db.tables.dashboards import Dashboard
+from visualbox.schemas.dashboards import (
+    DashboardCreate,
+    DashboardExport,
+    DashboardPatch,
+    DashboardPublic,
+    DashboardSettings,
+    DashboardSummary,
+    DashboardUpdate,
+    IntegrationAdd,
+    IntegrationChange,
+)
+from visualbox.services import dashboards
+from visualbox.services.secrets import SecretBox
+from visualbox.services.sharing import share_path
+from visualbox.settings import Settings
+
+router = APIRouter(prefix="/dashboards", tags=["dashboards"])
+
+
+def get_secret_box(request: Request) -> SecretBox:
+    """The app's :class:`SecretBox`, made on first use from the settings."""
+    box: SecretBox | None = getattr(request.app.state, "secret_box", None)
+    if box is None:
+        box = SecretBox.from_settings(request.app.state.settings)
+        request.app.state.secret_box = box
+    return box
+
+
+SecretBoxDep = Annotated[SecretBox, Depends(get_secret_box)]
+
+
+def dashboard_public(dashboard: Dashboard, settings: Settings) -> DashboardPublic:
+    document = dashboard.document
+    token = dashboard.share_token
+    return DashboardPublic(
+        id=dashboard.id,
+        name=dashboard.name,
+        revision=dashboard.revision,
+        public=dashboard.public,
+        listed=dashboard.listed,
+        created_at=dashboard.created_at,
+        updated_at=dashboard.updated_at,
+        settings=DashboardSettings.model_validate(document["settings"]),
+        integrations=document["integrations"],
+        widgets=document["widgets"],
+        share_url=settings.public_url + share_path(token) if token else None,
+    )
+
+
+@router.get("")
+def list_dashboards(db: SessionDep, user: CurrentUser) -> list[DashboardSummary]:
+    return [
+        DashboardSummary.model_validate(d, from_attributes=True)
+        for d in dashboards.list_dashboards(db, user)
+    ]
+
+
+@router.post("", status_code=201)
+def create_dashboard(
+    body: DashboardCreate,
+    db: SessionDep,
+    user: CurrentUser,
+    box: SecretBoxDep,
+    settings: SettingsDep,
+) -> DashboardPublic:
+    return dashboard_public(dashboards.create_dashboard(db, box, user, body), settings)
+
+
+@router.post("/import", status_code=201)
+def import_dashboard(
+    body: DashboardExport,
+    db: SessionDep,
+    user: CurrentUser,
+    box: SecretBoxDep,
+    settings: SettingsDep,
+) -> DashboardPublic:
+    return dashboard_public(dashboards.import_dashboard(db, box, user, body), settings)
+
+
+@router.get("/{dashboard_id}")
+def get_dashboard(
+    dashboard_id: str, db: SessionDep, user: CurrentUser, settings: SettingsDep
+) -> DashboardPublic:
+    return dashboard_public(dashboards.get_dashboard(db, user, dashboard_id), settings)
+
+
+@router.put("/{dashboard_id}")
+def save_dashboard(
+    dashboard_id: str,
+    body: DashboardUpdate,
+    db: SessionDep,
+    user: CurrentUser,
+    box: SecretBoxDep,
+    settings: SettingsDep,
+) -> DashboardPublic:
+    """Replace the content; ``revision`` must be the current one (else 409)."""
+    saved = dashboards.save_dashboard(db, box, user, dashboard_id, body, body.revision)
+    return dashboard_public(saved, settings)
+
+
+@router.patch("/{dashboard_id}")
+def patch_dashboard(
+    dashboard_id: str,
+    body: DashboardPatch,
+    db: SessionDep,
+    user: CurrentUser,
+    box: SecretBoxDep,
+    settings: SettingsDep,
+) -> DashboardPublic:
+    changes = body.model_dump(exclude_unset=True, mode="json")
+    saved = dashboards.patch_dashboard(db, box, user, dashboard_id, changes)
+    return dashboard_public(saved, settings)
+
+
+@router.delete("/{dashboard_id}", status_code=204)
+def delete_dashboard(dashboard_id: str, db: SessionDep, user: CurrentUser) -> Response:
+    dashboards.delete_dashboard(db, user, dashboard_id)
+    return Response(status_code=204)
+
+
+@router.post("/{dashboard_id}/duplicate", status_code=201)
+def duplicate_dashboard(
+    dashboard_id: str, db: SessionDep, user: CurrentUser, settings: SettingsDep
+) -> DashboardPublic:
+    return dashboard_public(dashboards.duplicate_dashboard(db, user, dashboard_id), settings)
+
+
+@router.get("/{dashboard_id}/export")
+def export_dashboard(dashboard_id: str, db: SessionDep, user: CurrentUser) -> dict[str, Any]:
+    return dashboards.export_dashboard(db, user, dashboard_id)
+
+
+@router.post("/{dashboard_id}/integrations", status_code=201)
+def add_integration(
+    dashboard_id: str,
+    body: IntegrationAdd,
+    db: SessionDep,
+    user: CurrentUser,
+    box: SecretBoxDep,
+    settings: SettingsDep,
+) -> DashboardPublic:
+    instance = body.instance.model_dump(mode="json")
+    saved = dashboards.add_integration(db, box, user, dashboard_id, body.revision, instance)
+    return dashboard_public(saved, settings)
+
+
+@router.patch("/{dashboard_id}/integrations/{instance_id}")
+def change_integration(
+    dashboard_id: str,
+    instance_id: str,
+    body: IntegrationChange,
+    db: SessionDep,
+    user: CurrentUser,
+    box: SecretBoxDep,
+    settings: SettingsDep,
+) -> DashboardPublic:
+    changes = body.model_dump(exclude_unset=True, exclude={"revision"}, mode="json")
+    saved = dashboards.change_integration(
+        db, box, user, dashboard_id, instance_id, body.revision, changes
+    )
+    return dashboard_public(saved, settings)
+
+
+@router.delete("/{dashboard_id}/integrations/{instance_id}")
+def remove_integration(
+    dashboard_id: str,
+    instance_id: str,
+    revision: Annotated[int, Query(ge=1)],
+    db: SessionDep,
+    user: CurrentUser,
+    box: SecretBoxDep,
+    settings: SettingsDep,
+) -> DashboardPublic:
+    saved = dashboards.remove_integration(db, box, user, dashboard_id, instance_id, revision)
+    return dashboard_public(saved, settings)

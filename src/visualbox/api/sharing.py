@@ -1,0 +1,93 @@
+"""HTTP routes for sharing dashboards and reading public ones (docs/api/sharing.md).
+
+Mounted with ``prefix="/api"``: the owner's ``/api/dashboards/{id}/sharing`` routes
+and the anonymous ``/api/public/dashboards`` read model and explorer.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from visualbox.api.deps import CurrentUser, SessionDep, SettingsDep
+from visualbox.db.tables.dashboards import Dashboard
+from visualbox.schemas.sharing import (
+    ExplorerItem,
+    ExplorerPage,
+    PublicDashboard,
+    SharingPublic,
+    SharingUpdate,
+)
+from visualbox.services import dashboards, sharing
+from visualbox.settings import Settings
+
+router = APIRouter(tags=["sharing"])
+
+
+def sharing_public(dashboard: Dashboard, settings: Settings) -> SharingPublic:
+    token = dashboard.share_token
+    return SharingPublic(
+        public=dashboard.public,
+        listed=dashboard.listed,
+        token=token,
+        url=settings.public_url + sharing.share_path(token) if token else None,
+    )
+
+
+@router.get("/dashboards/{dashboard_id}/sharing")
+def get_sharing(
+    dashboard_id: str, db: SessionDep, user: CurrentUser, settings: SettingsDep
+) -> SharingPublic:
+    return sharing_public(dashboards.get_dashboard(db, user, dashboard_id), settings)
+
+
+@router.post("/dashboards/{dashboard_id}/sharing")
+def update_sharing(
+    dashboard_id: str, body: SharingUpdate, db: SessionDep, user: CurrentUser, settings: SettingsDep
+) -> SharingPublic:
+    """Make the dashboard public (and maybe listed) or private (the link dies)."""
+    dashboard = sharing.update_sharing(
+        db, user, dashboard_id, public=body.public, listed=body.listed
+    )
+    return sharing_public(dashboard, settings)
+
+
+@router.post("/dashboards/{dashboard_id}/sharing/regenerate")
+def regenerate_token(
+    dashboard_id: str, db: SessionDep, user: CurrentUser, settings: SettingsDep
+) -> SharingPublic:
+    """A new link; the old one stops working at once."""
+    return sharing_public(sharing.regenerate_token(db, user, dashboard_id), settings)
+
+
+@router.get("/public/dashboards")
+def explore(
+    db: SessionDep,
+    settings: SettingsDep,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> ExplorerPage:
+    """Public dashboards their owners chose to list, newest first. No sign-in needed."""
+    items, total = sharing.explore(db, page=page, per_page=per_page)
+    return ExplorerPage(
+        items=[
+            ExplorerItem(
+                name=d.name,
+                token=d.share_token or "",
+                url=settings.public_url + sharing.share_path(d.share_token or ""),
+                created_at=d.created_at,
+                updated_at=d.updated_at,
+            )
+            for d in items
+        ],
+        total=total,
+        page=page,
+        per_page=per_page,
+    )
+
+
+@router.get("/public/dashboards/{token}")
+def public_dashboard(token: str, db: SessionDep) -> PublicDashboard:
+    """A shared dashboard's read model. No sign-in needed."""
+    return PublicDashboard.model_validate(sharing.public_view(sharing.shared_dashboard(db, token)))

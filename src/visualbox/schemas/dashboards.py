@@ -1,0 +1,153 @@
+"""Request and response models of dashboards (see docs/api/dashboards.md).
+
+Pydantic checks each field's type and range (so errors name the field); the rules
+that need the database or the whole document (modules exist and have the right
+kind, config values, unique ids, JSON Pointer sources, ``x + w <= 24``) live in
+``services/dashboards.py``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from visualbox.db.base import as_utc
+
+GRID_COLUMNS = 24
+HEX_COLOUR = r"^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$"
+ITEM_ID = r"^[A-Za-z0-9_-]{1,32}$"
+VERSION_SPEC = r"^(?:latest|working|\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?)$"
+EXPORT_FORMAT = "visualbox.dashboard"
+EXPORT_VERSION = 1
+
+Name = Field(min_length=1, max_length=100)
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Shadow(_Input):
+    opacity: int = Field(3, ge=0, le=100, description="Widget shadow opacity, percent.")
+    radius: int = Field(5, ge=0, le=25, description="Widget shadow blur radius, px.")
+
+
+class DashboardSettings(_Input):
+    background: str | None = Field(
+        None, pattern=HEX_COLOUR, description="Page colour, #rrggbb or #rrggbbaa."
+    )
+    radius: int = Field(5, ge=0, le=50, description="Widget border radius, px.")
+    shadow: Shadow = Field(default_factory=Shadow)
+
+
+class ModuleInstance(_Input):
+    """What integration instances and widgets share: a module version and its config."""
+
+    id: str = Field(pattern=ITEM_ID, description="Short id, unique in the dashboard.")
+    module_id: str = Field(min_length=1, max_length=64)
+    version: str = Field("latest", pattern=VERSION_SPEC)
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class IntegrationInstance(ModuleInstance):
+    """An integration module running for this dashboard."""
+
+    label: str = Field(min_length=1, max_length=100)
+    keep_running: bool = False
+
+
+class WidgetInstance(ModuleInstance):
+    """A widget placed on the 24-column grid."""
+
+    x: int = Field(0, ge=0, lt=GRID_COLUMNS)
+    y: int = Field(0, ge=0, le=100_000)
+    w: int = Field(6, ge=1, le=GRID_COLUMNS)
+    h: int = Field(4, ge=1, le=1_000)
+    source: str | None = Field(
+        None, max_length=1000, description="JSON Pointer into the data, e.g. /i1/temperature."
+    )
+    background: str | None = Field(None, pattern=HEX_COLOUR)
+    hide_until_data: bool = False
+    title: str | None = Field(None, max_length=200)
+
+
+class DashboardContent(_Input):
+    """Everything a save replaces."""
+
+    name: str = Name
+    settings: DashboardSettings = Field(default_factory=DashboardSettings)
+    integrations: list[IntegrationInstance] = Field(default_factory=list, max_length=100)
+    widgets: list[WidgetInstance] = Field(default_factory=list, max_length=500)
+
+
+class DashboardCreate(DashboardContent):
+    pass
+
+
+class DashboardUpdate(DashboardContent):
+    revision: int = Field(ge=1, description="The revision this change was based on.")
+
+
+class DashboardPatch(_Input):
+    """Replace only the given top-level parts."""
+
+    revision: int = Field(ge=1, description="The revision this change was based on.")
+    name: str | None = Name
+    settings: DashboardSettings | None = None
+    integrations: list[IntegrationInstance] | None = Field(None, max_length=100)
+    widgets: list[WidgetInstance] | None = Field(None, max_length=500)
+
+
+class IntegrationAdd(_Input):
+    revision: int = Field(ge=1)
+    instance: IntegrationInstance
+
+
+class IntegrationChange(_Input):
+    """Change one integration instance; omitted fields keep their value."""
+
+    revision: int = Field(ge=1)
+    label: str | None = Field(None, min_length=1, max_length=100)
+    version: str | None = Field(None, pattern=VERSION_SPEC)
+    config: dict[str, Any] | None = None
+    keep_running: bool | None = None
+
+
+class DashboardExport(_Input):
+    """The portable form: no ids of this server, no secret values."""
+
+    format: Literal["visualbox.dashboard"] = "visualbox.dashboard"
+    version: Literal[1] = 1
+    name: str = Name
+    settings: DashboardSettings = Field(default_factory=DashboardSettings)
+    integrations: list[IntegrationInstance] = Field(default_factory=list, max_length=100)
+    widgets: list[WidgetInstance] = Field(default_factory=list, max_length=500)
+
+
+class _Timestamps(BaseModel):
+    created_at: datetime
+    updated_at: datetime
+
+    @field_validator("created_at", "updated_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return as_utc(value)  # SQLite hands back naive datetimes
+
+
+class DashboardSummary(_Timestamps):
+    id: str
+    name: str
+    revision: int
+    public: bool
+    listed: bool
+
+
+class DashboardPublic(DashboardSummary):
+    """A dashboard as its owner sees it; secrets appear as ``{"secret": true, "set": bool}``."""
+
+    settings: DashboardSettings
+    integrations: list[dict[str, Any]]
+    widgets: list[dict[str, Any]]
+    share_url: str | None

@@ -1,0 +1,74 @@
+"""Request and response models of sharing and public dashboards (docs/api/sharing.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from visualbox.db.base import as_utc
+from visualbox.schemas.dashboards import DashboardSettings, _Timestamps
+
+
+class SharingUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    public: bool
+    listed: bool = False
+
+
+class SharingPublic(BaseModel):
+    public: bool
+    listed: bool
+    token: str | None
+    url: str | None
+
+
+class PublicIntegration(BaseModel):
+    id: str
+    label: str
+
+
+class PublicWidget(BaseModel):
+    id: str
+    module_id: str
+    version: str
+    x: int
+    y: int
+    w: int
+    h: int
+    config: dict[str, Any]
+    source: str | None
+    background: str | None
+    hide_until_data: bool
+    title: str | None
+
+
+class PublicDashboard(BaseModel):
+    """A shared dashboard as any visitor sees it."""
+
+    name: str
+    settings: DashboardSettings
+    integrations: list[PublicIntegration]
+    widgets: list[PublicWidget]
+    data: dict[str, Any]
+    updated_at: datetime
+
+    @field_validator("updated_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return as_utc(value)
+
+
+class ExplorerItem(_Timestamps):
+    name: str
+    token: str
+    url: str
+
+
+class ExplorerPage(BaseModel):
+    items: list[ExplorerItem]
+    total: int
+    page: int
+    per_page: int

@@ -1,0 +1,115 @@
+"""Sharing: public links to dashboards, the public read model and the explorer.
+
+A public dashboard has an unguessable token (``secrets.token_urlsafe(32)``, 256
+bits); its link is ``PUBLIC_URL/p/<token>``. Making it private deletes the token
+and regenerating replaces it, so an old link is dead at once. A public dashboard
+may also be ``listed`` in the explorer.
+
+The public read model shows what a visitor's browser needs to draw the dashboard
+and nothing more: never an integration's module or config, never a secret, never
+the owner's email.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from visualbox.db.tables.accounts import User
+from visualbox.db.tables.dashboards import Dashboard
+from visualbox.errors import Conflict, NotFound
+from visualbox.services.dashboards import get_dashboard, is_secret_marker
+
+TOKEN_BYTES = 32
+
+
+def share_path(token: str) -> str:
+    return f"/p/{token}"
+
+
+def update_sharing(
+    db: Session, user: User, dashboard_id: str, *, public: bool, listed: bool
+) -> Dashboard:
+    """Make a dashboard public (with a new token if it had none) or private (token gone).
+
+    ``listed`` only counts for a public dashboard; a private one is never listed.
+    Sharing does not change the dashboard's revision.
+    """
+    dashboard = get_dashboard(db, user, dashboard_id)
+    dashboard.public = public
+    dashboard.listed = public and listed
+    if not public:
+        dashboard.share_token = None
+    elif dashboard.share_token is None:
+        dashboard.share_token = secrets.token_urlsafe(TOKEN_BYTES)
+    db.commit()
+    return dashboard
+
+
+def regenerate_token(db: Session, user: User, dashboard_id: str) -> Dashboard:
+    """Replace the public link; the old one stops working at once."""
+    dashboard = get_dashboard(db, user, dashboard_id)
+    if not dashboard.public:
+        raise Conflict("The dashboard is not public: share it first.")
+    dashboard.share_token = secrets.token_urlsafe(TOKEN_BYTES)
+    db.commit()
+    return dashboard
+
+
+def shared_dashboard(db: Session, token: str) -> Dashboard:
+    """The public dashboard with this token; :class:`NotFound` for any other token."""
+    dashboard = db.scalar(
+        select(Dashboard).where(Dashboard.share_token == token, Dashboard.public.is_(True))
+    )
+    if dashboard is None:
+        raise NotFound("No such public dashboard (the link may have been disabled).")
+    return dashboard
+
+
+def public_view(dashboard: Dashboard) -> dict[str, Any]:
+    """What a visitor may see: layout and widget configs without secrets; instances as labels."""
+    document = dashboard.document
+    widgets = []
+    for w in document["widgets"]:
+        config = {k: v for k, v in w["config"].items() if not is_secret_marker(v)}
+        widgets.append(
+            {
+                "id": w["id"],
+                "module_id": w["module_id"],
+                "version": w["version"],
+                "x": w["x"],
+                "y": w["y"],
+                "w": w["w"],
+                "h": w["h"],
+                "config": config,
+                "source": w.get("source"),
+                "background": w.get("background"),
+                "hide_until_data": w.get("hide_until_data", False),
+                "title": w.get("title"),
+            }
+        )
+    return {
+        "name": dashboard.name,
+        "settings": document["settings"],
+        "integrations": [{"id": i["id"], "label": i["label"]} for i in document["integrations"]],
+        "widgets": widgets,
+        "data": {},
+        "updated_at": dashboard.updated_at,
+    }
+
+
+def explore(db: Session, *, page: int, per_page: int) -> tuple[list[Dashboard], int]:
+    """Public, listed dashboards, newest first: one page and the total count."""
+    where = (Dashboard.public.is_(True), Dashboard.listed.is_(True))
+    total = db.scalar(select(func.count()).select_from(Dashboard).where(*where)) or 0
+    items = db.scalars(
+        select(Dashboard)
+        .where(*where)
+        .order_by(Dashboard.created_at.desc(), Dashboard.id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    return list(items), total
