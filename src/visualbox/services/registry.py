@@ -20,7 +20,7 @@ import semver
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from visualbox.db.base import utcnow
+from visualbox.db.base import as_utc, utcnow
 from visualbox.db.tables.accounts import User
 from visualbox.db.tables.modules import Module, ModuleUse, ModuleVersion
 from visualbox.errors import FieldError as FE
@@ -207,7 +207,7 @@ def _refresh_listing(db: Session, module: Module) -> None:
     """Recompute latest version and publication time, then the search index row."""
     live = versions_of(db, module, yanked=False)
     module.latest_version = live[0].version if live else None
-    module.published_at = max((v.created_at for v in live), default=None)
+    module.published_at = max((as_utc(v.created_at) for v in live), default=None)
     search.index_module(db, module)
 
 

@@ -1,0 +1,57 @@
+"""Built-in modules are published at start-up, once, and again on a version bump."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from visualbox.services import registry
+from visualbox.services.accounts import user_by_email
+from visualbox.services.builtin import (
+    BUILTIN_DIR,
+    SYSTEM_EMAIL,
+    builtin_folders,
+    builtin_id,
+    publish_builtins,
+)
+
+
+def test_every_builtin_is_published_once(app: FastAPI, client: TestClient) -> None:
+    folders = builtin_folders()
+    assert {f.name for f in folders} >= {"counter", "value"}
+    with app.state.db.session() as db:
+        first = publish_builtins(db)
+        assert first == [builtin_id(f.name) for f in folders]
+        assert publish_builtins(db) == []
+        system = user_by_email(db, SYSTEM_EMAIL)
+        assert system is not None and system.is_system and system.password_hash is None
+        resolved = registry.resolve(db, builtin_id("counter"), "latest", user=None)
+        assert resolved.runtime == "python" and resolved.version == "1.0.0"
+    page = client.get(f"/api/registry/modules/{builtin_id('counter')}").json()
+    assert page["owner_name"] == "VisualBox" and "example" in page["tags"]
+    found = client.get("/api/registry/search", params={"q": "counter"}).json()
+    assert builtin_id("counter") in [i["id"] for i in found["items"]]
+
+
+def test_version_bump_republishes(app: FastAPI, tmp_path: Path) -> None:
+    root = tmp_path / "builtin"
+    shutil.copytree(BUILTIN_DIR / "counter", root / "counter")
+    manifest_path = root / "counter" / "visualbox.json"
+    with app.state.db.session() as db:
+        assert publish_builtins(db, root) == ["builtin-counter"]
+        (root / "counter" / "main.py").write_text("import visualbox\nvisualbox.output(1)\n")
+        assert publish_builtins(db, root) == []  # changed without a bump: left alone
+        manifest = json.loads(manifest_path.read_text())
+        manifest["version"] = "1.1.0"
+        manifest_path.write_text(json.dumps(manifest))
+        assert publish_builtins(db, root) == ["builtin-counter"]
+        resolved = registry.resolve(db, "builtin-counter", "latest", user=None)
+        assert resolved.version == "1.1.0"
+        tree = registry.module_tree(db, resolved)
+        assert tree["main.py"] == b"import visualbox\nvisualbox.output(1)\n"
+        module = registry.listed_module(db, "builtin-counter")
+        assert [v.version for v in registry.versions_of(db, module)] == ["1.1.0", "1.0.0"]
