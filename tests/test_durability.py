@@ -71,8 +71,9 @@ def api_token(database_url: str) -> str:
             is_admin=True, verified=True,
         )  # fmt: skip
         _row, token = accounts.create_api_token(db, user, "durability")
+    token_text: str = token
     engine.dispose()
-    return token
+    return token_text
 
 
 def kill_mid_save_and_check(tmp_path: Path, database_url: str) -> None:
@@ -118,9 +119,9 @@ def kill_mid_save_and_check(tmp_path: Path, database_url: str) -> None:
         writer.join(timeout=60)
         assert not writer.is_alive()
 
-    with server(env, free_port()) as restarted:
-        url = f"http://127.0.0.1:{restarted.args[restarted.args.index('--port') + 1]}"
-        with httpx.Client(base_url=url, headers=headers, timeout=30) as http:
+    port = free_port()
+    with server(env, port):
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30) as http:
             for dashboard_id in created:
                 assert http.get(f"/api/dashboards/{dashboard_id}").status_code == 200
             stored = http.get(f"/api/dashboards/{main['id']}").json()
