@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.datastructures import UploadFile
 
 from visualbox.api.deps import CurrentUser, SessionDep
+from visualbox.db.base import as_utc
 from visualbox.db.tables.modules import Module
 from visualbox.errors import FieldError, InvalidInput, TooLarge
 from visualbox.modules.tree import LIMITS
@@ -118,8 +119,8 @@ def module_public(module: Module) -> ModulePublic:
         owner_id=module.owner_id,
         forked_from=forked,
         latest_version=module.latest_version,
-        created_at=module.created_at,
-        updated_at=module.updated_at,
+        created_at=as_utc(module.created_at),
+        updated_at=as_utc(module.updated_at),
     )
 
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Body, Query, Response
 
 from visualbox.api.deps import CurrentUser, OptionalUser, SessionDep
 from visualbox.api.modules import file_response, module_public
+from visualbox.db.base import as_utc
 from visualbox.db.tables.accounts import User
 from visualbox.db.tables.modules import Module, ModuleVersion
 from visualbox.schemas.modules import ForkedFrom, ModulePublic
@@ -32,7 +33,10 @@ router = APIRouter(tags=["registry"])
 
 def _summary(row: ModuleVersion) -> VersionSummary:
     return VersionSummary(
-        version=row.version, yanked=row.yanked, created_at=row.created_at, changelog=row.changelog
+        version=row.version,
+        yanked=row.yanked,
+        created_at=as_utc(row.created_at),
+        changelog=row.changelog,
     )
 
 
@@ -64,7 +68,7 @@ def _registry_public(db: SessionDep, module: Module, user: User | None) -> Regis
         cover=module.cover,
         owner_name=registry.owner_name(db, module),
         latest_version=module.latest_version,
-        published_at=module.published_at,
+        published_at=as_utc(module.published_at) if module.published_at else None,
         versions=[_summary(v) for v in versions],
         forked_from=forked,
         forks=module.fork_count,
@@ -105,7 +109,7 @@ def search_modules(
             cover=h.module.cover,
             owner_name=h.owner_name,
             latest_version=h.module.latest_version,
-            published_at=h.module.published_at,
+            published_at=as_utc(h.module.published_at) if h.module.published_at else None,
             forks=h.module.fork_count,
             uses=h.uses,
         )
