@@ -14,7 +14,7 @@ from pathlib import Path
 
 from visualbox.errors import FieldError, InvalidInput
 from visualbox.modules.archive import extract_zip
-from visualbox.modules.config_schema import ConfigSchema, parse_config_schema, schema_problems
+from visualbox.modules.config_schema import ConfigSchema, parse_config_schema
 from visualbox.modules.manifest import MANIFEST_FILE, Manifest, load_manifest
 from visualbox.modules.tree import FileTree, check_tree_limits, read_dir
 
@@ -76,10 +76,10 @@ def check_tree(
             Problem("config.json", "", "missing: every module needs a config.json ([] for none)")
         )
     else:
-        config_problems = schema_problems(tree["config.json"])
-        problems += [_from_field_error(e) for e in config_problems]
-        if not config_problems:
+        try:
             schema = parse_config_schema(tree["config.json"])
+        except InvalidInput as exc:
+            problems += [_from_field_error(e) for e in exc.fields]
 
     manifest: Manifest | None = None
     try:
