@@ -10,7 +10,7 @@ import pytest
 
 from tests.fixtures.smtp import SmtpServer, running_smtp, smtp_fixture  # noqa: F401
 from visualbox.errors import Unavailable
-from visualbox.services.mail import Mailer, link_message, mailer_for
+from visualbox.services.mail import LinkPurpose, Mailer, link_message, mailer_for
 from visualbox.settings import MailSettings, Settings
 
 
@@ -39,9 +39,10 @@ def test_send_delivers_a_plain_text_mail(smtp: SmtpServer) -> None:
 def test_send_link_renders_each_purpose_with_its_link(smtp: SmtpServer) -> None:
     mailer = _mailer(smtp)
     subjects = []
-    for n, purpose in enumerate(("verify", "reset", "change_email")):
+    purposes: tuple[LinkPurpose, ...] = ("verify", "reset", "change_email")
+    for n, purpose in enumerate(purposes):
         link = f"http://localhost:8000/page?token=t{n}"
-        mailer.send_link("ada@example.com", purpose, "Ada", link)  # type: ignore[arg-type]
+        mailer.send_link("ada@example.com", purpose, "Ada", link)
         assert smtp.link(n) == link
         subjects.append(smtp.messages[n]["Subject"])
     assert len(set(subjects)) == 3

@@ -1,0 +1,539 @@
+"""Accounts over HTTP: sign-up, email links, sign-in/out, rate limits, settings, tokens."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx2 as httpx
+import pytest
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from tests.conftest import Account
+from tests.fixtures.smtp import SmtpServer, smtp_fixture  # noqa: F401
+from visualbox.db.base import utcnow
+from visualbox.db.tables.accounts import EmailToken, User
+from visualbox.settings import Settings
+
+PASSWORD = "correct horse battery"
+CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
+
+
+@pytest.fixture
+def mail(settings: Settings, smtp: SmtpServer) -> SmtpServer:
+    """Route the app's mail to the loopback SMTP server."""
+    settings.mail.smtp_host = smtp.host
+    settings.mail.smtp_port = smtp.port
+    settings.mail.smtp_starttls = False
+    return smtp
+
+
+def error(response: httpx.Response, status: int, code: str, field: str | None = None) -> str:
+    """Assert the error shape; returns the message."""
+    assert response.status_code == status, response.text
+    body = response.json()["error"]
+    assert body["code"] == code
+    fields = [f["field"] for f in body["fields"]]
+    if field is not None:
+        assert field in fields, fields
+    return str(body["message"])
+
+
+def signup(http: TestClient, email: str, name: str = "Ada", password: str = PASSWORD) -> Any:
+    response = http.post(
+        "/api/auth/signup", json={"name": name, "email": email, "password": password}
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def token_of(link: str) -> str:
+    return parse_qs(urlsplit(link).query)["token"][0]
+
+
+def logged_link(caplog: pytest.LogCaptureFixture) -> str:
+    lines = [r.getMessage() for r in caplog.records if r.name == "visualbox.mail"]
+    assert lines, "no link was logged"
+    found = re.search(r"https?://\S+", lines[-1])
+    assert found is not None
+    return found.group(0)
+
+
+def signin(http: TestClient, email: str, password: str = PASSWORD) -> httpx.Response:
+    return http.post("/api/auth/signin", json={"email": email, "password": password})
+
+
+# -- sign-up ----------------------------------------------------------------------------
+
+
+def test_first_signup_is_a_verified_admin_signed_in_by_cookie(client: TestClient) -> None:
+    response = client.post(
+        "/api/auth/signup", json={"name": " Ada ", "email": "Ada@Example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["name"] == "Ada" and body["email"] == "ada@example.com"
+    assert body["is_admin"] is True and body["email_verified"] is True
+    assert body["created_at"].endswith("Z") or body["created_at"].endswith("+00:00")
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("visualbox_session=")
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
+    assert f"Max-Age={30 * 86400}" in cookie and "Secure" not in cookie
+    assert client.get("/api/account").json()["id"] == body["id"]
+    assert client.get("/api/account/tokens").status_code == 200  # verified: allowed
+
+
+def test_later_signups_verify_through_the_logged_link(
+    client: TestClient, app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    signup(client, "first@example.com")
+    other = TestClient(app)
+    with caplog.at_level(logging.INFO, logger="visualbox.mail"):
+        body = signup(other, "bob@example.com", "Bob")
+    assert body["is_admin"] is False and body["email_verified"] is False
+    error(other.get("/api/account/tokens"), 403, "forbidden")
+    link = logged_link(caplog)
+    assert link.startswith("http://127.0.0.1:8000/verify-email?token=")
+    assert PASSWORD not in caplog.text
+    page = other.get(urlsplit(link).path + "?" + urlsplit(link).query)
+    assert page.status_code == 200 and "confirmed" in page.text
+    assert page.headers["content-security-policy"] == CSP
+    assert other.get("/api/account").json()["email_verified"] is True
+    assert other.get("/api/account/tokens").status_code == 200
+    again = other.get("/verify-email", params={"token": token_of(link)})
+    assert again.status_code == 400 and "invalid" in again.text
+
+
+def test_with_smtp_even_the_first_account_verifies_by_mail(
+    client: TestClient, mail: SmtpServer
+) -> None:
+    assert signup(client, "ada@example.com")["email_verified"] is False
+    [message] = mail.wait_for(1)
+    assert message["To"] == "ada@example.com"
+    token = token_of(mail.link())
+    verified = client.post("/api/auth/verify", json={"token": token})
+    assert verified.status_code == 200 and verified.json()["email_verified"] is True
+    error(client.post("/api/auth/verify", json={"token": token}), 400, "invalid_token", "token")
+    error(client.post("/api/auth/verify", json={"token": "nope"}), 400, "invalid_token")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "A", "email": "not-an-email", "password": PASSWORD}, "email"),
+        ({"name": "A", "email": "a@example.com", "password": "short"}, "password"),
+        ({"name": "  ", "email": "a@example.com", "password": PASSWORD}, "name"),
+        ({"name": "A" * 101, "email": "a@example.com", "password": PASSWORD}, "name"),
+        ({"name": "A", "email": "a@example.com", "password": PASSWORD, "x": 1}, "x"),
+        ({"name": "A", "password": PASSWORD}, "email"),
+    ],
+)
+def test_signup_rejects_bad_input(client: TestClient, body: dict[str, Any], field: str) -> None:
+    error(client.post("/api/auth/signup", json=body), 422, "invalid", field)
+
+
+def test_signup_refuses_a_registered_email(client: TestClient, app: FastAPI) -> None:
+    signup(client, "ada@example.com")
+    again = TestClient(app).post(
+        "/api/auth/signup", json={"name": "X", "email": "ADA@example.com", "password": PASSWORD}
+    )
+    error(again, 409, "conflict", "email")
+
+
+def test_closed_signup_still_admits_the_first_account(
+    client: TestClient, app: FastAPI, settings: Settings
+) -> None:
+    settings.accounts.signup_open = False
+    signup(client, "ada@example.com")
+    late = TestClient(app).post(
+        "/api/auth/signup", json={"name": "B", "email": "b@example.com", "password": PASSWORD}
+    )
+    error(late, 403, "forbidden")
+
+
+def test_resend_verification(
+    client: TestClient, app: FastAPI, mail: SmtpServer, make_account: Callable[..., Account]
+) -> None:
+    error(client.post("/api/auth/verify/resend"), 401, "unauthenticated")
+    signup(client, "ada@example.com")
+    mail.wait_for(1)
+    resent = client.post("/api/auth/verify/resend")
+    assert resent.status_code == 202
+    assert mail.wait_for(2)[1]["To"] == "ada@example.com"
+    assert mail.link(1) != mail.link(0)
+    client.post("/api/auth/verify", json={"token": token_of(mail.link(1))})
+    error(client.post("/api/auth/verify/resend"), 409, "conflict")
+
+
+# -- sign-in, sign-out, cookies ---------------------------------------------------------
+
+
+def test_signin_and_signout(client: TestClient, app: FastAPI) -> None:
+    signup(client, "ada@example.com")
+    browser = TestClient(app)
+    wrong = error(signin(browser, "ada@example.com", "wrong password"), 401, "unauthenticated")
+    unknown = error(signin(browser, "nobody@example.com"), 401, "unauthenticated")
+    assert wrong == unknown
+    response = signin(browser, "ADA@example.com")
+    assert response.status_code == 200 and response.json()["email"] == "ada@example.com"
+    cookie = response.cookies["visualbox_session"]
+    assert "HttpOnly" in response.headers["set-cookie"]
+    assert browser.get("/api/account").status_code == 200
+    out = browser.post("/api/auth/signout")
+    assert out.status_code == 204
+    assert "Max-Age=0" in out.headers["set-cookie"]
+    stale = TestClient(app, cookies={"visualbox_session": cookie})
+    error(stale.get("/api/account"), 401, "unauthenticated")
+    error(browser.get("/api/account"), 401, "unauthenticated")
+
+
+def test_cookie_is_secure_behind_https(client: TestClient, settings: Settings) -> None:
+    settings.server.public_url = "https://vb.example.com"
+    response = client.post(
+        "/api/auth/signup", json={"name": "A", "email": "a@example.com", "password": PASSWORD}
+    )
+    assert "Secure" in response.headers["set-cookie"]
+
+
+def test_cross_site_requests_with_the_cookie_are_refused(client: TestClient) -> None:
+    signup(client, "ada@example.com")
+    evil = {"Origin": "https://evil.example"}
+    error(client.patch("/api/account", json={"name": "Eve"}, headers=evil), 403, "forbidden")
+    error(client.post("/api/auth/signout", headers=evil), 403, "forbidden")
+    cross_signin = client.post(
+        "/api/auth/signin", json={"email": "ada@example.com", "password": PASSWORD}, headers=evil
+    )
+    error(cross_signin, 403, "forbidden")
+    same = client.patch(
+        "/api/account", json={"name": "Ada L"}, headers={"Origin": "http://testserver"}
+    )
+    assert same.status_code == 200 and same.json()["name"] == "Ada L"
+
+
+def test_signin_rate_limit_per_email_then_recovery(
+    client: TestClient, app: FastAPI, settings: Settings
+) -> None:
+    settings.accounts.signin_attempts = 2
+    settings.accounts.signin_window_s = 1.0
+    signup(client, "ada@example.com")
+    for n in range(2):
+        attacker = TestClient(app, client=(f"10.9.0.{n}", 1000))
+        error(signin(attacker, "ada@example.com", "guess"), 401, "unauthenticated")
+    blocked = signin(TestClient(app, client=("10.9.1.1", 1000)), "ada@example.com")
+    error(blocked, 429, "rate_limited")
+    assert blocked.headers["retry-after"] == "1"
+    deadline = time.monotonic() + 5
+    owner = TestClient(app, client=("10.9.1.2", 1000))
+    while (response := signin(owner, "ada@example.com")).status_code == 429:
+        assert time.monotonic() < deadline, "the block did not end after the window"
+        time.sleep(0.05)
+    assert response.status_code == 200
+
+
+def test_signin_rate_limit_per_client_and_success_clears_the_email(
+    client: TestClient, app: FastAPI, settings: Settings
+) -> None:
+    settings.accounts.signin_attempts = 2
+    signup(client, "ada@example.com")
+    signup(TestClient(app), "bob@example.com", "Bob")
+    # Success clears the address's failures: fail, succeed, fail → still allowed.
+    error(
+        signin(TestClient(app, client=("10.0.0.1", 1)), "ada@example.com", "x"),
+        401,
+        "unauthenticated",
+    )
+    assert signin(TestClient(app, client=("10.0.0.2", 1)), "ada@example.com").status_code == 200
+    error(
+        signin(TestClient(app, client=("10.0.0.3", 1)), "ada@example.com", "x"),
+        401,
+        "unauthenticated",
+    )
+    assert signin(TestClient(app, client=("10.0.0.4", 1)), "ada@example.com").status_code == 200
+    # One client failing on two addresses is blocked for every address.
+    roamer = TestClient(app, client=("10.0.0.9", 1))
+    error(signin(roamer, "nobody@example.com", "x"), 401, "unauthenticated")
+    error(signin(roamer, "other@example.com", "x"), 401, "unauthenticated")
+    error(signin(roamer, "bob@example.com"), 429, "rate_limited")
+    assert signin(TestClient(app, client=("10.0.0.10", 1)), "bob@example.com").status_code == 200
+
+
+def test_signin_rehashes_old_parameters(client: TestClient, app: FastAPI) -> None:
+    signup(client, "ada@example.com")
+    weak = PasswordHasher(time_cost=1, memory_cost=8192).hash(PASSWORD)
+    with app.state.db.session() as db:
+        db.execute(update(User).values(password_hash=weak))
+        db.commit()
+    assert signin(TestClient(app), "ada@example.com").status_code == 200
+    with app.state.db.session() as db:
+        stored = db.query(User).one().password_hash
+    assert stored != weak and not PasswordHasher().check_needs_rehash(stored)
+    assert signin(TestClient(app), "ada@example.com").status_code == 200
+
+
+# -- password reset ---------------------------------------------------------------------
+
+
+def test_forgot_never_reveals_whether_an_account_exists(
+    client: TestClient, mail: SmtpServer
+) -> None:
+    signup(client, "ada@example.com")
+    mail.wait_for(1)
+    known = client.post("/api/auth/forgot", json={"email": "ADA@example.com"})
+    unknown = client.post("/api/auth/forgot", json={"email": "nobody@example.com"})
+    assert known.status_code == unknown.status_code == 202
+    assert known.json() == unknown.json()
+    assert [m["To"] for m in mail.wait_for(2)] == ["ada@example.com", "ada@example.com"]
+    assert "/reset-password?token=" in mail.link(1)
+    assert len(mail.messages) == 2  # nothing went to the unknown address
+    error(client.post("/api/auth/forgot", json={}), 422, "invalid", "email")
+
+
+def test_reset_through_the_html_form(client: TestClient, app: FastAPI, mail: SmtpServer) -> None:
+    signup(client, "ada@example.com")
+    other_session = TestClient(app)
+    assert signin(other_session, "ada@example.com").status_code == 200
+    client.post("/api/auth/forgot", json={"email": "ada@example.com"})
+    token = token_of(mail.link(1))
+    browser = TestClient(app)
+
+    form = browser.get("/reset-password", params={"token": token})
+    assert form.status_code == 200
+    assert form.headers["content-security-policy"] == CSP
+    assert form.headers["referrer-policy"] == "no-referrer"
+    assert '<form method="post" action="/reset-password">' in form.text
+    assert f'name="token" value="{token}"' in form.text
+
+    fields = {"token": token, "password": "a new password", "confirm": "another one"}
+    mismatch = browser.post("/reset-password", data=fields)
+    assert mismatch.status_code == 400 and "differ" in mismatch.text
+    short = browser.post("/reset-password", data={**fields, "password": "x", "confirm": "x"})
+    assert short.status_code == 400 and "at least 8" in short.text
+
+    done = browser.post("/reset-password", data={**fields, "confirm": "a new password"})
+    assert done.status_code == 200 and "changed" in done.text
+    error(client.get("/api/account"), 401, "unauthenticated")
+    error(other_session.get("/api/account"), 401, "unauthenticated")
+    error(signin(TestClient(app), "ada@example.com"), 401, "unauthenticated")
+    assert signin(TestClient(app), "ada@example.com", "a new password").status_code == 200
+
+    used = browser.post("/reset-password", data={**fields, "confirm": "a new password"})
+    assert used.status_code == 400 and "already used" in used.text
+    assert browser.get("/reset-password", params={"token": token}).status_code == 400
+
+
+def test_reset_pages_escape_what_they_echo(client: TestClient) -> None:
+    hostile = '"><script>alert(1)</script>'
+    page = client.post(
+        "/reset-password", data={"token": hostile, "password": "a" * 8, "confirm": "b" * 8}
+    )
+    assert page.status_code == 400
+    assert "<script>" not in page.text and "&lt;script&gt;" in page.text
+    bad = client.get("/verify-email", params={"token": hostile})
+    assert bad.status_code == 400 and "<script>" not in bad.text
+    assert client.get("/reset-password").status_code == 400
+
+
+def test_reset_through_the_json_api(client: TestClient, app: FastAPI, mail: SmtpServer) -> None:
+    signup(client, "ada@example.com")
+    client.post("/api/auth/forgot", json={"email": "ada@example.com"})
+    token = token_of(mail.link(1))
+    error(
+        client.post("/api/auth/reset", json={"token": token, "password": "short"}),
+        422,
+        "invalid",
+        "password",
+    )
+    wrong_kind = token_of(mail.link(0))  # a verification link is no reset link
+    error(
+        client.post("/api/auth/reset", json={"token": wrong_kind, "password": "long enough"}),
+        400,
+        "invalid_token",
+        "token",
+    )
+    ok = client.post("/api/auth/reset", json={"token": token, "password": "long enough"})
+    assert ok.status_code == 200
+    error(client.get("/api/account"), 401, "unauthenticated")
+    assert signin(TestClient(app), "ada@example.com", "long enough").status_code == 200
+    again = client.post("/api/auth/reset", json={"token": token, "password": "long enough 2"})
+    error(again, 400, "invalid_token")
+
+
+def test_an_expired_link_is_refused(client: TestClient, app: FastAPI, mail: SmtpServer) -> None:
+    signup(client, "ada@example.com")
+    client.post("/api/auth/forgot", json={"email": "ada@example.com"})
+    reset_token, verify_token = token_of(mail.link(1)), token_of(mail.link(0))
+    with app.state.db.session() as db:
+        db.execute(update(EmailToken).values(expires_at=utcnow() - timedelta(seconds=1)))
+        db.commit()
+    body = {"token": reset_token, "password": "long enough"}
+    error(client.post("/api/auth/reset", json=body), 400, "invalid_token")
+    assert client.get("/reset-password", params={"token": reset_token}).status_code == 400
+    assert client.get("/verify-email", params={"token": verify_token}).status_code == 400
+    assert client.get("/api/account").json()["email_verified"] is False
+
+
+# -- account settings -------------------------------------------------------------------
+
+
+def test_account_read_and_rename(client: TestClient, make_account: Callable[..., Account]) -> None:
+    error(client.get("/api/account"), 401, "unauthenticated")
+    error(client.patch("/api/account", json={"name": "X"}), 401, "unauthenticated")
+    unverified = make_account(verified=False)
+    assert unverified.http.get("/api/account").json()["email_verified"] is False
+    renamed = unverified.http.patch("/api/account", json={"name": "  Grace  "})
+    assert renamed.status_code == 200 and renamed.json()["name"] == "Grace"
+    assert unverified.http.get("/api/account").json()["name"] == "Grace"
+    error(unverified.http.patch("/api/account", json={"name": ""}), 422, "invalid", "name")
+    error(unverified.http.patch("/api/account", json={"email": "a@b.co"}), 422, "invalid")
+
+
+def test_change_email_takes_effect_when_the_link_is_followed(
+    client: TestClient, app: FastAPI, mail: SmtpServer
+) -> None:
+    signup(client, "ada@example.com")
+    signup(TestClient(app), "bob@example.com", "Bob")
+    mail.wait_for(2)
+    url = "/api/account/email"
+    wrong = client.post(url, json={"email": "new@example.com", "password": "wrong password"})
+    error(wrong, 403, "forbidden", "password")
+    taken = client.post(url, json={"email": "BOB@example.com", "password": PASSWORD})
+    error(taken, 409, "conflict", "email")
+    error(client.post(url, json={"email": "bad", "password": PASSWORD}), 422, "invalid", "email")
+    same = client.post(url, json={"email": "ada@example.com", "password": PASSWORD})
+    error(same, 422, "invalid", "email")
+
+    asked = client.post(url, json={"email": "new@example.com", "password": PASSWORD})
+    assert asked.status_code == 202
+    message = mail.wait_for(3)[2]
+    assert message["To"] == "new@example.com"
+    assert client.get("/api/account").json()["email"] == "ada@example.com"  # not yet
+    page = client.get("/verify-email", params={"token": token_of(mail.link(2))})
+    assert page.status_code == 200 and "new@example.com" in page.text
+    account = client.get("/api/account").json()
+    assert account["email"] == "new@example.com" and account["email_verified"] is True
+    error(signin(TestClient(app), "ada@example.com"), 401, "unauthenticated")
+    assert signin(TestClient(app), "new@example.com").status_code == 200
+
+
+def test_change_email_conflict_when_the_address_was_taken_meanwhile(
+    client: TestClient, app: FastAPI, mail: SmtpServer
+) -> None:
+    signup(client, "ada@example.com")
+    client.post("/api/account/email", json={"email": "new@example.com", "password": PASSWORD})
+    token = token_of(mail.link(1))
+    signup(TestClient(app), "new@example.com", "Newcomer")
+    page = client.get("/verify-email", params={"token": token})
+    assert page.status_code == 409 and "Another account" in page.text
+    assert client.get("/api/account").json()["email"] == "ada@example.com"
+
+
+def test_change_password_ends_every_other_session(client: TestClient, app: FastAPI) -> None:
+    signup(client, "ada@example.com")
+    other = TestClient(app)
+    assert signin(other, "ada@example.com").status_code == 200
+    url = "/api/account/password"
+    wrong = client.post(url, json={"current_password": "nope", "new_password": "new password"})
+    error(wrong, 403, "forbidden", "current_password")
+    short = client.post(url, json={"current_password": PASSWORD, "new_password": "short"})
+    error(short, 422, "invalid", "new_password")
+    ok = client.post(url, json={"current_password": PASSWORD, "new_password": "new password"})
+    assert ok.status_code == 204
+    assert client.get("/api/account").status_code == 200  # this session survives
+    error(other.get("/api/account"), 401, "unauthenticated")
+    error(signin(TestClient(app), "ada@example.com"), 401, "unauthenticated")
+    assert signin(TestClient(app), "ada@example.com", "new password").status_code == 200
+
+
+def test_password_checks_on_the_account_are_rate_limited(
+    client: TestClient, settings: Settings
+) -> None:
+    settings.accounts.signin_attempts = 2
+    signup(client, "ada@example.com")
+    url = "/api/account/password"
+    for _ in range(2):
+        body = {"current_password": "guess", "new_password": "new password"}
+        error(client.post(url, json=body), 403, "forbidden")
+    body = {"current_password": PASSWORD, "new_password": "new password"}
+    blocked = client.post(url, json=body)
+    error(blocked, 429, "rate_limited")
+    assert int(blocked.headers["retry-after"]) >= 1
+
+
+# -- API tokens -------------------------------------------------------------------------
+
+
+def test_api_tokens_create_list_use_delete(
+    app: FastAPI, make_account: Callable[..., Account]
+) -> None:
+    ada, bob = make_account(), make_account()
+    created = ada.http.post("/api/account/tokens", json={"name": "ci", "expires_in_days": 7})
+    assert created.status_code == 201
+    token = created.json()
+    assert token["token"].startswith("vbx_") and token["token"].startswith(token["prefix"])
+    assert token["expires_at"] is not None and token["last_used_at"] is None
+    listed = ada.http.get("/api/account/tokens").json()
+    assert {t["name"] for t in listed} == {"tests", "ci"}
+    assert all("token" not in t for t in listed)
+    assert token["token"] not in str(listed)
+
+    bearer = TestClient(app, headers={"Authorization": f"Bearer {token['token']}"})
+    assert bearer.get("/api/account").json()["id"] == ada.id
+    used = [t for t in ada.http.get("/api/account/tokens").json() if t["name"] == "ci"]
+    assert used[0]["last_used_at"] is not None
+
+    error(bob.http.delete(f"/api/account/tokens/{token['id']}"), 404, "not_found")
+    assert ada.http.delete(f"/api/account/tokens/{token['id']}").status_code == 204
+    error(bearer.get("/api/account"), 401, "unauthenticated")
+    error(ada.http.delete(f"/api/account/tokens/{token['id']}"), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": ""}, "name"),
+        ({"name": "x", "expires_in_days": 0}, "expires_in_days"),
+        ({"name": "x", "expires_in_days": 100_000}, "expires_in_days"),
+        ({}, "name"),
+    ],
+)
+def test_api_token_bad_input(
+    make_account: Callable[..., Account], body: dict[str, Any], field: str
+) -> None:
+    error(make_account().http.post("/api/account/tokens", json=body), 422, "invalid", field)
+
+
+def test_api_tokens_need_a_verified_account(
+    client: TestClient, make_account: Callable[..., Account]
+) -> None:
+    error(client.get("/api/account/tokens"), 401, "unauthenticated")
+    unverified = make_account(verified=False)
+    error(unverified.http.get("/api/account/tokens"), 403, "forbidden")
+    error(unverified.http.post("/api/account/tokens", json={"name": "x"}), 403, "forbidden")
+    bad = TestClient(unverified.http.app, headers={"Authorization": "Bearer vbx_wrong"})
+    error(bad.get("/api/account"), 401, "unauthenticated")
+
+
+# -- administration ---------------------------------------------------------------------
+
+
+def test_users_list_is_for_administrators(
+    client: TestClient, make_account: Callable[..., Account]
+) -> None:
+    admin = make_account("Admin", admin=True)
+    for _ in range(3):
+        make_account()
+    page = admin.http.get("/api/users", params={"offset": 1, "limit": 2}).json()
+    assert page["total"] == 4 and page["offset"] == 1 and page["limit"] == 2
+    assert [u["name"] for u in page["items"]] == ["User 2", "User 3"]
+    assert "password_hash" not in str(page)
+    error(admin.http.get("/api/users", params={"limit": 0}), 422, "invalid", "limit")
+    error(make_account().http.get("/api/users"), 403, "forbidden")
+    error(client.get("/api/users"), 401, "unauthenticated")
