@@ -83,8 +83,11 @@ def create_module(
     template: bool = True,
     tree: FileTree | None = None,
     module_id: str | None = None,
+    forked_from: tuple[str, str] | None = None,
 ) -> Module:
-    """Create a working copy: the template for ``kind``/``runtime``, ``tree``, or empty."""
+    """Create a working copy: the template for ``kind``/``runtime``, ``tree``, or empty.
+
+    ``forked_from`` is the (module id, version) it was copied from."""
     if kind not in KINDS:
         raise InvalidInput("Unknown kind.", [FieldError("kind", "must be integration or widget")])
     if kind == "integration" and runtime not in RUNTIMES:
@@ -101,6 +104,8 @@ def create_module(
     module = Module(owner_id=user.id, name=name.strip(), kind=kind, runtime=runtime, tags=[])
     if module_id is not None:
         module.id = module_id
+    if forked_from is not None:
+        module.forked_from_id, module.forked_from_version = forked_from
     db.add(module)
     db.flush()
     _store_tree(db, module, tree)

@@ -186,6 +186,9 @@ def fork(
 ) -> Module:
     """A new working copy for ``user`` from a published version; records its parent."""
     source = get_version(db, module, version)
+    db.execute(
+        update(Module).where(Module.id == module.id).values(fork_count=Module.fork_count + 1)
+    )
     copy = modules.create_module(
         db,
         user,
@@ -193,12 +196,8 @@ def fork(
         kind=module.kind,
         runtime=source.runtime,
         tree=version_tree(db, source),
+        forked_from=(module.id, source.version),
     )
-    copy.forked_from_id, copy.forked_from_version = module.id, source.version
-    db.execute(
-        update(Module).where(Module.id == module.id).values(fork_count=Module.fork_count + 1)
-    )
-    db.commit()
     db.refresh(module)
     return copy
 
