@@ -16,10 +16,12 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from visualbox import __version__
-from visualbox.api import accounts, dashboards, modules, public, registry
+from visualbox.api import accounts, dashboards, modules, public, registry, sharing
 from visualbox.db.engine import Database
 from visualbox.db.schema import migrate
 from visualbox.errors import FieldError, Unavailable, VisualBoxError
+from visualbox.services.builtin import publish_builtins
+from visualbox.services.secrets import SecretBox
 from visualbox.settings import Settings
 
 log = logging.getLogger("visualbox")
@@ -102,6 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(settings.database_url, echo=settings.database.echo)
     migrate(database.engine)
+    with database.session() as db:
+        publish_builtins(db)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -119,12 +123,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = database
+    app.state.secret_box = SecretBox.from_settings(settings)
     _install_error_handlers(app)
 
     app.include_router(accounts.router, prefix="/api")
     app.include_router(modules.router, prefix="/api")
     app.include_router(registry.router, prefix="/api")
     app.include_router(dashboards.router, prefix="/api")
+    app.include_router(sharing.router, prefix="/api")
     app.include_router(public.router)
 
     @app.get("/api/health", tags=["server"])

@@ -10,14 +10,6 @@ from fastapi.testclient import TestClient
 
 from tests.api.test_dashboards import SECRET, WIDGET_SECRET, World, error_fields
 from tests.conftest import Account
-from visualbox.api import sharing
-
-
-@pytest.fixture(autouse=True)
-def sharing_routes(app: FastAPI) -> None:
-    """Mount the sharing router if app.py does not mount it yet."""
-    if not any(getattr(r, "path", "") == "/api/public/dashboards" for r in app.routes):
-        app.include_router(sharing.router, prefix="/api")
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
-from visualbox.api.deps import CurrentUser, SessionDep, SettingsDep
+from visualbox.api.deps import CurrentUser, SecretBoxDep, SessionDep, SettingsDep
 from visualbox.db.tables.dashboards import Dashboard
 from visualbox.schemas.dashboards import (
     DashboardCreate,
@@ -23,23 +23,10 @@ from visualbox.schemas.dashboards import (
     IntegrationChange,
 )
 from visualbox.services import dashboards
-from visualbox.services.secrets import SecretBox
 from visualbox.services.sharing import share_path
 from visualbox.settings import Settings
 
 router = APIRouter(prefix="/dashboards", tags=["dashboards"])
-
-
-def get_secret_box(request: Request) -> SecretBox:
-    """The app's :class:`SecretBox`, made on first use from the settings."""
-    box: SecretBox | None = getattr(request.app.state, "secret_box", None)
-    if box is None:
-        box = SecretBox.from_settings(request.app.state.settings)
-        request.app.state.secret_box = box
-    return box
-
-
-SecretBoxDep = Annotated[SecretBox, Depends(get_secret_box)]
 
 
 def dashboard_public(dashboard: Dashboard, settings: Settings) -> DashboardPublic:

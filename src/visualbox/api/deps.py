@@ -24,6 +24,7 @@ from visualbox.db.engine import Database
 from visualbox.db.tables.accounts import User
 from visualbox.errors import Forbidden, Unauthenticated
 from visualbox.services import accounts
+from visualbox.services.secrets import SecretBox
 from visualbox.settings import Settings
 
 SESSION_COOKIE = "visualbox_session"
@@ -45,8 +46,14 @@ def get_db(request: Request) -> Iterator[Session]:
         yield session
 
 
+def get_secret_box(request: Request) -> SecretBox:
+    box: SecretBox = request.app.state.secret_box
+    return box
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_db)]
+SecretBoxDep = Annotated[SecretBox, Depends(get_secret_box)]
 
 
 def _check_same_origin(request: Request) -> None:
