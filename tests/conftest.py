@@ -21,6 +21,8 @@ from visualbox.db.engine import create_db_engine
 from visualbox.db.schema import migrate
 from visualbox.settings import DatabaseSettings, SandboxSettings, Settings
 
+pytest_plugins = ["tests.fixtures.smtp"]
+
 
 @pytest.fixture(scope="session")
 def postgres_databases() -> Iterator[DatabaseFactory]:

@@ -21,6 +21,7 @@ from visualbox.db.engine import Database
 from visualbox.db.schema import migrate
 from visualbox.errors import FieldError, Unavailable, VisualBoxError
 from visualbox.services.builtin import publish_builtins
+from visualbox.services.mail import mailer_for
 from visualbox.services.secrets import SecretBox
 from visualbox.settings import Settings
 
@@ -66,7 +67,7 @@ def _field_name(loc: tuple[int | str, ...]) -> str:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(VisualBoxError)
     async def visualbox_error(_request: Request, exc: VisualBoxError) -> JSONResponse:
-        return JSONResponse(exc.as_dict(), status_code=exc.status)
+        return JSONResponse(exc.as_dict(), status_code=exc.status, headers=exc.headers())
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = database
     app.state.secret_box = SecretBox.from_settings(settings)
+    app.state.mailer = mailer_for(settings)
     _install_error_handlers(app)
 
     app.include_router(accounts.router, prefix="/api")

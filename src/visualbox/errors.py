@@ -46,6 +46,10 @@ class VisualBoxError(Exception):
     def __post_init__(self) -> None:
         super().__init__(self.message)
 
+    def headers(self) -> dict[str, str]:
+        """Extra HTTP response headers for this error."""
+        return {}
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "error": {
@@ -94,6 +98,11 @@ class TooLarge(VisualBoxError):
 class RateLimited(VisualBoxError):
     code = "rate_limited"
     status = 429
+    retry_after: int = 1
+    """Whole seconds until a retry may succeed; sent as ``Retry-After``."""
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class Unavailable(VisualBoxError):

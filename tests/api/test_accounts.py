@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from tests.conftest import Account
-from tests.fixtures.smtp import SmtpServer, smtp_fixture  # noqa: F401
+from tests.fixtures.smtp import SmtpServer
 from visualbox.db.base import utcnow
 from visualbox.db.tables.accounts import EmailToken, User
 from visualbox.settings import Settings
@@ -269,11 +269,11 @@ def test_signin_rehashes_old_parameters(client: TestClient, app: FastAPI) -> Non
     signup(client, "ada@example.com")
     weak = PasswordHasher(time_cost=1, memory_cost=8192).hash(PASSWORD)
     with app.state.db.session() as db:
-        db.execute(update(User).values(password_hash=weak))
+        db.execute(update(User).where(User.email == "ada@example.com").values(password_hash=weak))
         db.commit()
     assert signin(TestClient(app), "ada@example.com").status_code == 200
     with app.state.db.session() as db:
-        stored = db.query(User).one().password_hash
+        stored = db.query(User).filter(User.email == "ada@example.com").one().password_hash
     assert stored != weak and not PasswordHasher().check_needs_rehash(stored)
     assert signin(TestClient(app), "ada@example.com").status_code == 200
 

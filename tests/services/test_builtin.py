@@ -24,9 +24,10 @@ def test_every_builtin_is_published_once(app: FastAPI, client: TestClient) -> No
     folders = builtin_folders()
     assert {f.name for f in folders} >= {"counter", "value"}
     with app.state.db.session() as db:
-        first = publish_builtins(db)
-        assert first == [builtin_id(f.name) for f in folders]
+        # create_app published them already: publishing again changes nothing
         assert publish_builtins(db) == []
+        for folder in folders:
+            assert registry.resolve(db, builtin_id(folder.name), "latest", user=None)
         system = user_by_email(db, SYSTEM_EMAIL)
         assert system is not None and system.is_system and system.password_hash is None
         resolved = registry.resolve(db, builtin_id("counter"), "latest", user=None)
@@ -39,19 +40,20 @@ def test_every_builtin_is_published_once(app: FastAPI, client: TestClient) -> No
 
 def test_version_bump_republishes(app: FastAPI, tmp_path: Path) -> None:
     root = tmp_path / "builtin"
-    shutil.copytree(BUILTIN_DIR / "counter", root / "counter")
-    manifest_path = root / "counter" / "visualbox.json"
+    # a folder name the app has not published yet
+    shutil.copytree(BUILTIN_DIR / "counter", root / "counter2")
+    manifest_path = root / "counter2" / "visualbox.json"
     with app.state.db.session() as db:
-        assert publish_builtins(db, root) == ["builtin-counter"]
-        (root / "counter" / "main.py").write_text("import visualbox\nvisualbox.output(1)\n")
+        assert publish_builtins(db, root) == ["builtin-counter2"]
+        (root / "counter2" / "main.py").write_text("import visualbox\nvisualbox.output(1)\n")
         assert publish_builtins(db, root) == []  # changed without a bump: left alone
         manifest = json.loads(manifest_path.read_text())
         manifest["version"] = "1.1.0"
         manifest_path.write_text(json.dumps(manifest))
-        assert publish_builtins(db, root) == ["builtin-counter"]
-        resolved = registry.resolve(db, "builtin-counter", "latest", user=None)
+        assert publish_builtins(db, root) == ["builtin-counter2"]
+        resolved = registry.resolve(db, "builtin-counter2", "latest", user=None)
         assert resolved.version == "1.1.0"
         tree = registry.module_tree(db, resolved)
         assert tree["main.py"] == b"import visualbox\nvisualbox.output(1)\n"
-        module = registry.listed_module(db, "builtin-counter")
+        module = registry.listed_module(db, "builtin-counter2")
         assert [v.version for v in registry.versions_of(db, module)] == ["1.1.0", "1.0.0"]

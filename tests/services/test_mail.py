@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.fixtures.smtp import SmtpServer, running_smtp, smtp_fixture  # noqa: F401
+from tests.fixtures.smtp import SmtpServer, running_smtp
 from visualbox.errors import Unavailable
 from visualbox.services.mail import LinkPurpose, Mailer, link_message, mailer_for
 from visualbox.settings import MailSettings, Settings

@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 from tests.api.test_modules import error_fields, new_module
 from tests.conftest import Account
 from visualbox.services import registry
+from visualbox.services.builtin import builtin_folders, builtin_id
+from visualbox.services.modules import delete_module
 from visualbox.services.search import fts5_query, tsquery
 
 
@@ -21,6 +23,14 @@ def make(http: TestClient, name: str, readme: str = "Nothing here.", **body: Any
     http.put(f"/api/modules/{mid}/files/README.md", content=f"# {name}\n\n{readme}\n".encode())
     assert http.post(f"/api/modules/{mid}/versions", json={"version": "1.0.0"}).status_code == 201
     return mid
+
+
+@pytest.fixture(autouse=True)
+def without_builtins(app: FastAPI) -> None:
+    """The app publishes the built-in modules at start; these tests want an empty registry."""
+    with app.state.db.session() as db:
+        for folder in builtin_folders():
+            delete_module(db, registry.listed_module(db, builtin_id(folder.name)))
 
 
 def ids(client: TestClient, **params: Any) -> list[str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import JSONResponse
 
 from visualbox.api.deps import (
     SESSION_COOKIE,
@@ -20,7 +19,7 @@ from visualbox.api.deps import (
     SessionDep,
     SettingsDep,
     SignedInUser,
-    _check_same_origin,
+    check_same_origin,
 )
 from visualbox.schemas.accounts import (
     AccountCreate,
@@ -40,7 +39,6 @@ from visualbox.schemas.accounts import (
 )
 from visualbox.services import accounts
 from visualbox.services.mail import Mailer, mailer_for
-from visualbox.services.ratelimit import TooManyAttempts
 from visualbox.settings import Settings
 
 router = APIRouter(tags=["accounts"])
@@ -53,7 +51,7 @@ def get_mailer(request: Request, settings: SettingsDep) -> Mailer:
 
 
 MailerDep = Annotated[Mailer, Depends(get_mailer)]
-SameSite = Depends(_check_same_origin)
+SameSite = Depends(check_same_origin)
 
 
 def _set_session_cookie(response: Response, token: str, settings: Settings) -> None:
@@ -65,12 +63,6 @@ def _set_session_cookie(response: Response, token: str, settings: Settings) -> N
         httponly=True,
         samesite="lax",
         secure=settings.public_url.startswith("https://"),
-    )
-
-
-def _too_many(exc: TooManyAttempts) -> JSONResponse:
-    return JSONResponse(
-        exc.as_dict(), status_code=exc.status, headers={"Retry-After": str(exc.retry_after)}
     )
 
 
@@ -96,15 +88,12 @@ def signup(
 @router.post("/auth/signin", response_model=AccountPublic, dependencies=[SameSite])
 def signin(
     body: Signin, request: Request, response: Response, db: SessionDep, settings: SettingsDep
-) -> AccountPublic | JSONResponse:
+) -> AccountPublic:
     """Sign in with email and password; sets the session cookie. 429 when rate-limited."""
     client = request.client.host if request.client else None
-    try:
-        user, token = accounts.sign_in(
-            db, settings, email=body.email, password=body.password, client=client
-        )
-    except TooManyAttempts as exc:
-        return _too_many(exc)
+    user, token = accounts.sign_in(
+        db, settings, email=body.email, password=body.password, client=client
+    )
     _set_session_cookie(response, token, settings)
     return AccountPublic.model_validate(user)
 
@@ -176,14 +165,11 @@ def update_account(body: AccountUpdate, user: SignedInUser, db: SessionDep) -> A
 @router.post("/account/email", status_code=202, response_model=Notice)
 def change_email(
     body: EmailChange, user: SignedInUser, db: SessionDep, settings: SettingsDep, mailer: MailerDep
-) -> Notice | JSONResponse:
+) -> Notice:
     """Mail a confirmation link to the new address; it takes effect when followed."""
-    try:
-        accounts.request_email_change(
-            db, mailer, settings, user, email=body.email, password=body.password
-        )
-    except TooManyAttempts as exc:
-        return _too_many(exc)
+    accounts.request_email_change(
+        db, mailer, settings, user, email=body.email, password=body.password
+    )
     return Notice(message=f"We sent a confirmation link to {body.email}.")
 
 
@@ -196,17 +182,14 @@ def change_password(
     settings: SettingsDep,
 ) -> Response:
     """Set a new password; every other session of the account ends."""
-    try:
-        accounts.change_password(
-            db,
-            settings,
-            user,
-            current_password=body.current_password,
-            new_password=body.new_password,
-            keep_session=request.cookies.get(SESSION_COOKIE),
-        )
-    except TooManyAttempts as exc:
-        return _too_many(exc)
+    accounts.change_password(
+        db,
+        settings,
+        user,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        keep_session=request.cookies.get(SESSION_COOKIE),
+    )
     return Response(status_code=204)
 
 

@@ -56,7 +56,7 @@ SessionDep = Annotated[Session, Depends(get_db)]
 SecretBoxDep = Annotated[SecretBox, Depends(get_secret_box)]
 
 
-def _check_same_origin(request: Request) -> None:
+def check_same_origin(request: Request) -> None:
     source = request.headers.get("origin") or request.headers.get("referer")
     if source is None:
         return  # not a browser cross-site request (browsers send Origin on unsafe requests)
@@ -83,7 +83,7 @@ def optional_user(request: Request, db: SessionDep) -> User | None:
     if user is None:
         return None
     if request.method not in _SAFE_METHODS:
-        _check_same_origin(request)
+        check_same_origin(request)
     return user
 
 

@@ -23,8 +23,6 @@ from visualbox.services.tokens import token_hash
 class TooManyAttempts(RateLimited):
     """Raised while a key is blocked; ``retry_after`` is whole seconds (≥ 1)."""
 
-    retry_after: int = 1
-
 
 def email_key(email: str) -> str:
     return token_hash(f"email:{email}")
