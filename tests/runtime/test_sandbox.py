@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from visualbox.runtime.sandbox import get_sandbox
+from visualbox.runtime.sandbox import cgroups, get_sandbox
 from visualbox.runtime.sandbox.base import (
     ExitInfo,
     ExitReason,
@@ -460,6 +460,20 @@ def test_the_sandbox_dies_with_its_supervisor() -> None:
         for fd in pidfds:
             os.close(fd)
     assert procs_with(marker) == []
+
+    # A SIGKILLed supervisor cannot remove its runs' cgroups; the next one sweeps them.
+    def left_behind() -> list[Path]:
+        return [
+            d
+            for h in cgroups._hierarchies()
+            for d in h.own_dir.glob(f"visualbox-{supervisor.pid}-*")
+        ]
+
+    stale = left_behind()
+    if ROOT:  # cgroups are only used where they are writable
+        assert stale, "the killed supervisor's run cgroups should be there"
+    assert cgroups.sweep_stale() >= len(stale)
+    assert left_behind() == []
 
 
 # --- network -------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .base import Limits
 
-__all__ = ["RunCgroup"]
+__all__ = ["RunCgroup", "sweep_stale"]
 
 _MiB = 1024 * 1024
 _CFS_PERIOD_US = 100_000
@@ -97,8 +97,11 @@ class RunCgroup:
     @classmethod
     def create(cls, limits: Limits) -> RunCgroup:
         """Make the cgroups and write ``limits``; controllers that fail are left out."""
+        _sweep_once()
         run = cls()
-        name = f"visualbox-{secrets.token_hex(6)}"
+        # The supervisor's pid in the name lets a later supervisor remove what a
+        # killed one left behind (see sweep_stale) without touching live runs.
+        name = f"{_PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
         made: dict[Path, bool] = {}
         for controller in CONTROLLERS:
             for h in _hierarchies():
@@ -186,6 +189,51 @@ class RunCgroup:
                     self.kill()
                     await asyncio.sleep(0.01)  # processes take a moment to leave a cgroup
         self.dirs.clear()
+
+
+_PREFIX = "visualbox-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale() -> int:
+    """Remove the run cgroups of supervisors that died without cleaning up.
+
+    A supervisor killed with SIGKILL cannot remove its runs' cgroups (the
+    sandboxes themselves die with it through ``--die-with-parent``). Directories
+    named after a pid that no longer exists are emptied and removed; returns how
+    many were removed.
+    """
+    removed = 0
+    for h in _hierarchies():
+        try:
+            children = list(h.own_dir.glob(f"{_PREFIX}*"))
+        except OSError:
+            continue
+        for directory in children:
+            owner = directory.name[len(_PREFIX) :].split("-", 1)[0]
+            if not owner.isdigit() or _alive(int(owner)):
+                continue
+            with contextlib.suppress(OSError):
+                for pid in (directory / "cgroup.procs").read_text().split():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(int(pid), signal.SIGKILL)
+                directory.rmdir()
+                removed += 1
+    return removed
+
+
+@functools.cache
+def _sweep_once() -> None:
+    sweep_stale()
 
 
 def _enable_v2(parent: Path, controller: str) -> bool:
