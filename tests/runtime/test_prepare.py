@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.runtime.harness import HOST_ALIAS, Collector, make_sandbox, module, run_async, settings
 
+from tests.runtime.harness import HOST_ALIAS, Collector, make_sandbox, module, run_async, settings
 from visualbox.runtime.layout import ModuleSource
 from visualbox.runtime.messages import RunState, StatusLevel
 from visualbox.runtime.supervisor import Supervisor

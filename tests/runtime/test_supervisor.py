@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.runtime.harness import (
     RUNTIMES,
     SANDBOX,
@@ -15,7 +16,6 @@ from tests.runtime.harness import (
     run_async,
     settings,
 )
-
 from visualbox.runtime.messages import Init, Output, RunState, State, StatusLevel
 from visualbox.runtime.sandbox.base import ExitReason
 from visualbox.runtime.supervisor import Supervisor
