@@ -126,7 +126,7 @@ def test_update_metadata(make_account: Callable[..., Account]) -> None:
     assert follow["description"] == "New first paragraph."
     for body, field in [
         ({"tags": ["Upper"]}, "tags[0]"),
-        ({"tags": ["a" * 31]}, "tags[0]"),
+        ({"tags": ["a" * 33]}, "tags[0]"),
         ({"tags": [f"t{i}" for i in range(11)]}, "tags"),
         ({"cover": "main.py"}, "cover"),
         ({"cover": "missing.png"}, "cover"),

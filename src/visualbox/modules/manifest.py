@@ -35,7 +35,10 @@ MANIFEST_KEYS = ("name", "kind", "runtime", "description", "tags", "version")
 MAX_NAME_CHARS = 100
 MAX_DESCRIPTION_CHARS = 500
 MAX_TAGS = 10
-_TAG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+MAX_TAG_CHARS = 32
+TAG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"
+"""A tag: 1-32 characters of a-z, 0-9 and '-', not starting with '-' (manifest and API alike)."""
+_TAG_RE = re.compile(TAG_PATTERN)
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 

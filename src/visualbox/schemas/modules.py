@@ -14,7 +14,7 @@ from pydantic import (
     field_validator,
 )
 
-from visualbox.services.modules import MAX_TAG_CHARS, MAX_TAGS, TAG_PATTERN
+from visualbox.modules.manifest import MAX_TAG_CHARS, MAX_TAGS, TAG_PATTERN
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Tag = Annotated[str, StringConstraints(max_length=MAX_TAG_CHARS, pattern=TAG_PATTERN)]

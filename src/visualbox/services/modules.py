@@ -25,8 +25,12 @@ from visualbox.modules.check import Problem, check_tree
 from visualbox.modules.config_schema import schema_problems
 from visualbox.modules.manifest import (
     ENTRY_FILES,
+    KINDS,
     MANIFEST_FILE,
-    Kind,
+    MAX_TAG_CHARS,
+    MAX_TAGS,
+    RUNTIMES,
+    TAG_PATTERN,
     Runtime,
     load_manifest,
     readme_description,
@@ -35,11 +39,6 @@ from visualbox.modules.scaffold import scaffold
 from visualbox.modules.tree import LIMITS, FileTree, check_tree_limits, normalize_path
 from visualbox.services import blobs, search
 
-KINDS = ("integration", "widget")
-RUNTIMES = ("python", "node", "go")
-MAX_TAGS = 10
-MAX_TAG_CHARS = 30
-TAG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg")
 _TAG_RE = re.compile(TAG_PATTERN)
 _DESCRIBING_FILES = frozenset({"README.md", MANIFEST_FILE})
@@ -100,7 +99,7 @@ def create_module(
             "Widgets have no runtime.", [FieldError("runtime", "must be absent for a widget")]
         )
     if tree is None:
-        tree = scaffold(cast(Kind, kind), cast("Runtime | None", runtime), name) if template else {}
+        tree = scaffold(kind, cast("Runtime | None", runtime), name) if template else {}
     module = Module(owner_id=user.id, name=name.strip(), kind=kind, runtime=runtime, tags=[])
     if module_id is not None:
         module.id = module_id
@@ -148,7 +147,9 @@ def delete_module(db: Session, module: Module) -> None:
 
 def _clean_tags(tags: list[str]) -> list[str]:
     problems = [
-        FieldError(f"tags[{i}]", "must be a lowercase slug (a-z, 0-9, '-') of at most 30 chars")
+        FieldError(
+            f"tags[{i}]", "must be 1-32 characters of a-z, 0-9 and '-', not starting with '-'"
+        )
         for i, tag in enumerate(tags)
         if len(tag) > MAX_TAG_CHARS or not _TAG_RE.fullmatch(tag)
     ]
