@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
 import visualbox.db.tables  # noqa: F401  (registers every table)
 from tests.fixtures.postgres import DatabaseFactory
 from visualbox.db.base import Base
 from visualbox.db.engine import create_db_engine
-from visualbox.db.schema import migrate
+from visualbox.db.schema import alembic_config, migrate
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -51,3 +52,10 @@ def test_migrating_twice_is_harmless(empty_engine: Engine) -> None:
     migrate(empty_engine)
     migrate(empty_engine)
     assert "users" in inspect(empty_engine).get_table_names()
+
+
+def test_migrations_have_one_head(tmp_path: Path) -> None:
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'heads.db'}")
+    heads = ScriptDirectory.from_config(alembic_config(engine)).get_heads()
+    engine.dispose()
+    assert len(heads) == 1, f"merge the migration branches: {heads}"
