@@ -25,8 +25,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyseccomp
 import pytest
 
+import visualbox
 from visualbox.runtime.sandbox import cgroups, get_sandbox
 from visualbox.runtime.sandbox.base import (
     ExitInfo,
@@ -607,12 +609,22 @@ def test_unprivileged_supervisor_falls_back_to_rlimits() -> None:
     plant = shared / "plant.txt"
     plant.write_text("readable by nobody on the host")
     plant.chmod(0o644)
-    site = next(p for p in sys.path if p.endswith("site-packages") and "/work/main" in p)
-    src = Path(__file__).resolve().parents[2] / "src"
+    # The unprivileged user may not be able to enter the checkout or the venv (under
+    # /root, or a 0700 folder): give it copies of what the script imports.
+    lib = shared / "lib"
+    shutil.copytree(Path(visualbox.__file__).parent, lib / "visualbox")
+    seccomp_lib = Path(pyseccomp.__file__)
+    if seccomp_lib.name == "__init__.py":
+        shutil.copytree(seccomp_lib.parent, lib / "pyseccomp")
+    else:
+        shutil.copy(seccomp_lib, lib)
+    script = shutil.copy(Path(__file__).with_name("sandbox_rootless.py"), shared)
+    for path in shared.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
     done = subprocess.run(
         ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
-        + [PY, str(Path(__file__).with_name("sandbox_rootless.py")), str(plant)],
-        env={"PYTHONPATH": f"{src}:{site}", "PATH": "/usr/bin:/bin:/usr/sbin"},
+        + [PY, str(script), str(plant)],
+        env={"PYTHONPATH": str(lib), "PATH": "/usr/bin:/bin:/usr/sbin"},
         capture_output=True,
         text=True,
         timeout=60,
