@@ -130,7 +130,7 @@ async def test_host_files_are_invisible(sandbox: BwrapSandbox, tmp_path: Path) -
             """,
             str(root_plant),
             str(data_dir / "visualbox.db"),
-            "/work/main/pyproject.toml",
+            str(Path(__file__).resolve().parents[2] / "pyproject.toml"),  # the checkout
             "/etc/shadow",
             "/sys/kernel/notes",
         )
