@@ -70,3 +70,15 @@ def test_token_bucket_allows_a_burst_then_the_rate() -> None:
 
     elapsed = asyncio.run(scenario())
     assert 10 / 50 * 0.9 <= elapsed < 1.0
+
+
+def test_deeply_nested_json_arrives_as_text_and_the_pump_goes_on() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    data = _frame(b"O", deep) + _frame(b"O", b"[1]")
+    got: list[Message] = []
+
+    async def scenario() -> None:
+        await pump_frames(_feed(data), TokenBucket(1000, 100), 1 << 20, got.append)
+
+    asyncio.run(scenario())
+    assert got == [Output(deep.decode()), Output([1])]

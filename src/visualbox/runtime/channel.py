@@ -54,11 +54,17 @@ class TokenBucket:
 
 
 def decode_output(payload: bytes) -> Any:
-    """A payload that is valid JSON arrives parsed; anything else as text."""
+    """A payload that is valid JSON arrives parsed; anything else as text.
+
+    JSON nested too deeply for the parser (``[[[[...``, which raises
+    ``RecursionError`` rather than ``ValueError``) arrives as text as well: an
+    exception here would end the frame pump and leave the run without its
+    outputs and its final STATE.
+    """
     text = payload.decode("utf-8", "replace")
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return text
 
 
