@@ -6,6 +6,8 @@ import asyncio
 import base64
 import hashlib
 import http.server
+import json
+import stat
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -193,3 +195,29 @@ def test_modules_without_dependency_files_need_no_prepare(tmp_path: Path) -> Non
     assert got.outputs == [1]
     assert RunState.PREPARING not in [s.state for s in got.states]
     assert not cache.exists() or _entries(cache, "python") == []
+
+
+def test_prepared_entries_hold_no_set_id_or_shared_writable_files(tmp_path: Path) -> None:
+    # The build code runs as the sandbox's uid, which is the supervisor's uid on the host
+    # (root when VisualBox runs as root): its set-uid files must not survive into the cache.
+    script = (
+        "const fs = require('fs');"
+        "fs.copyFileSync('/usr/bin/id', '/deps/pkg/suid'); fs.chmodSync('/deps/pkg/suid', 0o6755);"
+        "fs.mkdirSync('/deps/pkg/shared'); fs.chmodSync('/deps/pkg/shared', 0o2777);"
+        "fs.chmodSync('/deps', 0o777);"
+    )
+    files = {
+        "index.js": "require('visualbox').output('ran');\n",
+        "package.json": json.dumps(
+            {"name": "app", "version": "1.0.0", "scripts": {"install": f'node -e "{script}"'}}
+        ),
+    }
+    source = module("node", tmp_path / "m", files)
+    cache = tmp_path / "cache"
+    (got,) = run_async(_start_all(settings(npm_registry="http://127.0.0.1:9/"), cache, [source]))
+    assert got.outputs == ["ran"], got.messages
+    (entry,) = _entries(cache, "node")
+    assert (entry / "pkg" / "suid").is_file()  # the install script really ran
+    unsafe = stat.S_ISUID | stat.S_ISGID | stat.S_IWGRP | stat.S_IWOTH
+    modes = {p: p.lstat().st_mode for p in [entry, *entry.rglob("*")] if not p.is_symlink()}
+    assert {str(p): oct(m) for p, m in modes.items() if m & unsafe} == {}

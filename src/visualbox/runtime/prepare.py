@@ -24,6 +24,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -131,6 +132,7 @@ class Preparer:
                     result = await self._run(step, module, tmp, emit)
                     if result.reason is not ExitReason.EXITED:
                         raise PrepareFailed(result)
+                _clear_unsafe_modes(tmp)
                 os.rename(tmp, entry)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -219,6 +221,30 @@ class Preparer:
                 await process.terminate(grace_s=0.5)
             raise
         return result
+
+
+_UNSAFE_MODE = stat.S_ISUID | stat.S_ISGID | stat.S_IWGRP | stat.S_IWOTH
+
+
+def _clear_unsafe_modes(root: Path) -> None:
+    """Clear set-uid/set-gid bits and group/other write permission under ``root``.
+
+    The prepare sandbox's uid maps to the supervisor's own host uid (``root`` when
+    VisualBox runs as root), so whatever untrusted build code leaves in ``/deps``
+    belongs to that uid on the host: a set-uid file would be a set-uid-root
+    program for every local user, and a world-writable folder would let any local
+    user change what later runs of every module with this cache key load. Runs
+    only after the sandbox has ended (nothing changes the tree meanwhile);
+    symlinks are left alone (their modes mean nothing).
+    """
+    top = os.lstat(root)
+    if top.st_mode & _UNSAFE_MODE:
+        os.chmod(root, stat.S_IMODE(top.st_mode) & ~_UNSAFE_MODE)
+    for _, dirnames, filenames, dirfd in os.fwalk(root):
+        for name in (*dirnames, *filenames):
+            mode = os.stat(name, dir_fd=dirfd, follow_symlinks=False).st_mode
+            if not stat.S_ISLNK(mode) and mode & _UNSAFE_MODE:
+                os.chmod(name, stat.S_IMODE(mode) & ~_UNSAFE_MODE, dir_fd=dirfd)
 
 
 @contextlib.asynccontextmanager
