@@ -390,6 +390,38 @@ def test_secrets_are_encrypted_write_only_and_never_logged(
     assert SECRET not in logged and WIDGET_SECRET not in logged
 
 
+def test_a_secret_never_follows_its_item_to_another_module(
+    world: World, make_account: Callable[..., Account]
+) -> None:
+    """Changing an item's module (or re-using its id) drops the stored password."""
+    created = world.create()
+    url = f"/api/dashboards/{created['id']}"
+    stranger = make_account()
+    theirs = make_module(world.app, stranger, "integration", INTEGRATION_SCHEMA)
+    their_widget = make_module(world.app, stranger, "widget", WIDGET_SCHEMA)
+
+    content = world.content(revision=1)
+    content["integrations"][0]["module_id"] = theirs
+    del content["integrations"][0]["config"]["api_key"]  # "keep": but not for another module
+    content["widgets"][0]["module_id"] = their_widget
+    content["widgets"][0]["config"]["token"] = {"secret": True, "set": True}
+    saved = world.owner.http.put(url, json=content)
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["integrations"][0]["config"]["api_key"] == {"secret": True, "set": False}
+    assert saved.json()["widgets"][0]["config"]["token"] == {"secret": True, "set": False}
+    assert world.instance_config(created["id"])["api_key"] is None
+    with world.app.state.db.session() as db:
+        box = secret_box(world.app)
+        assert dashboards.widget_config(db, box, created["id"], "w1")["token"] is None
+
+    # The same module under the same id keeps it, as before.
+    kept = world.create()
+    content = world.content(revision=1, name="Kept")
+    del content["integrations"][0]["config"]["api_key"]
+    assert world.owner.http.put(f"/api/dashboards/{kept['id']}", json=content).status_code == 200
+    assert world.instance_config(kept["id"])["api_key"] == SECRET
+
+
 def test_export_and_import(world: World) -> None:
     created = world.create()
     exported = world.owner.http.get(f"/api/dashboards/{created['id']}/export").json()

@@ -153,7 +153,7 @@ def save_dashboard(
     dashboard = get_dashboard(db, user, dashboard_id)
     if dashboard.revision != revision:
         raise _stale(dashboard.revision)
-    checked = _check(db, user, content, read_secrets(box, dashboard))
+    checked = _check(db, user, content, _kept_secrets(box, dashboard, content))
     result = db.execute(
         update(Dashboard)
         .where(Dashboard.id == dashboard_id, Dashboard.revision == revision)
@@ -381,6 +381,33 @@ def _source_problem(source: str | None, instance_ids: set[str]) -> str | None:
 
 
 # --- helpers ---------------------------------------------------------------------------
+
+
+def _kept_secrets(box: SecretBox, dashboard: Dashboard, content: DashboardContent) -> Secrets:
+    """The stored secrets a save may keep: an item's only while it keeps its module.
+
+    A password was given to one module's code. When an item's ``module_id`` changes
+    (or the item is removed and another is added under the same id), its stored
+    values are dropped rather than handed to a different module, possibly written
+    by someone else; the owner enters them again for the new module.
+    """
+    stored = read_secrets(box, dashboard)
+    before = {
+        section: {item["id"]: item["module_id"] for item in dashboard.document[section]}
+        for section in _KINDS
+    }
+    after = {
+        "integrations": {i.id: i.module_id for i in content.integrations},
+        "widgets": {w.id: w.module_id for w in content.widgets},
+    }
+    return {
+        section: {
+            item_id: values
+            for item_id, values in stored.get(section, {}).items()
+            if item_id in after[section] and before[section].get(item_id) == after[section][item_id]
+        }
+        for section in _KINDS
+    }
 
 
 def _seal(box: SecretBox, secrets: Secrets) -> str | None:
