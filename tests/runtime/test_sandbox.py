@@ -590,6 +590,25 @@ def test_egress_rules_reject_private_ranges_and_host_subnets() -> None:
         egress_rules([70000])
 
 
+@pytest.mark.skipif(not ROOT, reason="making a network namespace with an address needs root")
+def test_egress_rules_reject_host_addresses_without_a_subnet_route(tmp_path: Path) -> None:
+    # A host whose public address is a /32 (no subnet route, as on many cloud hosts): a
+    # network namespace made here, with such an address, stands in for it.
+    address = "198.51.100.7"
+    script = tmp_path / "rules.py"
+    script.write_text(
+        "from visualbox.runtime.sandbox.network import egress_rules\nprint(egress_rules([])[0])\n"
+    )
+    shell = (
+        f"ip link set lo up && ip addr add {address}/32 dev lo && exec {sys.executable} {script}"
+    )
+    done = subprocess.run(
+        ["unshare", "--net", "/bin/sh", "-c", shell], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"-A OUTPUT -d {address}/32 -j REJECT" in done.stdout
+
+
 # --- choosing a backend ----------------------------------------------------------------
 
 

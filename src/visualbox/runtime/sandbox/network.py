@@ -10,8 +10,9 @@ the command starts:
 * ``10.0.2.2:PORT`` (slirp's alias of the host's ``127.0.0.1``) is allowed for
   each ``allow_host_ports`` port only; slirp4netns gets
   ``--disable-host-loopback`` when there is none;
-* private, link-local, loopback, CGNAT, multicast and reserved ranges and every
-  subnet the host itself is on are rejected, so host and LAN services stay out
+* private, link-local, loopback, CGNAT, multicast and reserved ranges, every
+  subnet the host itself is on and every address of the host itself (a public
+  ``/32`` has no subnet route) are rejected, so host and LAN services stay out
   of reach; IPv6 allows loopback only.
 
 The namespace is owned by bubblewrap's user namespace, which is found with the
@@ -35,7 +36,14 @@ from collections.abc import Sequence
 
 from .base import SandboxUnavailable
 
-__all__ = ["SLIRP_DNS", "SLIRP_HOST", "SlirpNetwork", "egress_rules", "host_subnets"]
+__all__ = [
+    "SLIRP_DNS",
+    "SLIRP_HOST",
+    "SlirpNetwork",
+    "egress_rules",
+    "host_addresses",
+    "host_subnets",
+]
 
 SLIRP_HOST = "10.0.2.2"
 """Address at which the sandbox reaches the host's loopback (allowed ports only)."""
@@ -72,6 +80,26 @@ def host_subnets() -> list[ipaddress.IPv4Network]:
     return found
 
 
+def host_addresses() -> list[ipaddress.IPv4Address]:
+    """The host's own IPv4 addresses (``host LOCAL`` entries of ``/proc/net/fib_trie``).
+
+    slirp4netns connects *from the host*, so any of these reaches services the
+    host listens on with a wildcard address, even one on no subnet route (a
+    public ``/32`` with an on-link gateway, as many cloud hosts have).
+    """
+    found: dict[ipaddress.IPv4Address, None] = {}
+    last = ""
+    with contextlib.suppress(OSError):
+        with open("/proc/net/fib_trie") as f:
+            for line in f:
+                text = line.strip()
+                if text.startswith("|-- "):
+                    last = text[4:]
+                elif text.startswith("/32 host LOCAL") and last:
+                    found[ipaddress.IPv4Address(last)] = None
+    return list(found)
+
+
 def egress_rules(allow_host_ports: Sequence[int]) -> tuple[str, str]:
     """``iptables-restore`` and ``ip6tables-restore`` input for the sandbox's netns."""
     v4 = ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD DROP [0:0]", ":OUTPUT ACCEPT [0:0]"]
@@ -82,7 +110,9 @@ def egress_rules(allow_host_ports: Sequence[int]) -> tuple[str, str]:
         if not 0 < port < 65536:
             raise ValueError(f"not a TCP port: {port}")
         v4.append(f"-A OUTPUT -d {SLIRP_HOST}/32 -p tcp --dport {port} -j ACCEPT")
-    blocked = dict.fromkeys([*BLOCKED_V4, *(str(n) for n in host_subnets())])
+    nets = [ipaddress.IPv4Network(n) for n in BLOCKED_V4] + host_subnets()
+    own = [a for a in host_addresses() if not any(a in n for n in nets)]
+    blocked = dict.fromkeys([*(str(n) for n in nets), *(f"{a}/32" for a in own)])
     for net in blocked:
         v4.append(f"-A OUTPUT -d {net} -p tcp -j REJECT --reject-with tcp-reset")
         v4.append(f"-A OUTPUT -d {net} -j REJECT --reject-with icmp-admin-prohibited")
