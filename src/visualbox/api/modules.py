@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.datastructures import UploadFile
+from starlette.types import Message
 
 from visualbox.api.deps import CurrentUser, SessionDep
 from visualbox.db.base import as_utc
@@ -35,6 +36,8 @@ router = APIRouter(tags=["modules"])
 
 ARCHIVE_MAX_BYTES = LIMITS.max_total_bytes + 1024 * 1024
 """Largest ZIP upload accepted: the module limit plus room for ZIP headers."""
+_FORM_OVERHEAD = 64 * 1024
+"""Room for the multipart boundaries and part headers around an uploaded ZIP."""
 _TEXT_TYPES = {
     ".md": "text/markdown",
     ".go": "text/x-go",
@@ -89,7 +92,13 @@ async def file_body(request: Request) -> bytes:
 async def archive_body(request: Request) -> bytes:
     """A ZIP as the raw body, or as the ``file`` field of a multipart form."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        async with request.form(max_files=1, max_fields=1) as form:
+        # Read (bounded) before parsing: the form parser would spool any size to disk.
+        raw = await read_body(request, ARCHIVE_MAX_BYTES + _FORM_OVERHEAD, "archive")
+
+        async def replay() -> Message:
+            return {"type": "http.request", "body": raw, "more_body": False}
+
+        async with Request(request.scope, replay).form(max_files=1, max_fields=1) as form:
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
                 raise InvalidInput("No archive.", [FieldError("file", "attach the ZIP as 'file'")])
@@ -185,8 +194,9 @@ def read_file(module_id: str, path: str, db: SessionDep, user: CurrentUser) -> R
 
 @router.put("/modules/{module_id}/files/{path:path}")
 def write_file(
-    module_id: str, path: str, content: FileBody, db: SessionDep, user: CurrentUser
+    module_id: str, path: str, db: SessionDep, user: CurrentUser, content: FileBody
 ) -> FilePublic:
+    """Create or replace a file (the caller is authenticated before the body is read)."""
     module = modules.get_owned(db, module_id, user)
     return _file_public(modules.write_file(db, module, path, content))
 
@@ -214,8 +224,9 @@ def rename(module_id: str, body: Rename, db: SessionDep, user: CurrentUser) -> l
 
 @router.put("/modules/{module_id}/archive")
 def import_archive(
-    module_id: str, data: ArchiveBody, db: SessionDep, user: CurrentUser
+    module_id: str, db: SessionDep, user: CurrentUser, data: ArchiveBody
 ) -> list[FilePublic]:
+    """Replace the working copy by a ZIP (the caller is authenticated before the body is read)."""
     module = modules.get_owned(db, module_id, user)
     modules.import_archive(db, module, data)
     return [_file_public(e) for e in modules.list_files(db, module)]
