@@ -396,3 +396,26 @@ def test_uploads_from_strangers_are_refused_before_the_body_is_read(
     status, pulled = _stream(app, f"/api/modules/{module['id']}/{route}", {}, chunks)
     assert status == 401
     assert pulled == 0
+
+
+def test_empty_folders_count_against_the_entry_limit(make_account: Callable[..., Account]) -> None:
+    ada = make_account()
+    base = f"/api/modules/{new_module(ada.http)['id']}"
+    full = {f"f{i}.txt": b"" for i in range(LIMITS.max_files)}
+    assert ada.http.put(f"{base}/archive", content=make_zip(full)).status_code == 200
+    response = ada.http.post(f"{base}/folders", json={"path": "one-too-many"})
+    assert response.status_code == 413, response.text
+    assert error_fields(response) == ["files"]
+    assert "one-too-many" not in paths(ada.http, base.rsplit("/", 1)[1])
+
+
+def test_a_rename_cannot_make_a_path_too_long(make_account: Callable[..., Account]) -> None:
+    ada = make_account()
+    module_id = new_module(ada.http)["id"]
+    base = f"/api/modules/{module_id}"
+    deep = "a/" + "x" * (LIMITS.max_path_len - 2)
+    assert ada.http.put(f"{base}/files/{deep}", content=b"x").status_code == 200
+    response = ada.http.post(f"{base}/rename", json={"from": "a", "to": "longer-name"})
+    assert response.status_code == 422, response.text
+    assert error_fields(response) == ["to"]
+    assert deep in paths(ada.http, module_id)

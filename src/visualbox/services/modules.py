@@ -36,7 +36,13 @@ from visualbox.modules.manifest import (
     readme_description,
 )
 from visualbox.modules.scaffold import scaffold
-from visualbox.modules.tree import LIMITS, FileTree, check_tree_limits, normalize_path
+from visualbox.modules.tree import (
+    LIMITS,
+    FileTree,
+    check_tree_limits,
+    normalize_path,
+    path_problem,
+)
 from visualbox.services import blobs, search
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg")
@@ -241,7 +247,8 @@ def write_file(db: Session, module: Module, path: str, content: bytes) -> FileEn
 
 
 def make_folder(db: Session, module: Module, path: str) -> FileEntry:
-    """Create an (empty) folder; creating an existing folder is harmless."""
+    """Create an (empty) folder; creating an existing folder is harmless. Explicit
+    folders count with files against ``LIMITS.max_files``, so rows stay bounded."""
     path = normalize_path(path)
     rows = _rows(db, module)
     if any(r.path == path or r.path.startswith(path + "/") for r in rows):
@@ -249,6 +256,11 @@ def make_folder(db: Session, module: Module, path: str) -> FileEntry:
             raise Conflict("A file has that name.", [FieldError("path", "is a file")])
         return FileEntry(path, 0, None, True)
     _check_free(rows, path, field="path")
+    if len(rows) + 1 > LIMITS.max_files:
+        raise TooLarge(
+            "The module has too many entries.",
+            [FieldError("files", f"over the module limit of {LIMITS.max_files} files and folders")],
+        )
     db.add(ModuleFile(module_id=module.id, path=path, blob_sha=None, size=0))
     _touched(db, module, set())
     db.commit()
@@ -256,7 +268,8 @@ def make_folder(db: Session, module: Module, path: str) -> FileEntry:
 
 
 def rename(db: Session, module: Module, source: str, target: str) -> None:
-    """Move a file or a whole folder. Contents are untouched (blobs are shared)."""
+    """Move a file or a whole folder. Contents are untouched (blobs are shared); every
+    moved path must stay a valid path (a longer folder name can push one over the limit)."""
     source = normalize_path(source, field="from")
     target = normalize_path(target, field="to")
     if source == target:
@@ -270,6 +283,11 @@ def rename(db: Session, module: Module, source: str, target: str) -> None:
             "A folder cannot move into itself.", [FieldError("to", "is inside 'from'")]
         )
     _check_free(rows, target, field="to")
+    for row in moving:
+        moved = target + row.path[len(source) :]
+        reason = path_problem(moved)
+        if reason:
+            raise InvalidInput(f"to: {reason}", [FieldError("to", f"{reason} ({moved})")])
     for row in moving:
         row.path = target + row.path[len(source) :]
     if module.cover and (module.cover == source or module.cover.startswith(source + "/")):
