@@ -390,6 +390,30 @@ def test_secrets_are_encrypted_write_only_and_never_logged(
     assert SECRET not in logged and WIDGET_SECRET not in logged
 
 
+def test_nul_characters_are_refused_not_crashed_on(world: World) -> None:
+    """PostgreSQL cannot store or compare NUL: a name with one is a 422, an id a 404."""
+    http = world.owner.http
+    bad = http.post("/api/dashboards", json={"name": "a\u0000b"})
+    assert bad.status_code == 422, bad.text
+    assert "name" in error_fields(bad)
+    created = world.create()
+    bad = http.patch(f"/api/dashboards/{created['id']}", json={"revision": 1, "name": "\u0000"})
+    assert bad.status_code == 422 and "name" in error_fields(bad)
+    for path in ("a%00b", "a%00b/sharing", "a%00b/export"):
+        response = http.get(f"/api/dashboards/{path}")
+        assert response.status_code == 404, response.text
+
+
+def test_patch_without_a_name_keeps_the_name(world: World) -> None:
+    """``name`` is optional in a PATCH (docs/api/dashboards.md), like every other part."""
+    created = world.create()
+    url = f"/api/dashboards/{created['id']}"
+    patched = world.owner.http.patch(url, json={"revision": 1, "settings": {"radius": 9}})
+    assert patched.status_code == 200, patched.text
+    assert (patched.json()["name"], patched.json()["revision"]) == ("Weather", 2)
+    assert patched.json()["settings"]["radius"] == 9
+
+
 def test_a_secret_never_follows_its_item_to_another_module(
     world: World, make_account: Callable[..., Account]
 ) -> None:

@@ -113,3 +113,12 @@ def test_deleting_a_shared_dashboard_kills_its_link(world: World, client: TestCl
     assert world.owner.http.delete(f"/api/dashboards/{dashboard['id']}").status_code == 204
     assert client.get(f"/api/public/dashboards/{token}").status_code == 404
     assert client.get("/api/public/dashboards").json()["total"] == 0
+
+
+def test_a_hostile_token_is_a_404_not_a_crash(world: World, client: TestClient) -> None:
+    """A NUL byte (which PostgreSQL cannot even compare) or an overlong token: plain 404."""
+    share(world, world.create()["id"], public=True)
+    for token in ("a%00b", "%00", "x" * 5000):
+        response = client.get(f"/api/public/dashboards/{token}")
+        assert response.status_code == 404, response.text
+        assert response.json()["error"]["code"] == "not_found"

@@ -9,9 +9,9 @@ kind, config values, unique ids, JSON Pointer sources, ``x + w <= 24``) live in
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from visualbox.db.base import as_utc
 
@@ -22,7 +22,15 @@ VERSION_SPEC = r"^(?:latest|working|\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?)$"
 EXPORT_FORMAT = "visualbox.dashboard"
 EXPORT_VERSION = 1
 
-Name = Field(min_length=1, max_length=100)
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:  # PostgreSQL text columns cannot hold NUL: refuse it, not crash on it
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_no_nul)]
+"""A dashboard's name: 1-100 characters, no NUL."""
 
 
 class _Input(BaseModel):
@@ -76,7 +84,7 @@ class WidgetInstance(ModuleInstance):
 class DashboardContent(_Input):
     """Everything a save replaces."""
 
-    name: str = Name
+    name: Name
     settings: DashboardSettings = Field(default_factory=DashboardSettings)
     integrations: list[IntegrationInstance] = Field(default_factory=list, max_length=100)
     widgets: list[WidgetInstance] = Field(default_factory=list, max_length=500)
@@ -94,7 +102,7 @@ class DashboardPatch(_Input):
     """Replace only the given top-level parts."""
 
     revision: int = Field(ge=1, description="The revision this change was based on.")
-    name: str | None = Name
+    name: Name | None = None
     settings: DashboardSettings | None = None
     integrations: list[IntegrationInstance] | None = Field(None, max_length=100)
     widgets: list[WidgetInstance] | None = Field(None, max_length=500)
@@ -120,7 +128,7 @@ class DashboardExport(_Input):
 
     format: Literal["visualbox.dashboard"] = "visualbox.dashboard"
     version: Literal[1] = 1
-    name: str = Name
+    name: Name
     settings: DashboardSettings = Field(default_factory=DashboardSettings)
     integrations: list[IntegrationInstance] = Field(default_factory=list, max_length=100)
     widgets: list[WidgetInstance] = Field(default_factory=list, max_length=500)

@@ -69,10 +69,16 @@ def list_dashboards(db: Session, user: User) -> list[Dashboard]:
 
 
 def get_dashboard(db: Session, user: User, dashboard_id: str) -> Dashboard:
-    dashboard = db.get(Dashboard, dashboard_id)
+    dashboard = _find(db, dashboard_id)
     if dashboard is None or dashboard.owner_id != user.id:
         raise NotFound("No such dashboard.")
     return dashboard
+
+
+def _find(db: Session, dashboard_id: str) -> Dashboard | None:
+    if "\x00" in dashboard_id:  # no id has one, and PostgreSQL refuses NUL in a query
+        return None
+    return db.get(Dashboard, dashboard_id)
 
 
 def read_secrets(box: SecretBox, dashboard: Dashboard) -> Secrets:
@@ -101,7 +107,7 @@ def widget_config(db: Session, box: SecretBox, dashboard_id: str, widget_id: str
 def _item_config(
     db: Session, box: SecretBox, dashboard_id: str, section: str, item_id: str
 ) -> dict[str, Any]:
-    dashboard = db.get(Dashboard, dashboard_id)
+    dashboard = _find(db, dashboard_id)
     if dashboard is None:
         raise NotFound("No such dashboard.")
     item = next((i for i in dashboard.document[section] if i["id"] == item_id), None)

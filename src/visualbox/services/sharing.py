@@ -61,9 +61,11 @@ def regenerate_token(db: Session, user: User, dashboard_id: str) -> Dashboard:
 
 def shared_dashboard(db: Session, token: str) -> Dashboard:
     """The public dashboard with this token; :class:`NotFound` for any other token."""
-    dashboard = db.scalar(
-        select(Dashboard).where(Dashboard.share_token == token, Dashboard.public.is_(True))
-    )
+    dashboard = None
+    if "\x00" not in token:  # no token has one, and PostgreSQL refuses NUL in a query
+        dashboard = db.scalar(
+            select(Dashboard).where(Dashboard.share_token == token, Dashboard.public.is_(True))
+        )
     if dashboard is None:
         raise NotFound("No such public dashboard (the link may have been disabled).")
     return dashboard
