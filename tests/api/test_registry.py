@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from tests.api.test_modules import BINARY, error_fields, new_module
 from tests.conftest import Account
 from visualbox.errors import NotFound
+from visualbox.modules.manifest import MAX_TAG_CHARS
 from visualbox.services import registry
 
 
@@ -184,3 +185,12 @@ def test_resolve(app: FastAPI, make_account: Callable[..., Account]) -> None:
         with pytest.raises(NotFound) as missing:
             registry.resolve(db, "nope", "latest", user=None)
         assert missing.value.fields[0].field == "module_id"
+
+
+def test_search_accepts_the_longest_allowed_tag(client: TestClient) -> None:
+    """The ``tag`` filter takes every tag the module format allows (1-32 characters)."""
+    found = client.get("/api/registry/search", params={"tag": "t" * MAX_TAG_CHARS})
+    assert found.status_code == 200, found.text
+    assert found.json()["items"] == []
+    too_long = client.get("/api/registry/search", params={"tag": "t" * (MAX_TAG_CHARS + 1)})
+    assert too_long.status_code == 422 and error_fields(too_long) == ["tag"]

@@ -16,6 +16,7 @@ from visualbox.api.modules import file_response, module_public
 from visualbox.db.base import as_utc
 from visualbox.db.tables.accounts import User
 from visualbox.db.tables.modules import Module, ModuleVersion
+from visualbox.modules.manifest import MAX_TAG_CHARS
 from visualbox.schemas.modules import ForkedFrom, ModulePublic
 from visualbox.schemas.registry import (
     ForkCreate,
@@ -90,7 +91,7 @@ def search_modules(
     q: Annotated[str, Query(max_length=200)] = "",
     kind: Literal["integration", "widget"] | None = None,
     runtime: Literal["python", "node", "go"] | None = None,
-    tag: Annotated[str | None, Query(max_length=30)] = None,
+    tag: Annotated[str | None, Query(max_length=MAX_TAG_CHARS)] = None,
     sort: search.Sort = "relevance",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
