@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from visualbox.app import create_app
@@ -36,3 +37,21 @@ def test_production_refuses_insecure_settings(tmp_path: Path) -> None:
         create_app(settings)
     fields = {f.field for f in info.value.fields}
     assert fields == {"VISUALBOX_SANDBOX__BACKEND", "VISUALBOX_SERVER__PUBLIC_URL"}
+
+
+def test_an_unexpected_error_has_the_error_shape_and_leaks_nothing(app: FastAPI) -> None:
+    """A bug answers 500 in the usual error shape, without the exception's text."""
+
+    @app.get("/api/test-boom")
+    def boom() -> None:
+        raise RuntimeError("SELECT secret FROM internals -- pw-do-not-leak")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/api/test-boom")
+    assert response.status_code == 500
+    assert response.json()["error"] == {
+        "code": "internal",
+        "message": "Something went wrong on the server; it was logged.",
+        "fields": [],
+    }
+    assert "pw-do-not-leak" not in response.text and "SELECT" not in response.text

@@ -79,6 +79,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         code = _HTTP_CODES.get(exc.status_code, "error")
         return _error(exc.status_code, code, str(exc.detail))
 
+    @app.exception_handler(Exception)
+    async def internal_error(_request: Request, _exc: Exception) -> JSONResponse:
+        # A bug or an operator problem: the client gets the error shape and nothing of
+        # the exception (no SQL, no parameters, no traceback); the server re-raises it
+        # afterwards, so the traceback reaches the server log.
+        return _error(500, "internal", "Something went wrong on the server; it was logged.")
+
 
 def check_production(settings: Settings) -> None:
     """Refuse insecure defaults when ``SERVER__ENVIRONMENT=production``."""
