@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,7 +20,15 @@ def _default_data_dir() -> Path:
     return Path.cwd() / ".visualbox"
 
 
-class ServerSettings(BaseModel):
+class _Group(BaseModel):
+    """A group of settings. Unknown names are refused, so a misspelt variable such as
+    ``VISUALBOX_SERVER__ENVIRONEMNT=production`` stops the start instead of being
+    silently ignored (which would skip the production checks)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(_Group):
     host: str = Field("127.0.0.1", description="Interface `visualbox serve` listens on.")
     port: int = Field(8000, ge=0, le=65535, description="TCP port `visualbox serve` listens on.")
     public_url: str | None = Field(
@@ -35,7 +43,7 @@ class ServerSettings(BaseModel):
     )
 
 
-class DatabaseSettings(BaseModel):
+class DatabaseSettings(_Group):
     url: str | None = Field(
         None,
         description="SQLAlchemy URL. Empty means SQLite at DATA_DIR/visualbox.db; "
@@ -44,7 +52,7 @@ class DatabaseSettings(BaseModel):
     echo: bool = Field(False, description="Log every SQL statement (debugging only).")
 
 
-class SandboxSettings(BaseModel):
+class SandboxSettings(_Group):
     backend: Literal["bwrap", "runsc", "none"] = Field(
         "bwrap",
         description="`bwrap` (bubblewrap, the default), `runsc` (gVisor, hardened) or "
@@ -101,7 +109,7 @@ class SandboxSettings(BaseModel):
     )
 
 
-class MailSettings(BaseModel):
+class MailSettings(_Group):
     smtp_host: str | None = Field(
         None, description="SMTP server. Empty: links are written to the server log instead."
     )
@@ -115,7 +123,7 @@ class MailSettings(BaseModel):
     )
 
 
-class AccountSettings(BaseModel):
+class AccountSettings(_Group):
     signup_open: bool = Field(True, description="Anyone may sign up.")
     session_days: int = Field(30, ge=1, description="Lifetime of a sign-in session, days.")
     signin_attempts: int = Field(
@@ -124,7 +132,7 @@ class AccountSettings(BaseModel):
     signin_window_s: float = Field(300, gt=0, description="Sign-in rate-limit window, seconds.")
 
 
-class SecuritySettings(BaseModel):
+class SecuritySettings(_Group):
     secrets_key: str | None = Field(
         None,
         description="Key that encrypts secret config values (Fernet, urlsafe base64). "

@@ -37,7 +37,12 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, log_level: 
     try:
         settings = Settings()
     except ValidationError as exc:
-        raise click.ClickException(f"Invalid setting:\n{exc}") from exc
+        # Name the variable and the rule, never the value: it may be a key or a password.
+        problems = "\n".join(
+            f"  {_variable(e['loc'])}: {e['msg']}"
+            for e in exc.errors(include_url=False, include_input=False, include_context=False)
+        )
+        raise click.ClickException(f"Invalid setting(s):\n{problems}") from None
     if host is not None:
         settings.server.host = host
     if port is not None:
@@ -64,3 +69,10 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, log_level: 
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
     )
+
+
+def _variable(loc: tuple[int | str, ...]) -> str:
+    """``("security", "old_secrets_keys", 0)`` → ``VISUALBOX_SECURITY__OLD_SECRETS_KEYS[0]``."""
+    names = [str(p).upper() for p in loc if isinstance(p, str)]
+    indexes = "".join(f"[{p}]" for p in loc if isinstance(p, int))
+    return "VISUALBOX_" + "__".join(names) + indexes
