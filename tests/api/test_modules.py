@@ -124,6 +124,7 @@ def test_update_metadata(make_account: Callable[..., Account]) -> None:
     assert described["description"] == "Mine."
     ada.http.put(f"{base}/files/README.md", content=b"# T\n\nNew first paragraph.\n")
     assert ada.http.get(base).json()["description"] == "Mine."
+
     follow = ada.http.patch(base, json={"description": None}).json()
     assert follow["description"] == "New first paragraph."
     for body, field in [
@@ -137,6 +138,16 @@ def test_update_metadata(make_account: Callable[..., Account]) -> None:
         bad = ada.http.patch(base, json=body)
         assert bad.status_code == 422, body
         assert field in error_fields(bad)
+
+
+def test_the_longest_tag_is_stored(make_account: Callable[..., Account]) -> None:
+    # 32 characters: the module format's limit, on both databases
+    ada = make_account()
+    module = new_module(ada.http)
+    tag = "t" * 32
+    response = ada.http.patch(f"/api/modules/{module['id']}", json={"tags": [tag]})
+    assert response.status_code == 200, response.text
+    assert ada.http.get(f"/api/modules/{module['id']}").json()["tags"] == [tag]
 
 
 def test_binary_round_trip_and_rename(make_account: Callable[..., Account]) -> None:

@@ -118,7 +118,7 @@ class ModuleTag(Base):
     module_id: Mapped[str] = mapped_column(
         ForeignKey("modules.id", ondelete="CASCADE"), primary_key=True
     )
-    tag: Mapped[str] = mapped_column(String(30), primary_key=True, index=True)
+    tag: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
 
 
 class ModuleUse(Base):
