@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -263,6 +265,26 @@ def test_signin_rate_limit_per_client_and_success_clears_the_email(
     error(signin(roamer, "other@example.com", "x"), 401, "unauthenticated")
     error(signin(roamer, "bob@example.com"), 429, "rate_limited")
     assert signin(TestClient(app, client=("10.0.0.10", 1)), "bob@example.com").status_code == 200
+
+
+def test_concurrent_wrong_passwords_cannot_exceed_the_limit(
+    client: TestClient, app: FastAPI, settings: Settings
+) -> None:
+    # Every attempt counts itself before the password is checked, so parallel
+    # guesses cannot all pass the check before the first failure is written.
+    settings.accounts.signin_attempts = 3
+    signup(client, "ada@example.com")
+    start = threading.Barrier(12)
+
+    def guess(n: int) -> int:
+        http = TestClient(app, client=(f"10.7.0.{n}", 1000))
+        start.wait()
+        return signin(http, "ada@example.com", f"guess {n}").status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        codes = list(pool.map(guess, range(12)))
+    assert set(codes) <= {401, 429}
+    assert codes.count(401) <= 3, codes  # at most `limit` passwords were really tried
 
 
 def test_signin_rehashes_old_parameters(client: TestClient, app: FastAPI) -> None:

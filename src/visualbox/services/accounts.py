@@ -268,11 +268,13 @@ def sign_in(
     keys = [ratelimit.email_key(normalize_email(email))]
     if client:
         keys.append(ratelimit.ip_key(client))
-    ratelimit.check(db, keys, limit=limits.signin_attempts, window_s=limits.signin_window_s)
+    attempt = ratelimit.begin(
+        db, keys, limit=limits.signin_attempts, window_s=limits.signin_window_s
+    )
     user = user_by_email(db, email)
     if user is None or not verify_password(user, password):
-        ratelimit.record_failure(db, keys, window_s=limits.signin_window_s)
         raise Unauthenticated("The email address or the password is wrong.")
+    ratelimit.succeeded(db, attempt)
     ratelimit.clear(db, keys[0])
     _rehash_if_needed(db, user, password)
     return user, create_session(db, user, days=limits.session_days)
@@ -284,10 +286,12 @@ def _check_own_password(
     """Confirm a signed-in user's password (rate-limited like sign-in, by address)."""
     limits = settings.accounts
     keys = [ratelimit.email_key(user.email)]
-    ratelimit.check(db, keys, limit=limits.signin_attempts, window_s=limits.signin_window_s)
+    attempt = ratelimit.begin(
+        db, keys, limit=limits.signin_attempts, window_s=limits.signin_window_s
+    )
     if not verify_password(user, password):
-        ratelimit.record_failure(db, keys, window_s=limits.signin_window_s)
         raise Forbidden("The password is wrong.", [FieldError(field, "is wrong")])
+    ratelimit.succeeded(db, attempt)
     _rehash_if_needed(db, user, password)
 
 
