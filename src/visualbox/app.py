@@ -13,10 +13,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from visualbox import __version__
 from visualbox.api import accounts, dashboards, modules, public, registry, sharing
+from visualbox.api.limits import RequestLimits
 from visualbox.db.engine import Database
 from visualbox.db.schema import migrate
 from visualbox.errors import FieldError, Unavailable, VisualBoxError
@@ -79,6 +81,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         code = _HTTP_CODES.get(exc.status_code, "error")
         return _error(exc.status_code, code, str(exc.detail))
 
+    @app.exception_handler(DataError)
+    async def data_error(_request: Request, _exc: DataError) -> JSONResponse:
+        # The database refused a value that passed validation (for example a NUL
+        # character in text on PostgreSQL): the client's input, not a server bug.
+        return _error(
+            422, "invalid", "A value is not accepted by the database (control characters?)."
+        )
+
     @app.exception_handler(Exception)
     async def internal_error(_request: Request, _exc: Exception) -> JSONResponse:
         # A bug or an operator problem: the client gets the error shape and nothing of
@@ -134,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.secret_box = SecretBox.from_settings(settings)
     app.state.mailer = mailer_for(settings)
     _install_error_handlers(app)
+    app.add_middleware(RequestLimits)
 
     app.include_router(accounts.router, prefix="/api")
     app.include_router(modules.router, prefix="/api")

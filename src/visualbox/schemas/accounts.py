@@ -12,12 +12,11 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
-    StringConstraints,
 )
 
 from visualbox.db.base import as_utc
+from visualbox.schemas.common import Name
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 # Upper bound only so that nobody makes the server hash megabytes.
 NewPassword = Annotated[str, Field(min_length=8, max_length=1024)]
 Password = Annotated[str, Field(min_length=1, max_length=1024)]

@@ -9,11 +9,12 @@ kind, config values, unique ids, JSON Pointer sources, ``x + w <= 24``) live in
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from visualbox.db.base import as_utc
+from visualbox.schemas.common import Name
 
 GRID_COLUMNS = 24
 HEX_COLOUR = r"^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$"
@@ -21,16 +22,6 @@ ITEM_ID = r"^[A-Za-z0-9_-]{1,32}$"
 VERSION_SPEC = r"^(?:latest|working|\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?)$"
 EXPORT_FORMAT = "visualbox.dashboard"
 EXPORT_VERSION = 1
-
-
-def _no_nul(value: str) -> str:
-    if "\x00" in value:  # PostgreSQL text columns cannot hold NUL: refuse it, not crash on it
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_no_nul)]
-"""A dashboard's name: 1-100 characters, no NUL."""
 
 
 class _Input(BaseModel):

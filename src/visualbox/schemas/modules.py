@@ -15,8 +15,8 @@ from pydantic import (
 )
 
 from visualbox.modules.manifest import MAX_TAG_CHARS, MAX_TAGS, TAG_PATTERN
+from visualbox.schemas.common import Name
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Tag = Annotated[str, StringConstraints(max_length=MAX_TAG_CHARS, pattern=TAG_PATTERN)]
 Kind = Literal["integration", "widget"]
 Runtime = Literal["python", "node", "go"]

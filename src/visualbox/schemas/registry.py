@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from visualbox.schemas.modules import ForkedFrom, Name
+from visualbox.schemas.common import Name
+from visualbox.schemas.modules import ForkedFrom
 
 
 class VersionCreate(BaseModel):

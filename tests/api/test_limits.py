@@ -1,0 +1,86 @@
+"""Limits every request passes: body sizes, NUL characters (api/limits.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.conftest import Account
+from visualbox.api.limits import MAX_JSON_BYTES
+
+
+def test_a_nul_in_the_path_is_a_404(
+    client: TestClient, make_account: Callable[..., Account]
+) -> None:
+    ada = make_account()
+    for url in ("/api/modules/a%00b", "/api/registry/modules/a%00b", "/api/dashboards/a%00b"):
+        response = ada.http.get(url)
+        assert response.status_code == 404, url
+        assert response.json()["error"]["code"] == "not_found"
+
+
+def test_control_characters_in_names_are_refused(make_account: Callable[..., Account]) -> None:
+    ada = make_account()
+    for url, body in [
+        ("/api/modules", {"name": "bad\u0000name", "kind": "widget", "template": False}),
+        ("/api/dashboards", {"name": "two\nlines"}),
+        ("/api/account", {"name": "bell\u0007"}),
+    ]:
+        method = ada.http.patch if url == "/api/account" else ada.http.post
+        response = method(url, json=body)
+        assert response.status_code == 422, (url, response.text)
+        assert response.json()["error"]["fields"][0]["field"] == "name"
+
+
+def test_a_declared_oversized_json_body_is_refused(make_account: Callable[..., Account]) -> None:
+    ada = make_account()
+    body = json.dumps({"name": "x" * MAX_JSON_BYTES})
+    response = ada.http.post(
+        "/api/dashboards", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["fields"][0]["field"] == "body"
+
+
+def test_an_undeclared_oversized_body_stops_being_read(
+    app: FastAPI, make_account: Callable[..., Account]
+) -> None:
+    """A chunked body without Content-Length is counted as it arrives and cut off."""
+    ada = make_account()
+    chunk = b"x" * 65536
+    pulled = 0
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        nonlocal pulled
+        pulled += len(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": pulled < 64 * MAX_JSON_BYTES}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/dashboards",
+        "raw_path": b"/api/dashboards",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"authorization", f"Bearer {ada.token}".encode()),
+        ],
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+    }
+    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    assert sent[0]["status"] == 413
+    assert pulled <= MAX_JSON_BYTES + len(chunk)
