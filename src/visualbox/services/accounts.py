@@ -306,6 +306,7 @@ def _send_link(
     purpose: LinkPurpose,
     *,
     new_email: str | None = None,
+    later: bool = False,
 ) -> None:
     token = new_token()
     db.add(
@@ -319,7 +320,8 @@ def _send_link(
     )
     db.commit()
     link = f"{settings.public_url}/{LINK_PAGE[purpose]}?{urlencode({'token': token})}"
-    mailer.send_link(new_email or user.email, purpose, user.name, link)
+    send = mailer.send_link_later if later else mailer.send_link
+    send(new_email or user.email, purpose, user.name, link)
 
 
 def _use_link(db: Session, token: str, purposes: tuple[str, ...]) -> EmailToken:
@@ -376,10 +378,8 @@ def request_password_reset(db: Session, mailer: Mailer, settings: Settings, emai
     user = user_by_email(db, email)
     if user is None or user.is_system:
         return
-    try:
-        _send_link(db, mailer, settings, user, "reset")
-    except Unavailable:
-        pass  # logged by the mailer; answering differently would reveal the account
+    # Sent in the background: the answer must not take longer for a real account.
+    _send_link(db, mailer, settings, user, "reset", later=True)
 
 
 def check_reset_link(db: Session, token: str) -> None:

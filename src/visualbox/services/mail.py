@@ -10,6 +10,7 @@ log). That log line is the only place a link or token is ever logged.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
 import ssl
@@ -66,6 +67,7 @@ class Mailer:
 
     def __init__(self, settings: MailSettings) -> None:
         self.settings = settings
+        self._background: ThreadPoolExecutor | None = None
 
     @property
     def configured(self) -> bool:
@@ -108,6 +110,25 @@ class Mailer:
         """Render and send the mail for a one-time link (see :func:`link_message`)."""
         message = link_message(purpose, name, link)
         self.send(to, message.subject, message.text, link=message.link)
+
+    def send_link_later(self, to: str, purpose: LinkPurpose, name: str, link: str) -> None:
+        """Like :meth:`send_link`, but without waiting for the SMTP server.
+
+        For answers that must not depend on whether a mail was sent (a slow
+        delivery would tell that the address has an account). Failures are logged.
+        """
+        if not self.configured:
+            self.send_link(to, purpose, name, link)
+            return
+        if self._background is None:
+            self._background = ThreadPoolExecutor(
+                max_workers=2, thread_name_prefix="visualbox-mail-later"
+            )
+        self._background.submit(self._send_quietly, to, purpose, name, link)
+
+    def _send_quietly(self, to: str, purpose: LinkPurpose, name: str, link: str) -> None:
+        with contextlib.suppress(Unavailable):  # already logged by send()
+            self.send_link(to, purpose, name, link)
 
     def _deliver(self, message: EmailMessage) -> None:
         s = self.settings
