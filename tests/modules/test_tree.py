@@ -75,10 +75,36 @@ def test_read_write_round_trip(tmp_path: Path) -> None:
 
 
 def test_read_dir_skips_vcs_and_caches(tmp_path: Path) -> None:
-    write_dir(
-        {"main.py": b"", ".git/HEAD": b"ref", "__pycache__/x.pyc": b"", ".env": b"k"}, tmp_path
-    )
+    for name, content in {
+        "main.py": b"",
+        ".git/HEAD": b"ref",
+        "__pycache__/x.pyc": b"",
+        ".env": b"k",
+    }.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(content)
     assert read_dir(tmp_path) == {"main.py": b"", ".env": b"k"}
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        (".git/config", "version-control folder"),
+        ("src/.Git/hooks/post-checkout", "version-control folder"),
+        ("cafe\u0301.txt", "NFC"),
+    ],
+)
+def test_paths_that_would_act_on_whoever_unpacks_them_are_refused(path: str, reason: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        normalize_path(path)
+    assert reason in info.value.fields[0].reason
+
+
+def test_paths_differing_only_in_case_are_refused() -> None:
+    problems = check_tree_limits({"README.md": b"a", "readme.md": b"b"})
+    assert [(p.field, p.reason) for p in problems] == [
+        ("readme.md", "differs from README.md only in letter case")
+    ]
 
 
 def test_read_dir_refuses_symlinks_and_special_files(tmp_path: Path) -> None:

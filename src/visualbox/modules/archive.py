@@ -63,6 +63,8 @@ def _select_entries(
     for info in infos:
         name = info.filename
         where = f"archive:{display_path(name)}"
+        if is_ignored(name) or (name.endswith("/") and is_ignored(name + "x")):
+            continue  # version control and caches: left out, never unpacked
         reason = path_problem(name, limits)
         if reason:
             problems.append(FieldError(where, reason))

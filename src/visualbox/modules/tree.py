@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import stat
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,8 @@ LIMITS = Limits()
 IGNORED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", "__MACOSX"})
 """Folders left out when reading a folder or an archive: version control and caches."""
 
+_VCS_DIRS = frozenset({".git", ".hg", ".svn"})
+"""Refused in paths given to us (their hooks and config act on whoever unpacks them)."""
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _DRIVE_RE = re.compile(r"[A-Za-z]:")
 
@@ -71,6 +74,8 @@ def path_problem(path: str, limits: Limits = LIMITS) -> str | None:
     if _DRIVE_RE.fullmatch(segments[0]):
         return "path starts with a drive letter; module paths are relative"
     for segment in segments:
+        if segment.lower() in _VCS_DIRS:
+            return f"path is inside a version-control folder ({segment}); leave those out"
         if segment == "..":
             return "path goes up with '..'; it must stay inside the module"
         if segment == ".":
@@ -81,6 +86,8 @@ def path_problem(path: str, limits: Limits = LIMITS) -> str | None:
         path.encode("utf-8")
     except UnicodeEncodeError:
         return "path is not valid UTF-8"
+    if not unicodedata.is_normalized("NFC", path):
+        return "path is not in Unicode NFC form (two spellings of the same name)"
     return None
 
 
@@ -118,6 +125,13 @@ def check_tree_limits(tree: FileTree, *, limits: Limits = LIMITS) -> list[FieldE
         problems.append(
             FieldError("files", f"{total} bytes in all; at most {limits.max_total_bytes} allowed")
         )
+    folded: dict[str, str] = {}
+    for path in sorted(tree):
+        other = folded.setdefault(path.casefold(), path)
+        if other != path:
+            problems.append(
+                FieldError(display_path(path), f"differs from {other} only in letter case")
+            )
     paths = set(tree)
     for path in sorted(tree):
         parts = path.split("/")
