@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from visualbox import __version__
@@ -80,6 +80,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "error")
         return _error(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(IntegrityError)
+    async def integrity_error(_request: Request, _exc: IntegrityError) -> JSONResponse:
+        # Two requests raced to create the same thing (a unique email, version, ...):
+        # the service's own check passed for both, the database let one win.
+        return _error(409, "conflict", "That was just changed by another request; try again.")
 
     @app.exception_handler(DataError)
     async def data_error(_request: Request, _exc: DataError) -> JSONResponse:

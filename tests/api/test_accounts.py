@@ -267,6 +267,20 @@ def test_signin_rate_limit_per_client_and_success_clears_the_email(
     assert signin(TestClient(app, client=("10.0.0.10", 1)), "bob@example.com").status_code == 200
 
 
+def test_simultaneous_sign_ups_with_one_address_give_one_account(app: FastAPI) -> None:
+    start = threading.Barrier(4)
+
+    def sign_up(n: int) -> int:
+        http = TestClient(app)
+        start.wait()
+        body = {"name": f"Twin {n}", "email": "same@example.com", "password": PASSWORD}
+        return int(http.post("/api/auth/signup", json=body).status_code)
+
+    with ThreadPoolExecutor(4) as pool:
+        codes = sorted(pool.map(sign_up, range(4)))
+    assert codes == [201, 409, 409, 409]  # never a 500, whoever wins the race
+
+
 def test_concurrent_wrong_passwords_cannot_exceed_the_limit(
     client: TestClient, app: FastAPI, settings: Settings
 ) -> None:
