@@ -30,10 +30,10 @@ from visualbox.runtime.channel import TokenBucket, pump_frames, pump_lines
 from visualbox.runtime.layout import ModuleSource, run_spec
 from visualbox.runtime.messages import Message, RunState, State, StatusLevel, error
 from visualbox.runtime.prepare import PrepareFailed, Preparer
+from visualbox.runtime.sandbox import default_limits
 from visualbox.runtime.sandbox.base import (
     ExitInfo,
     ExitReason,
-    Limits,
     Network,
     Sandbox,
     SandboxProcess,
@@ -206,6 +206,7 @@ class Run:
             pump_lines(process.stdout, StatusLevel.INFO, logs, self._emit),
             pump_lines(process.stderr, StatusLevel.ERROR, logs, self._emit),
         )
+        info: ExitInfo | None = None
         try:
             info = await process.wait()
             drain = 0.0 if info.reason is ExitReason.TERMINATED else DRAIN_S
@@ -214,11 +215,15 @@ class Run:
         except asyncio.CancelledError:
             await process.terminate(grace_s=0.5)
             raise
+        except Exception:  # a reader failed (a bug of ours): the run still gets its end
+            log.exception("reading the messages of run %s failed", self.run_id)
         finally:
             pumps.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await pumps
             transport.close()
+        if info is None:
+            info = await process.terminate(grace_s=0.5)
         return self._exited(info)
 
 
@@ -229,13 +234,7 @@ class Supervisor:
         self.sandbox = sandbox
         self.settings = settings
         self.preparer = Preparer(sandbox, settings, cache_dir)
-        self.limits = Limits(
-            memory_mb=settings.memory_mb,
-            cpu=settings.cpu,
-            pids=settings.pids,
-            disk_mb=settings.disk_mb,
-            nofile=settings.nofile,
-        )
+        self.limits = default_limits(settings)
         self._runs: dict[str, Run] = {}
 
     async def start(
