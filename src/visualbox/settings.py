@@ -90,6 +90,21 @@ class SandboxSettings(_Group):
     cache_dir: Path | None = Field(
         None, description="Prepared-dependency cache. Defaults to DATA_DIR/cache."
     )
+    host_uid: int = Field(
+        65534,
+        ge=1,
+        lt=1 << 32,
+        description="Host uid the `bwrap` sandbox runs as when VisualBox runs as root "
+        "(never root itself). Default 65534 (`nobody`); a dedicated uid that no other host "
+        "process uses is better. Ignored when VisualBox is not root.",
+    )
+    host_gid: int = Field(
+        65534,
+        ge=1,
+        lt=1 << 32,
+        description="Host gid the `bwrap` sandbox runs as when VisualBox runs as root "
+        "(never root itself). Default 65534 (`nogroup`).",
+    )
     runsc_platform: Literal["ptrace", "kvm", "systrap"] = Field(
         "ptrace",
         description="gVisor platform of the `runsc` backend (`ptrace` works everywhere; "

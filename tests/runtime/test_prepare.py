@@ -7,6 +7,7 @@ import base64
 import hashlib
 import http.server
 import json
+import os
 import stat
 import threading
 import zipfile
@@ -219,5 +220,11 @@ def test_prepared_entries_hold_no_set_id_or_shared_writable_files(tmp_path: Path
     (entry,) = _entries(cache, "node")
     assert (entry / "pkg" / "suid").is_file()  # the install script really ran
     unsafe = stat.S_ISUID | stat.S_ISGID | stat.S_IWGRP | stat.S_IWOTH
-    modes = {p: p.lstat().st_mode for p in [entry, *entry.rglob("*")] if not p.is_symlink()}
+    tree = [entry, *entry.rglob("*")]
+    modes = {p: p.lstat().st_mode for p in tree if not p.is_symlink()}
     assert {str(p): oct(m) for p, m in modes.items() if m & unsafe} == {}
+    assert {str(p) for p, m in modes.items() if not m & stat.S_IROTH} == set()
+    # Written by the sandbox's unprivileged host uid, the entry is ours again once cached:
+    # that uid can no longer change what later runs load.
+    owners = {(p.lstat().st_uid, p.lstat().st_gid) for p in tree}
+    assert owners == {(os.geteuid(), os.getegid())}

@@ -12,6 +12,7 @@ import asyncio
 import errno
 import json
 import os
+import resource
 import secrets
 import select
 import shutil
@@ -40,6 +41,7 @@ from visualbox.runtime.sandbox.base import (
 )
 from visualbox.runtime.sandbox.bwrap import BwrapProcess, BwrapSandbox
 from visualbox.runtime.sandbox.network import egress_rules, host_subnets
+from visualbox.runtime.sandbox.rlimits import prlimit_args, rlimits_for
 from visualbox.settings import SandboxSettings
 
 pytestmark = pytest.mark.anyio
@@ -146,6 +148,8 @@ async def test_writes_only_to_its_own_dirs(sandbox: BwrapSandbox, tmp_path: Path
     ro, rw = tmp_path / "ro", tmp_path / "rw"
     ro.mkdir()
     rw.mkdir()
+    owner = sandbox.host_ids or (os.geteuid(), os.getegid())
+    os.chown(rw, *owner)  # a writable mount must belong to the uid the sandbox runs as
     info, out, err = await run(
         sandbox,
         """
@@ -174,7 +178,74 @@ async def test_writes_only_to_its_own_dirs(sandbox: BwrapSandbox, tmp_path: Path
     assert result.pop("/mnt/rw") == result.pop("/work") == result.pop("/tmp") == "ok"
     assert all(code in (errno.EROFS, errno.EACCES, errno.EPERM) for code in result.values()), result
     assert (rw / "probe").read_text() == "x"
+    probe = (rw / "probe").stat()
+    assert (probe.st_uid, probe.st_gid) == owner  # on the host: never root when we are root
     assert list(ro.iterdir()) == []
+
+
+SET_ID_ATTEMPTS = """
+import json, os, shutil, sys
+target = sys.argv[1] + "/id"
+shutil.copy("/usr/bin/id", target)
+os.chmod(target, 0o6755)
+tried = {}
+for who in (0, 65534):
+    try:
+        os.chown(target, who, who); tried[who] = "ok"
+    except OSError as exc:
+        tried[who] = exc.errno
+os.chmod(target, 0o6755)
+print(json.dumps(tried))
+"""
+
+
+@pytest.mark.skipif(not ROOT, reason="the host uid only differs from ours when we are root")
+async def test_a_root_supervisor_runs_the_sandbox_as_an_unprivileged_host_uid(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    assert sandbox.host_ids == (65534, 65534)
+    rw = tmp_path / "rw"
+    rw.mkdir()
+    os.chown(rw, 65534, 65534)
+    info, out, err = await run(
+        sandbox, SET_ID_ATTEMPTS, "/mnt/rw", mounts=[Mount(rw, "/mnt/rw", True)]
+    )
+    assert info.reason is ExitReason.EXITED, err
+    tried = json.loads(out)
+    assert tried["0"] != "ok"  # host root does not even exist in the sandbox
+    made = (rw / "id").stat()
+    assert (made.st_uid, made.st_gid) == (65534, 65534)
+    assert made.st_mode & 0o6000 == 0o6000  # set-id, but only ever to nobody
+    # Its own process on the host, while it runs, is not root either.
+    proc = await sandbox.spawn(
+        SandboxSpec(argv=[PY, "-c", "import sys; print('up', flush=True); sys.stdin.read()"])
+    )
+    try:
+        assert await line(proc) == "up"
+        assert isinstance(proc, BwrapProcess)
+        status = Path(f"/proc/{proc.init_pid}/status").read_text()
+        uids = next(x for x in status.splitlines() if x.startswith("Uid:")).split()[1:]
+        assert uids == ["65534"] * 4
+    finally:
+        await proc.terminate(grace_s=0.5)
+
+
+async def test_a_source_under_a_closed_folder_is_mounted(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    closed = tmp_path / "closed"
+    (closed / "module").mkdir(parents=True)
+    (closed / "module" / "data.txt").write_text("reachable")
+    (closed / "module").chmod(0o755)
+    (closed / "module" / "data.txt").chmod(0o644)
+    closed.chmod(0o700)  # like /root: the sandbox's host uid may not walk through it
+    info, out, err = await run(
+        sandbox,
+        "print(open('/mnt/m/data.txt').read())",
+        mounts=[Mount(closed / "module", "/mnt/m")],
+    )
+    assert info.reason is ExitReason.EXITED, err
+    assert out.strip() == "reachable"
 
 
 async def test_only_the_given_fds_are_inherited(sandbox: BwrapSandbox) -> None:
@@ -359,6 +430,32 @@ async def test_disk_fill_stops_at_disk_mb(sandbox: BwrapSandbox) -> None:
     assert code_b == errno.ENOSPC
     assert (6 << 20) + size_b <= 8 << 20
     assert written["/tmp/a"] == [6 << 20, 0]  # /tmp is its own tmpfs of disk_mb
+
+
+@pytest.mark.skipif(not ROOT, reason="only a root supervisor shares one host uid")
+async def test_processes_are_limited_per_run_not_per_shared_host_uid(
+    sandbox: BwrapSandbox,
+) -> None:
+    # Every sandbox of a root supervisor is the same host uid, where RLIMIT_NPROC would
+    # be one budget for all of them: the pids cgroup limits each run instead (the fork
+    # bomb test shows it does).
+    info, out, err = await run(
+        sandbox,
+        "import resource; print(*resource.getrlimit(resource.RLIMIT_NPROC))",
+        limits=Limits(pids=16),
+    )
+    assert info.reason is ExitReason.EXITED, err
+    assert int(out.split()[0]) != 17  # not the run's limit (+1 for bubblewrap's init)
+
+
+def test_rlimits_leave_nproc_to_the_caller() -> None:
+    limits = Limits(pids=9, nofile=33)
+    with_nproc = rlimits_for(limits, [PY], frozenset())
+    assert with_nproc[resource.RLIMIT_NPROC] == (9, 9)
+    assert resource.RLIMIT_NPROC not in rlimits_for(limits, [PY], frozenset(), nproc=False)
+    assert resource.RLIMIT_NPROC not in rlimits_for(limits, [PY], frozenset({"pids"}))
+    args = prlimit_args("/usr/bin/prlimit", {resource.RLIMIT_NOFILE: (33, 33)})
+    assert args == ["/usr/bin/prlimit", "--nofile=33:33", "--"]
 
 
 async def test_open_files_stop_at_nofile(sandbox: BwrapSandbox) -> None:

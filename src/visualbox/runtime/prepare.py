@@ -8,6 +8,12 @@ and renamed into place only when every step succeeded: a failed prepare is
 reported and never cached. Concurrent prepares of one key wait for each other
 (an asyncio lock in this process, an ``fcntl`` lock across processes).
 
+When the sandbox runs as another host uid than the supervisor (bwrap started by
+root, ``Sandbox.host_ids``), the temporary directory belongs to that uid while
+the steps write to it; afterwards the whole tree goes back to the supervisor's
+uid before its modes are made safe and it is renamed into place, so a cache
+entry never stays writable by the sandbox uid.
+
 * Python ``requirements.txt``: ``uv venv /deps/venv`` then ``uv pip install -r``.
 * Node ``package.json``: the module is copied to ``/deps/pkg`` and
   ``npm install --omit=dev`` runs there.
@@ -127,11 +133,16 @@ class Preparer:
                 tmp.chmod(0o755)
                 if module.runtime == "node":
                     shutil.copytree(module.root, tmp / "pkg", symlinks=True)
+                writer = self.sandbox.host_ids
+                if writer is not None:
+                    _chown_tree(tmp, *writer)
                 for step in self._steps(module):
                     emit(info("$ " + " ".join(step.argv)))
                     result = await self._run(step, module, tmp, emit)
                     if result.reason is not ExitReason.EXITED:
                         raise PrepareFailed(result)
+                if writer is not None:
+                    _chown_tree(tmp, os.geteuid(), os.getegid())
                 _clear_unsafe_modes(tmp)
                 os.rename(tmp, entry)
             except BaseException:
@@ -226,25 +237,44 @@ class Preparer:
 _UNSAFE_MODE = stat.S_ISUID | stat.S_ISGID | stat.S_IWGRP | stat.S_IWOTH
 
 
-def _clear_unsafe_modes(root: Path) -> None:
-    """Clear set-uid/set-gid bits and group/other write permission under ``root``.
+def _chown_tree(root: Path, uid: int, gid: int) -> None:
+    """Give ``root`` and everything under it to ``uid``:``gid``; symlinks themselves,
+    never what they point to. Top-down, so a directory changes owner before it is
+    listed: a writer that loses it cannot slip an entry past the walk."""
+    os.chown(root, uid, gid, follow_symlinks=False)
+    for _, dirnames, filenames, dirfd in os.fwalk(root):
+        for name in (*dirnames, *filenames):
+            os.chown(name, uid, gid, dir_fd=dirfd, follow_symlinks=False)
 
-    The prepare sandbox's uid maps to the supervisor's own host uid (``root`` when
-    VisualBox runs as root), so whatever untrusted build code leaves in ``/deps``
-    belongs to that uid on the host: a set-uid file would be a set-uid-root
-    program for every local user, and a world-writable folder would let any local
-    user change what later runs of every module with this cache key load. Runs
-    only after the sandbox has ended (nothing changes the tree meanwhile);
-    symlinks are left alone (their modes mean nothing).
+
+def _safe_mode(mode: int) -> int:
+    """``mode`` without set-id bits and group/other write, and readable (and, where the
+    owner may execute, executable) by everyone."""
+    shared = mode & (stat.S_IRUSR | stat.S_IXUSR)
+    return (mode & ~_UNSAFE_MODE) | shared >> 3 | shared >> 6
+
+
+def _clear_unsafe_modes(root: Path) -> None:
+    """Clear set-uid/set-gid bits and group/other write permission under ``root``, and
+    make it readable by every uid.
+
+    Whatever untrusted build code leaves in ``/deps`` belongs to the supervisor's
+    uid once the tree is handed back (``root`` when VisualBox runs as root): a
+    set-uid file would be a set-uid-root program for every local user, and a
+    world-writable folder would let any local user change what later runs of every
+    module with this cache key load. Later runs read the entry as the sandbox's
+    host uid, which is "other" to the entry's owner, hence the read bits. Runs only
+    after the sandbox has ended and the tree is ours again (nothing else can change
+    it meanwhile); symlinks are left alone (their modes mean nothing).
     """
-    top = os.lstat(root)
-    if top.st_mode & _UNSAFE_MODE:
-        os.chmod(root, stat.S_IMODE(top.st_mode) & ~_UNSAFE_MODE)
+    top = stat.S_IMODE(os.lstat(root).st_mode)
+    if _safe_mode(top) != top:
+        os.chmod(root, _safe_mode(top))
     for _, dirnames, filenames, dirfd in os.fwalk(root):
         for name in (*dirnames, *filenames):
             mode = os.stat(name, dir_fd=dirfd, follow_symlinks=False).st_mode
-            if not stat.S_ISLNK(mode) and mode & _UNSAFE_MODE:
-                os.chmod(name, stat.S_IMODE(mode) & ~_UNSAFE_MODE, dir_fd=dirfd)
+            if not stat.S_ISLNK(mode) and _safe_mode(stat.S_IMODE(mode)) != stat.S_IMODE(mode):
+                os.chmod(name, _safe_mode(stat.S_IMODE(mode)), dir_fd=dirfd)
 
 
 @contextlib.asynccontextmanager

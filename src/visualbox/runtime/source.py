@@ -49,13 +49,19 @@ def _require_integration(where: Path, checked: CheckedModule) -> None:
 
 
 def materialize(tree: dict[str, bytes], runtime: str, sources_dir: Path) -> ModuleSource:
-    """Write ``tree`` to ``sources_dir/<hash>`` (once; atomic) and return its source."""
+    """Write ``tree`` to ``sources_dir/<hash>`` (once; atomic) and return its source.
+
+    Folders are 0755 and files 0644: the sandbox reads them as an unprivileged uid.
+    """
     from visualbox.modules.tree import write_dir
 
     sources_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=sources_dir))
     try:
         write_dir(tree, tmp)
+        # Readable by the sandbox's host uid whatever our umask (it is "other" to us).
+        for path in tmp.rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
         digest = tree_hash(tmp)
         target = sources_dir / digest
         tmp.chmod(0o755)

@@ -45,7 +45,11 @@ def get_sandbox(settings: SandboxSettings) -> Sandbox:
     if settings.backend == "bwrap":
         from .bwrap import BwrapSandbox
 
-        return BwrapSandbox(outbound=settings.network == "outbound")
+        return BwrapSandbox(
+            outbound=settings.network == "outbound",
+            host_uid=settings.host_uid,
+            host_gid=settings.host_gid,
+        )
     if settings.backend == "runsc":
         from .runsc import RunscSandbox
 

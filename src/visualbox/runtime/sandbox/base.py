@@ -11,6 +11,7 @@ Rules every implementation keeps:
 * the command never sees the host environment: ``env`` is the whole environment;
 * only ``mounts`` are visible besides a read-only system (``/usr``, ``/etc/ssl``, ...),
   a private writable ``workdir`` and ``/tmp``, both capped at ``limits.disk_mb``;
+  the code reads (and writes) them as :attr:`Sandbox.host_ids` when that is set;
 * the file descriptors in ``pass_fds`` are inherited with the same numbers,
   everything else is closed;
 * the process and all its children die when the supervisor dies;
@@ -103,6 +104,10 @@ class SandboxUnavailable(RuntimeError):
 
 class Sandbox(abc.ABC):
     name: str
+    host_ids: tuple[int, int] | None = None
+    """Host ``(uid, gid)`` the sandboxed code runs as when it is not the supervisor's
+    own (bwrap started by root drops to an unprivileged uid): a writable mount must
+    belong to it while the code writes there. ``None``: the supervisor's own uid."""
 
     @abc.abstractmethod
     def check(self) -> None:

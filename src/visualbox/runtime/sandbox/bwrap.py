@@ -11,10 +11,29 @@ A run is one ``bwrap`` process. It gets new user, pid, ipc, uts, mount, net
 * a private writable ``workdir`` and ``/tmp``, each a tmpfs of ``disk_mb``;
 * the ``spec.mounts``, read-only unless marked writable.
 
+When the supervisor runs as root, the sandbox bwrap itself runs as an
+unprivileged host uid/gid (``host_uid``/``host_gid``, 65534 by default), so the
+sandbox's uid 65534 *is* that uid on the host: what it writes through a
+writable mount belongs to it, never to root, and a namespace escape would land
+unprivileged. That uid may not be allowed to walk to a mount source (a checkout
+or data directory under a 0700 ``/root``), and bubblewrap 0.8 resolves every
+source by path, ``--bind-fd`` included (it calls ``realpath`` on
+``/proc/self/fd/N``). So a first, root bwrap only makes a private mount
+namespace (the host root plus every source bound at ``/tmp/N`` on a fresh tmpfs)
+and a pid namespace; ``setpriv`` then drops to the host uid (no groups, no
+capabilities), ``prlimit`` sets the rlimits, and the sandbox bwrap binds
+``/tmp/N``. The pid namespace is what ties the chain together: the staging
+bwrap gives up its capabilities, so it could not deliver a parent-death signal
+to a process of another uid, but when it dies its pid namespace's init dies
+and the kernel kills everything below. The files themselves must still be
+readable (writable mounts writable) by that uid. Everything that needs root
+stays in the supervisor: cgroups, rlimits, slirp4netns and the egress rules.
+
 Start-up is two-phase: bwrap is started with ``--block-fd`` and reports its
 sandbox process on ``--info-fd``; while that process waits, the supervisor
-moves it into the run's cgroups, sets its rlimits and wires the network, then
-unblocks it. So the command never runs a single instruction unlimited.
+moves it into the run's cgroups, sets its rlimits (as root: ``prlimit`` already
+did) and wires the network, then unblocks it. So the command never runs a single
+instruction unlimited.
 """
 
 from __future__ import annotations
@@ -41,8 +60,15 @@ from .base import (
     SandboxUnavailable,
 )
 from .cgroups import RunCgroup
-from .network import INSTALL_ADVICE, SLIRP_DNS, SlirpNetwork, check_tools, wait_readable
-from .rlimits import apply_rlimits, rlimits_for
+from .network import (
+    INSTALL_ADVICE,
+    SLIRP_DNS,
+    SlirpNetwork,
+    check_tools,
+    find_tool,
+    wait_readable,
+)
+from .rlimits import apply_rlimits, prlimit_args, rlimits_for
 from .seccomp import filter_bpf
 
 __all__ = ["BwrapProcess", "BwrapSandbox"]
@@ -50,6 +76,8 @@ __all__ = ["BwrapProcess", "BwrapSandbox"]
 SANDBOX_UID = 65534
 _MiB = 1024 * 1024
 _SETUP_TIMEOUT_S = 10.0
+_STAGE = "/tmp"
+"""Where the root staging bwrap binds the mount sources (a tmpfs in its namespace only)."""
 _SYSTEM_LINKS = ("bin", "lib", "lib32", "lib64", "libx32", "sbin")
 _SYSTEM_ETC = (
     "/etc/ssl",
@@ -61,14 +89,19 @@ _SYSTEM_ETC = (
 
 
 @functools.cache
-def _namespaces_work(bwrap: str) -> str | None:
-    """``None`` when bwrap can create its namespaces here, else bwrap's complaint."""
+def _namespaces_work(bwrap: str, host_ids: tuple[int, int] | None) -> str | None:
+    """``None`` when bwrap (run as ``host_ids``, if given) can create its namespaces
+    here, else bwrap's complaint."""
     try:
         done = subprocess.run(
             [bwrap, "--ro-bind", "/", "/", "--unshare-all", "--", "/bin/true"],
             capture_output=True,
             timeout=10,
             check=False,
+            cwd="/",
+            user=None if host_ids is None else host_ids[0],
+            group=None if host_ids is None else host_ids[1],
+            extra_groups=None if host_ids is None else [],
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return str(exc)
@@ -112,13 +145,26 @@ def _system_args() -> Iterator[str]:
 
 class BwrapSandbox(Sandbox):
     """Runs commands under bubblewrap. ``outbound`` says whether ``check()`` also
-    requires the outbound-networking tools (slirp4netns, nsenter, iptables)."""
+    requires the outbound-networking tools (slirp4netns, nsenter, iptables).
+
+    Started by root, bwrap runs as ``host_uid``/``host_gid`` (no supplementary
+    groups; :attr:`host_ids`); started by anyone else, as the caller."""
 
     name = "bwrap"
 
-    def __init__(self, *, outbound: bool = True, use_cgroups: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        outbound: bool = True,
+        use_cgroups: bool = True,
+        host_uid: int = SANDBOX_UID,
+        host_gid: int = SANDBOX_UID,
+    ) -> None:
+        if host_uid <= 0 or host_gid <= 0:
+            raise ValueError("the sandbox's host uid and gid must not be root")
         self._outbound = outbound
         self._use_cgroups = use_cgroups
+        self.host_ids = (host_uid, host_gid) if os.geteuid() == 0 else None
 
     @property
     def bwrap(self) -> str:
@@ -127,8 +173,26 @@ class BwrapSandbox(Sandbox):
             raise SandboxUnavailable(f"bubblewrap is not installed: {INSTALL_ADVICE}")
         return path
 
+    def _stage(
+        self, spec: SandboxSpec, rlimits: dict[int, tuple[int, int]]
+    ) -> tuple[list[str], list[str]]:
+        """(command prefix, source paths) of the mounts of ``spec``: as root, the prefix
+        is the staging bwrap, ``setpriv`` and ``prlimit`` (``rlimits``), and the sources
+        are the staging bwrap's ``/tmp/N``."""
+        sources = [str(Path(m.source).resolve(strict=True)) for m in spec.mounts]
+        if self.host_ids is None:
+            return [], sources
+        uid, gid = self.host_ids
+        prefix = [self.bwrap, "--dev-bind", "/", "/", "--tmpfs", _STAGE, "--unshare-pid"]
+        for n, (mount, source) in enumerate(zip(spec.mounts, sources, strict=True)):
+            prefix += ["--bind" if mount.writable else "--ro-bind", source, f"{_STAGE}/{n}"]
+        prefix += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--die-with-parent"]
+        prefix += ["--", find_tool("setpriv"), f"--reuid={uid}", f"--regid={gid}", "--clear-groups"]
+        prefix += ["--inh-caps=-all", "--", *prlimit_args(find_tool("prlimit"), rlimits)]
+        return prefix, [f"{_STAGE}/{n}" for n in range(len(sources))]
+
     def check(self) -> None:
-        problem = _namespaces_work(self.bwrap)
+        problem = _namespaces_work(self.bwrap, self.host_ids)
         if problem is not None:
             raise SandboxUnavailable(
                 f"bubblewrap cannot create namespaces here ({problem}). "
@@ -137,17 +201,24 @@ class BwrapSandbox(Sandbox):
             )
         if self._outbound:
             check_tools()
+        if self.host_ids is not None:
+            find_tool("setpriv")
+            find_tool("prlimit")
 
-    def command(self, spec: SandboxSpec, fds: dict[str, int]) -> list[str]:
-        """The bwrap command line of ``spec`` (``fds``: seccomp, info, block, /etc files)."""
+    def command(
+        self, spec: SandboxSpec, fds: dict[str, int], rlimits: dict[int, tuple[int, int]]
+    ) -> list[str]:
+        """The bwrap command line of ``spec`` (``fds``: seccomp, info, block, /etc files),
+        behind the staging bwrap, ``setpriv`` and ``prlimit`` when the supervisor is root
+        (otherwise the caller applies ``rlimits`` to the blocked sandbox process)."""
+        prefix, sources = self._stage(spec, rlimits)
         disk = str(spec.limits.disk_mb * _MiB)
-        args = [self.bwrap, *_system_args()]
+        args = [*prefix, self.bwrap, *_system_args()]
         for path in _etc_files(spec):
             args += ["--ro-bind-data", str(fds[path]), path]
         args += ["--proc", "/proc", "--dev", "/dev"]
         args += ["--size", disk, "--tmpfs", "/tmp", "--size", disk, "--tmpfs", spec.workdir]
-        for mount in spec.mounts:
-            source = str(Path(mount.source).resolve(strict=True))
+        for mount, source in zip(spec.mounts, sources, strict=True):
             args += ["--bind" if mount.writable else "--ro-bind", source, mount.target]
         args += ["--remount-ro", "/", "--chdir", spec.workdir]
         args += ["--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
@@ -176,22 +247,29 @@ class BwrapSandbox(Sandbox):
         proc: asyncio.subprocess.Process | None = None
         pidfd = -1
         network: SlirpNetwork | None = None
+        # All sandboxes of a root supervisor share the host uid: RLIMIT_NPROC would be
+        # one limit for all of them.
+        rlimits = rlimits_for(limits, spec.argv, cgroup.enforced, nproc=self.host_ids is None)
         try:
-            argv = self.command(spec, child_fds)
+            argv = self.command(spec, child_fds, rlimits)
             proc = await asyncio.create_subprocess_exec(
                 *argv,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 pass_fds=(*child_fds.values(), *spec.pass_fds),
+                cwd="/",
             )
             for fd in child_fds.values():
                 os.close(fd)
             child_fds.clear()
             child = await _read_child_pid(info_r, proc)
+            if self.host_ids is not None:  # a pid in the staging bwrap's pid namespace
+                child = _host_pid(proc.pid, child)
             pidfd = os.pidfd_open(child)
             cgroup.attach(child)
-            apply_rlimits(child, rlimits_for(limits, spec.argv, cgroup.enforced))
+            if self.host_ids is None:
+                apply_rlimits(child, rlimits)
             if spec.network == "outbound":
                 network = await SlirpNetwork.attach(child, spec.allow_host_ports)
             os.write(block_w, b"1")
@@ -233,6 +311,20 @@ async def _read_child_pid(info_r: int, proc: asyncio.subprocess.Process) -> int:
         raise SandboxUnavailable(f"bubblewrap failed to start: {err or exc!r}") from exc
     finally:
         transport.close()
+
+
+def _host_pid(ancestor: int, ns_pid: int) -> int:
+    """The host pid of the descendant of ``ancestor`` that is ``ns_pid`` in the pid
+    namespace of ``ancestor``'s children (the second ``NSpid`` of /proc/PID/status)."""
+    for pid in _descendants(ancestor):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    ids = line.split()[1:]
+                    if len(ids) > 1 and int(ids[1]) == ns_pid:
+                        return pid
+                    break
+    raise SandboxUnavailable(f"bubblewrap's sandbox process {ns_pid} is not running")
 
 
 def _descendants(pid: int) -> list[int]:

@@ -41,6 +41,7 @@ __all__ = [
     "SLIRP_HOST",
     "SlirpNetwork",
     "egress_rules",
+    "find_tool",
     "host_addresses",
     "host_subnets",
 ]
@@ -122,17 +123,18 @@ def egress_rules(allow_host_ports: Sequence[int]) -> tuple[str, str]:
     return "\n".join(v4) + "\n", "\n".join(v6) + "\n"
 
 
-def _tool(name: str) -> str:
+def find_tool(name: str) -> str:
+    """The path of the system tool ``name`` (also looked up in the sbin folders)."""
     path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin:/usr/bin:/bin")
     if path is None:
-        raise SandboxUnavailable(f"outbound networking needs `{name}`: {INSTALL_ADVICE}")
+        raise SandboxUnavailable(f"the sandbox needs `{name}`: {INSTALL_ADVICE}")
     return path
 
 
 def check_tools() -> None:
     """Raise :class:`SandboxUnavailable` unless the outbound-network tools are installed."""
     for name in ("slirp4netns", "nsenter", "iptables-restore", "ip6tables-restore"):
-        _tool(name)
+        find_tool(name)
 
 
 async def wait_readable(fd: int, timeout_s: float) -> bool:
@@ -180,7 +182,7 @@ class SlirpNetwork:
             ready_r, ready_w = os.pipe()
             exit_r, exit_w = os.pipe()
             fds += [ready_r, ready_w, exit_r]
-            argv = [_tool("slirp4netns"), "--configure", "--mtu=65520"]
+            argv = [find_tool("slirp4netns"), "--configure", "--mtu=65520"]
             argv += ["--enable-sandbox", "--enable-seccomp", "--netns-type=path"]
             if not allow_host_ports:
                 argv.append("--disable-host-loopback")
@@ -228,12 +230,12 @@ class SlirpNetwork:
 
 
 async def _load_rules(netfd: int, userfd: int, rules_v4: str, rules_v6: str) -> None:
-    argv = [_tool("nsenter"), f"--net=/proc/self/fd/{netfd}"]
+    argv = [find_tool("nsenter"), f"--net=/proc/self/fd/{netfd}"]
     if os.geteuid() != 0:
         argv += [f"--user=/proc/self/fd/{userfd}", "--preserve-credentials"]
     script = (
-        f"{_tool('iptables-restore')} <<'EOF4'\n{rules_v4}EOF4\n"
-        f"{_tool('ip6tables-restore')} <<'EOF6'\n{rules_v6}EOF6\n"
+        f"{find_tool('iptables-restore')} <<'EOF4'\n{rules_v4}EOF4\n"
+        f"{find_tool('ip6tables-restore')} <<'EOF6'\n{rules_v6}EOF6\n"
     )
     proc = await asyncio.create_subprocess_exec(
         *argv,
