@@ -19,6 +19,7 @@ import pytest
 from tests.runtime.harness import HOST_ALIAS, Collector, make_sandbox, module, run_async, settings
 from visualbox.runtime.layout import ModuleSource
 from visualbox.runtime.messages import RunState, StatusLevel
+from visualbox.runtime.prepare import cache_key
 from visualbox.runtime.supervisor import Supervisor
 from visualbox.settings import SandboxSettings
 
@@ -167,6 +168,19 @@ def test_node_dependencies_are_prepared_once_and_cached(tmp_path: Path) -> None:
     assert second.outputs == [{"value": 7}]
     assert RunState.PREPARING not in [s.state for s in second.states]
     assert _entries(cache, "node") == [entry]
+
+
+def test_a_killed_prepare_leaves_nothing_behind_for_long(tmp_path: Path) -> None:
+    source = module("node", tmp_path / "m", NODE_FILES)
+    cache = tmp_path / "cache"
+    # What a supervisor killed mid-prepare leaves: a temporary folder of the entry.
+    stale = cache / "node" / f".tmp-{cache_key(source)}-killed"
+    (stale / "pkg").mkdir(parents=True)
+    node_settings = settings(npm_registry="http://127.0.0.1:9/")
+    (run,) = run_async(_start_all(node_settings, cache, [source]))
+    assert run.outputs == [{"value": 7}], run.messages
+    assert not stale.exists()
+    assert [p.name for p in (cache / "node").iterdir()] == [cache_key(source)]
 
 
 def test_go_builds_once_with_vendored_code(tmp_path: Path) -> None:

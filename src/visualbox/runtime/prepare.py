@@ -128,6 +128,10 @@ class Preparer:
             if entry.is_dir():
                 return entry
             entry.parent.mkdir(parents=True, exist_ok=True)
+            # Holding the entry's lock, any temporary folder of it is what a killed
+            # supervisor left behind: nobody else can be preparing it.
+            for stale in entry.parent.glob(f".tmp-{entry.name}-*"):
+                shutil.rmtree(stale, ignore_errors=True)
             tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{entry.name}-", dir=entry.parent))
             try:
                 tmp.chmod(0o755)
