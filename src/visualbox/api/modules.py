@@ -114,9 +114,6 @@ ArchiveBody = Annotated[bytes, Depends(archive_body)]
 
 
 def module_public(module: Module) -> ModulePublic:
-    forked = None
-    if module.forked_from_id and module.forked_from_version:
-        forked = ForkedFrom(module_id=module.forked_from_id, version=module.forked_from_version)
     return ModulePublic(
         id=module.id,
         name=module.name,
@@ -126,7 +123,7 @@ def module_public(module: Module) -> ModulePublic:
         tags=list(module.tags),
         cover=module.cover,
         owner_id=module.owner_id,
-        forked_from=forked,
+        forked_from=ForkedFrom.of(module),
         latest_version=module.latest_version,
         created_at=as_utc(module.created_at),
         updated_at=as_utc(module.updated_at),

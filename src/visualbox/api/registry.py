@@ -56,9 +56,6 @@ def _version_public(row: ModuleVersion) -> VersionPublic:
 
 def _registry_public(db: SessionDep, module: Module, user: User | None) -> RegistryModulePublic:
     versions = registry.versions_of(db, module, yanked=registry.can_manage(module, user))
-    forked = None
-    if module.forked_from_id and module.forked_from_version:
-        forked = ForkedFrom(module_id=module.forked_from_id, version=module.forked_from_version)
     return RegistryModulePublic(
         id=module.id,
         name=module.name,
@@ -71,7 +68,7 @@ def _registry_public(db: SessionDep, module: Module, user: User | None) -> Regis
         latest_version=module.latest_version,
         published_at=as_utc(module.published_at) if module.published_at else None,
         versions=[_summary(v) for v in versions],
-        forked_from=forked,
+        forked_from=ForkedFrom.of(module),
         forks=module.fork_count,
         uses=registry.use_count(db, module.id),
     )

@@ -14,6 +14,7 @@ from pydantic import (
     field_validator,
 )
 
+from visualbox.db.tables.modules import Module
 from visualbox.modules.manifest import MAX_TAG_CHARS, MAX_TAGS, TAG_PATTERN
 from visualbox.schemas.common import Name
 
@@ -55,6 +56,13 @@ class ModuleUpdate(BaseModel):
 class ForkedFrom(BaseModel):
     module_id: str
     version: str
+
+    @classmethod
+    def of(cls, module: Module) -> ForkedFrom | None:
+        """The published version ``module`` was forked from, if it was."""
+        if module.forked_from_id and module.forked_from_version:
+            return cls(module_id=module.forked_from_id, version=module.forked_from_version)
+        return None
 
 
 class ModulePublic(BaseModel):

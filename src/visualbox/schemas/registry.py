@@ -42,25 +42,6 @@ class VersionPublic(VersionSummary):
     manifest: dict[str, Any]
 
 
-class RegistryModulePublic(BaseModel):
-    """A module as the registry shows it; ``versions`` lists yanked ones to managers only."""
-
-    id: str
-    name: str
-    description: str
-    kind: str
-    runtime: str | None
-    tags: list[str]
-    cover: str | None
-    owner_name: str
-    latest_version: str | None
-    published_at: datetime | None
-    versions: list[VersionSummary]
-    forked_from: ForkedFrom | None
-    forks: int
-    uses: int
-
-
 class SearchItem(BaseModel):
     id: str
     name: str
@@ -74,6 +55,13 @@ class SearchItem(BaseModel):
     published_at: datetime | None
     forks: int
     uses: int
+
+
+class RegistryModulePublic(SearchItem):
+    """A module as the registry shows it; ``versions`` lists yanked ones to managers only."""
+
+    versions: list[VersionSummary]
+    forked_from: ForkedFrom | None
 
 
 class SearchPage(BaseModel):
