@@ -281,6 +281,23 @@ def test_simultaneous_sign_ups_with_one_address_give_one_account(app: FastAPI) -
     assert codes == [201, 409, 409, 409]  # never a 500, whoever wins the race
 
 
+def test_simultaneous_first_sign_ups_make_one_administrator(app: FastAPI) -> None:
+    start = threading.Barrier(4)
+
+    def sign_up(n: int) -> dict[str, Any]:
+        http = TestClient(app)
+        start.wait()
+        body = {"name": f"Early {n}", "email": f"early{n}@example.com", "password": PASSWORD}
+        response = http.post("/api/auth/signup", json=body)
+        assert response.status_code == 201, response.text
+        return dict(http.get("/api/account").json())
+
+    with ThreadPoolExecutor(4) as pool:
+        accounts = list(pool.map(sign_up, range(4)))
+    assert sum(a["is_admin"] for a in accounts) == 1
+    assert sum(a["email_verified"] for a in accounts) == 1  # only the first skips the mail
+
+
 def test_concurrent_wrong_passwords_cannot_exceed_the_limit(
     client: TestClient, app: FastAPI, settings: Settings
 ) -> None:

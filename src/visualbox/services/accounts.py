@@ -246,12 +246,23 @@ def sign_up(
         is_admin=first,
         verified=first and not mailer.configured,
     )
+    if first and _earliest_user_id(db) != user.id:
+        # Another sign-up raced this one and came first: only that one is the first.
+        user.is_admin = False
+        user.email_verified_at = None
+        db.commit()
     if not user.is_verified:
         try:
             _send_link(db, mailer, settings, user, "verify")
         except Unavailable:
             pass  # logged by the mailer; POST /api/auth/verify/resend tries again
     return user, create_session(db, user, days=settings.accounts.session_days)
+
+
+def _earliest_user_id(db: Session) -> str | None:
+    return db.scalar(
+        select(User.id).where(User.is_system.is_(False)).order_by(User.created_at, User.id).limit(1)
+    )
 
 
 def sign_in(
