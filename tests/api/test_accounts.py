@@ -23,6 +23,7 @@ from tests.conftest import Account
 from tests.fixtures.smtp import SmtpServer
 from visualbox.db.base import utcnow
 from visualbox.db.tables.accounts import EmailToken, User
+from visualbox.services.accounts import LINKS_PER_HOUR
 from visualbox.settings import Settings
 
 PASSWORD = "correct horse battery"
@@ -363,6 +364,24 @@ def test_forgot_answers_without_waiting_for_the_mail_server(
     finally:
         mail.hold.set()
     assert "/reset-password?token=" in mail.link(1)
+
+
+def test_link_mails_are_limited_per_hour(
+    client: TestClient, app: FastAPI, mail: SmtpServer
+) -> None:
+    signup(client, "ada@example.com")  # the first account: its verification mail
+    bob = TestClient(app)
+    signup(bob, "bob@example.com", "Bob")  # a verification mail too
+    mail.wait_for(2)
+    for _ in range(LINKS_PER_HOUR - 1):  # the sign-up mail counts as one
+        assert bob.post("/api/auth/verify/resend").status_code == 202
+    error(bob.post("/api/auth/verify/resend"), 429, "rate_limited")
+    for _ in range(LINKS_PER_HOUR + 2):  # the answer never changes ...
+        assert client.post("/api/auth/forgot", json={"email": "ada@example.com"}).status_code == 202
+    with app.state.db.session() as db:  # ... but only LINKS_PER_HOUR links were made and sent
+        resets = db.query(EmailToken).filter(EmailToken.purpose == "reset").count()
+    assert resets == LINKS_PER_HOUR
+    mail.wait_for(2 + (LINKS_PER_HOUR - 1) + LINKS_PER_HOUR)
 
 
 def test_reset_through_the_html_form(client: TestClient, app: FastAPI, mail: SmtpServer) -> None:

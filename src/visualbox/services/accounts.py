@@ -28,6 +28,7 @@ from visualbox.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    RateLimited,
     Unauthenticated,
     Unavailable,
     VisualBoxError,
@@ -44,6 +45,8 @@ LINK_LIFETIME = {
     "change_email": timedelta(hours=48),
     "reset": timedelta(hours=1),
 }
+LINKS_PER_HOUR = 5
+"""Link mails of one purpose a user may be sent per hour (no inbox flooding)."""
 LINK_PAGE = {"verify": "verify-email", "change_email": "verify-email", "reset": "reset-password"}
 
 
@@ -358,9 +361,23 @@ def _use_link(db: Session, token: str, purposes: tuple[str, ...]) -> EmailToken:
     return row
 
 
+def _links_sent_recently(db: Session, user: User, purpose: str) -> int:
+    since = utcnow() - timedelta(hours=1)
+    query = select(func.count()).where(
+        EmailToken.user_id == user.id,
+        EmailToken.purpose == purpose,
+        EmailToken.created_at > since,
+    )
+    return db.scalar(query) or 0
+
+
 def resend_verification(db: Session, mailer: Mailer, settings: Settings, user: User) -> None:
     if user.is_verified:
         raise Conflict("Your email address is already verified.")
+    if _links_sent_recently(db, user, "verify") >= LINKS_PER_HOUR:
+        error = RateLimited("We sent several links in the last hour; check your inbox first.")
+        error.retry_after = 3600
+        raise error
     _send_link(db, mailer, settings, user, "verify")
 
 
@@ -389,6 +406,8 @@ def request_password_reset(db: Session, mailer: Mailer, settings: Settings, emai
     user = user_by_email(db, email)
     if user is None or user.is_system:
         return
+    if _links_sent_recently(db, user, "reset") >= LINKS_PER_HOUR:
+        return  # no inbox flooding; the answer stays the same
     # Sent in the background: the answer must not take longer for a real account.
     _send_link(db, mailer, settings, user, "reset", later=True)
 
