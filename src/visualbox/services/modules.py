@@ -13,12 +13,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from visualbox.db.base import utcnow
 from visualbox.db.tables.accounts import User
-from visualbox.db.tables.modules import Module, ModuleFile, ModuleTag
+from visualbox.db.tables.modules import Module, ModuleFile, ModuleTag, ModuleUse
 from visualbox.errors import Conflict, FieldError, InvalidInput, NotFound, TooLarge
 from visualbox.modules.archive import extract_zip, make_zip
 from visualbox.modules.check import Problem, check_tree
@@ -144,8 +144,17 @@ def update_module(db: Session, module: Module, changes: dict[str, Any]) -> Modul
 
 
 def delete_module(db: Session, module: Module) -> None:
-    """Delete the module with its published versions (dashboards using it then see
-    ``NotFound`` when they resolve it)."""
+    """Delete the module with its published versions.
+
+    Refused with :class:`Conflict` while dashboards use it: they would break.
+    """
+    uses = db.scalar(select(func.count()).where(ModuleUse.module_id == module.id)) or 0
+    if uses:
+        raise Conflict(
+            f"{uses} dashboard(s) use this module; remove it from them, or yank its versions "
+            "to hide it from the registry.",
+            [FieldError("module", f"used by {uses} dashboard(s)")],
+        )
     search.unindex_module(db, module.id)
     db.delete(module)
     db.commit()
