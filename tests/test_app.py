@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from visualbox.app import create_app
 from visualbox.errors import Unavailable
-from visualbox.settings import SandboxSettings, ServerSettings, Settings
+from visualbox.settings import DatabaseSettings, SandboxSettings, ServerSettings, Settings
 
 
 def test_health_reports_the_database(client: TestClient, database_url: str) -> None:
@@ -32,11 +32,16 @@ def test_production_refuses_insecure_settings(tmp_path: Path) -> None:
         data_dir=tmp_path,
         server=ServerSettings(environment="production", public_url="http://example.test"),
         sandbox=SandboxSettings(backend="none", allow_unsandboxed=True),
+        database=DatabaseSettings(echo=True),
     )
     with pytest.raises(Unavailable) as info:
         create_app(settings)
     fields = {f.field for f in info.value.fields}
-    assert fields == {"VISUALBOX_SANDBOX__BACKEND", "VISUALBOX_SERVER__PUBLIC_URL"}
+    assert fields == {
+        "VISUALBOX_SANDBOX__BACKEND",
+        "VISUALBOX_SERVER__PUBLIC_URL",
+        "VISUALBOX_DATABASE__ECHO",
+    }
 
 
 def test_an_unexpected_error_has_the_error_shape_and_leaks_nothing(app: FastAPI) -> None:

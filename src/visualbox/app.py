@@ -114,6 +114,10 @@ def check_production(settings: Settings) -> None:
                 "VISUALBOX_SANDBOX__BACKEND", "integrations must run sandboxed in production"
             )
         )
+    if settings.database.echo:
+        problems.append(
+            FieldError("VISUALBOX_DATABASE__ECHO", "logs every SQL parameter; not in production")
+        )
     if not settings.public_url.startswith("https://"):
         problems.append(
             FieldError("VISUALBOX_SERVER__PUBLIC_URL", "must be an https:// URL in production")
