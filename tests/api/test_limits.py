@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from tests.asgi import stream
 from tests.conftest import Account
 from visualbox.api.limits import MAX_JSON_BYTES
 
@@ -52,35 +52,8 @@ def test_an_undeclared_oversized_body_stops_being_read(
     """A chunked body without Content-Length is counted as it arrives and cut off."""
     ada = make_account()
     chunk = b"x" * 65536
-    pulled = 0
-    sent: list[dict[str, object]] = []
-
-    async def receive() -> dict[str, object]:
-        nonlocal pulled
-        pulled += len(chunk)
-        return {"type": "http.request", "body": chunk, "more_body": pulled < 64 * MAX_JSON_BYTES}
-
-    async def send(message: dict[str, object]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/api/dashboards",
-        "raw_path": b"/api/dashboards",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"testserver"),
-            (b"content-type", b"application/json"),
-            (b"authorization", f"Bearer {ada.token}".encode()),
-        ],
-        "client": ("127.0.0.1", 1),
-        "server": ("testserver", 80),
-    }
-    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
-    assert sent[0]["status"] == 413
+    headers = {"content-type": "application/json", "authorization": f"Bearer {ada.token}"}
+    endless = (chunk for _ in range(64 * MAX_JSON_BYTES // len(chunk)))
+    status, pulled = stream(app, "POST", "/api/dashboards", headers, endless)
+    assert status == 413
     assert pulled <= MAX_JSON_BYTES + len(chunk)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import os
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.asgi import stream
 from tests.conftest import Account
 from visualbox.api.modules import ARCHIVE_MAX_BYTES
 from visualbox.modules.archive import make_zip
@@ -329,47 +329,6 @@ def test_delete_module(make_account: Callable[..., Account]) -> None:
     assert ada.http.get("/api/modules").json() == []
 
 
-def _stream(app: Any, path: str, headers: dict[str, str], chunks: Any) -> tuple[int, int]:
-    """PUT ``chunks`` to ``path`` straight through ASGI, one chunk per ``receive``.
-
-    Returns the response status and how many body bytes the app pulled: unlike the
-    test client, this shows whether the server stops reading at its limit.
-    """
-    pulled = 0
-    status = 0
-
-    async def receive() -> dict[str, Any]:
-        nonlocal pulled
-        chunk = next(chunks, None)
-        if chunk is None:
-            return {"type": "http.request", "body": b"", "more_body": False}
-        pulled += len(chunk)
-        return {"type": "http.request", "body": chunk, "more_body": True}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "PUT",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]
-        + [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
-    asyncio.run(app(scope, receive, send))
-    return status, pulled
-
-
 def _endless_multipart(megabytes: int) -> Any:
     yield (
         b'--B\r\nContent-Disposition: form-data; name="file"; filename="m.zip"\r\n'
@@ -390,8 +349,8 @@ def test_a_multipart_archive_stops_being_read_at_the_limit(
         "content-type": "multipart/form-data; boundary=B",
     }
     megabytes = 3 * ARCHIVE_MAX_BYTES // (1024 * 1024)
-    status, pulled = _stream(
-        app, f"/api/modules/{module['id']}/archive", headers, _endless_multipart(megabytes)
+    status, pulled = stream(
+        app, "PUT", f"/api/modules/{module['id']}/archive", headers, _endless_multipart(megabytes)
     )
     assert status == 413
     assert pulled <= ARCHIVE_MAX_BYTES + 2 * 1024 * 1024
@@ -404,7 +363,7 @@ def test_uploads_from_strangers_are_refused_before_the_body_is_read(
     ada = make_account()
     module = new_module(ada.http)
     chunks = (b"\0" * (1024 * 1024) for _ in range(4))
-    status, pulled = _stream(app, f"/api/modules/{module['id']}/{route}", {}, chunks)
+    status, pulled = stream(app, "PUT", f"/api/modules/{module['id']}/{route}", {}, chunks)
     assert status == 401
     assert pulled == 0
 
