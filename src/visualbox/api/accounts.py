@@ -15,6 +15,7 @@ from visualbox.api.deps import (
     SESSION_COOKIE,
     AdminUser,
     CurrentUser,
+    MailerDep,
     OptionalUser,
     SessionDep,
     SettingsDep,
@@ -38,19 +39,11 @@ from visualbox.schemas.accounts import (
     Signin,
 )
 from visualbox.services import accounts
-from visualbox.services.mail import Mailer, mailer_for
 from visualbox.settings import Settings
 
 router = APIRouter(tags=["accounts"])
 
 
-def get_mailer(request: Request, settings: SettingsDep) -> Mailer:
-    """``app.state.mailer`` when the app has one, else a mailer built from settings."""
-    mailer = getattr(request.app.state, "mailer", None)
-    return mailer if isinstance(mailer, Mailer) else mailer_for(settings)
-
-
-MailerDep = Annotated[Mailer, Depends(get_mailer)]
 SameSite = Depends(check_same_origin)
 
 

@@ -24,6 +24,7 @@ from visualbox.db.engine import Database
 from visualbox.db.tables.accounts import User
 from visualbox.errors import Forbidden, Unauthenticated
 from visualbox.services import accounts
+from visualbox.services.mail import Mailer
 from visualbox.services.secrets import SecretBox
 from visualbox.settings import Settings
 
@@ -51,9 +52,15 @@ def get_secret_box(request: Request) -> SecretBox:
     return box
 
 
+def get_mailer(request: Request) -> Mailer:
+    mailer: Mailer = request.app.state.mailer
+    return mailer
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_db)]
 SecretBoxDep = Annotated[SecretBox, Depends(get_secret_box)]
+MailerDep = Annotated[Mailer, Depends(get_mailer)]
 
 
 def check_same_origin(request: Request) -> None:
