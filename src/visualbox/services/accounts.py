@@ -172,9 +172,12 @@ def end_session(db: Session, token: str) -> None:
         db.commit()
 
 
-def end_all_sessions(db: Session, user: User) -> None:
-    db.query(UserSession).filter(UserSession.user_id == user.id).delete()
-    db.commit()
+def _end_sessions(db: Session, user: User, *, keep: str | None = None) -> None:
+    """End every session of ``user`` but ``keep`` (a cookie value); not committed."""
+    sessions = delete(UserSession).where(UserSession.user_id == user.id)
+    if keep is not None:
+        sessions = sessions.where(UserSession.token_hash != token_hash(keep))
+    db.execute(sessions)
 
 
 # -- API tokens -------------------------------------------------------------------------
@@ -434,7 +437,7 @@ def reset_password(db: Session, token: str, password: str) -> User:
     user.password_hash = hash_password(password)
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()  # the link proved the address
-    db.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    _end_sessions(db, user)
     db.commit()
     ratelimit.clear(db, ratelimit.email_key(user.email))
     return user
@@ -480,10 +483,7 @@ def change_password(
     _check_own_password(db, settings, user, current_password, "current_password")
     check_password_strength(new_password, "new_password")
     user.password_hash = hash_password(new_password)
-    others = delete(UserSession).where(UserSession.user_id == user.id)
-    if keep_session is not None:
-        others = others.where(UserSession.token_hash != token_hash(keep_session))
-    db.execute(others)
+    _end_sessions(db, user, keep=keep_session)
     db.commit()
 
 
