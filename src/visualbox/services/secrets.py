@@ -70,6 +70,17 @@ class SecretBox:
                 "security.old_secrets_keys?"
             ) from None
 
+    def decrypt_fresh(self, token: str, ttl_s: int) -> bytes | None:
+        """Decrypt a token made at most ``ttl_s`` seconds ago; ``None`` if it is not one.
+
+        For tokens that clients hold (tampered, expired or foreign ones are expected
+        input here, not an operator problem).
+        """
+        try:
+            return self._fernet.decrypt(token.encode("ascii"), ttl=ttl_s)
+        except (InvalidToken, UnicodeEncodeError):
+            return None
+
     def encrypt_json(self, value: Any) -> str:
         return self.encrypt(json.dumps(value, separators=(",", ":")).encode())
 
