@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from visualbox import __version__
 from visualbox.api import accounts, dashboards, modules, public, registry, sharing
+from visualbox.api.frames import router as frames_router
 from visualbox.api.limits import RequestLimits
 from visualbox.db.engine import Database
 from visualbox.db.schema import migrate
@@ -162,6 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dashboards.router, prefix="/api")
     app.include_router(sharing.router, prefix="/api")
     app.include_router(public.router)
+    app.include_router(frames_router)
 
     @app.get("/api/health", tags=["server"])
     def health() -> dict[str, Any]:

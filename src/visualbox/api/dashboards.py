@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
+from sqlalchemy.orm import Session
 
 from visualbox.api.deps import CurrentUser, SecretBoxDep, SessionDep, SettingsDep
 from visualbox.db.tables.dashboards import Dashboard
@@ -22,15 +23,20 @@ from visualbox.schemas.dashboards import (
     IntegrationAdd,
     IntegrationChange,
 )
-from visualbox.services import dashboards
+from visualbox.services import dashboards, frames
+from visualbox.services.secrets import SecretBox
 from visualbox.services.sharing import share_path
 from visualbox.settings import Settings
 
 router = APIRouter(prefix="/dashboards", tags=["dashboards"])
 
 
-def dashboard_public(dashboard: Dashboard, settings: Settings) -> DashboardPublic:
+def dashboard_public(
+    dashboard: Dashboard, settings: Settings, db: Session, box: SecretBox
+) -> DashboardPublic:
+    """The owner's view; each widget gets ``frame``, the URL its iframe loads."""
     document = dashboard.document
+    frame_urls = frames.dashboard_frames(db, box, dashboard)
     token = dashboard.share_token
     return DashboardPublic(
         id=dashboard.id,
@@ -42,7 +48,7 @@ def dashboard_public(dashboard: Dashboard, settings: Settings) -> DashboardPubli
         updated_at=dashboard.updated_at,
         settings=DashboardSettings.model_validate(document["settings"]),
         integrations=document["integrations"],
-        widgets=document["widgets"],
+        widgets=[{**w, "frame": frame_urls.get(w["id"])} for w in document["widgets"]],
         share_url=settings.public_url + share_path(token) if token else None,
     )
 
@@ -63,7 +69,7 @@ def create_dashboard(
     box: SecretBoxDep,
     settings: SettingsDep,
 ) -> DashboardPublic:
-    return dashboard_public(dashboards.create_dashboard(db, box, user, body), settings)
+    return dashboard_public(dashboards.create_dashboard(db, box, user, body), settings, db, box)
 
 
 @router.post("/import", status_code=201)
@@ -74,14 +80,14 @@ def import_dashboard(
     box: SecretBoxDep,
     settings: SettingsDep,
 ) -> DashboardPublic:
-    return dashboard_public(dashboards.import_dashboard(db, box, user, body), settings)
+    return dashboard_public(dashboards.import_dashboard(db, box, user, body), settings, db, box)
 
 
 @router.get("/{dashboard_id}")
 def get_dashboard(
-    dashboard_id: str, db: SessionDep, user: CurrentUser, settings: SettingsDep
+    dashboard_id: str, db: SessionDep, user: CurrentUser, box: SecretBoxDep, settings: SettingsDep
 ) -> DashboardPublic:
-    return dashboard_public(dashboards.get_dashboard(db, user, dashboard_id), settings)
+    return dashboard_public(dashboards.get_dashboard(db, user, dashboard_id), settings, db, box)
 
 
 @router.put("/{dashboard_id}")
@@ -95,7 +101,7 @@ def save_dashboard(
 ) -> DashboardPublic:
     """Replace the content; ``revision`` must be the current one (else 409)."""
     saved = dashboards.save_dashboard(db, box, user, dashboard_id, body, body.revision)
-    return dashboard_public(saved, settings)
+    return dashboard_public(saved, settings, db, box)
 
 
 @router.patch("/{dashboard_id}")
@@ -109,7 +115,7 @@ def patch_dashboard(
 ) -> DashboardPublic:
     changes = body.model_dump(exclude_unset=True, mode="json")
     saved = dashboards.patch_dashboard(db, box, user, dashboard_id, changes)
-    return dashboard_public(saved, settings)
+    return dashboard_public(saved, settings, db, box)
 
 
 @router.delete("/{dashboard_id}", status_code=204)
@@ -120,9 +126,11 @@ def delete_dashboard(dashboard_id: str, db: SessionDep, user: CurrentUser) -> Re
 
 @router.post("/{dashboard_id}/duplicate", status_code=201)
 def duplicate_dashboard(
-    dashboard_id: str, db: SessionDep, user: CurrentUser, settings: SettingsDep
+    dashboard_id: str, db: SessionDep, user: CurrentUser, box: SecretBoxDep, settings: SettingsDep
 ) -> DashboardPublic:
-    return dashboard_public(dashboards.duplicate_dashboard(db, user, dashboard_id), settings)
+    return dashboard_public(
+        dashboards.duplicate_dashboard(db, user, dashboard_id), settings, db, box
+    )
 
 
 @router.get("/{dashboard_id}/export")
@@ -141,7 +149,7 @@ def add_integration(
 ) -> DashboardPublic:
     instance = body.instance.model_dump(mode="json")
     saved = dashboards.add_integration(db, box, user, dashboard_id, body.revision, instance)
-    return dashboard_public(saved, settings)
+    return dashboard_public(saved, settings, db, box)
 
 
 @router.patch("/{dashboard_id}/integrations/{instance_id}")
@@ -158,7 +166,7 @@ def change_integration(
     saved = dashboards.change_integration(
         db, box, user, dashboard_id, instance_id, body.revision, changes
     )
-    return dashboard_public(saved, settings)
+    return dashboard_public(saved, settings, db, box)
 
 
 @router.delete("/{dashboard_id}/integrations/{instance_id}")
@@ -172,4 +180,4 @@ def remove_integration(
     settings: SettingsDep,
 ) -> DashboardPublic:
     saved = dashboards.remove_integration(db, box, user, dashboard_id, instance_id, revision)
-    return dashboard_public(saved, settings)
+    return dashboard_public(saved, settings, db, box)

@@ -13,11 +13,12 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
-from visualbox.api.deps import CurrentUser, SessionDep
+from visualbox.api.deps import CurrentUser, SecretBoxDep, SessionDep
 from visualbox.db.base import as_utc
 from visualbox.db.tables.modules import Module
 from visualbox.errors import FieldError, InvalidInput, TooLarge
 from visualbox.modules.tree import LIMITS
+from visualbox.schemas.frames import FramePublic
 from visualbox.schemas.modules import (
     CheckPublic,
     FilePublic,
@@ -29,7 +30,7 @@ from visualbox.schemas.modules import (
     ProblemPublic,
     Rename,
 )
-from visualbox.services import modules
+from visualbox.services import frames, modules
 from visualbox.services.modules import FileEntry
 
 router = APIRouter(tags=["modules"])
@@ -237,6 +238,15 @@ def export_archive(module_id: str, db: SessionDep, user: CurrentUser) -> Respons
         media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="{module.id}.zip"'},
     )
+
+
+@router.post("/modules/{module_id}/frame")
+def working_copy_frame(
+    module_id: str, db: SessionDep, user: CurrentUser, box: SecretBoxDep
+) -> FramePublic:
+    """A frame URL for the studio preview of the working copy as it is now (widgets only)."""
+    module = modules.get_owned(db, module_id, user)
+    return FramePublic(url=frames.working_copy_frame(db, box, module))
 
 
 @router.get("/modules/{module_id}/check")

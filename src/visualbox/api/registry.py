@@ -11,12 +11,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query, Response
 
-from visualbox.api.deps import CurrentUser, OptionalUser, SessionDep
+from visualbox.api.deps import CurrentUser, OptionalUser, SecretBoxDep, SessionDep
 from visualbox.api.modules import file_response, module_public
 from visualbox.db.base import as_utc
 from visualbox.db.tables.accounts import User
 from visualbox.db.tables.modules import Module, ModuleVersion
 from visualbox.modules.manifest import MAX_TAG_CHARS
+from visualbox.schemas.frames import FramePublic
 from visualbox.schemas.modules import ForkedFrom, ModulePublic
 from visualbox.schemas.registry import (
     ForkCreate,
@@ -27,7 +28,7 @@ from visualbox.schemas.registry import (
     VersionPublic,
     VersionSummary,
 )
-from visualbox.services import modules, registry, search
+from visualbox.services import frames, modules, registry, search
 
 router = APIRouter(tags=["registry"])
 
@@ -144,6 +145,14 @@ def get_version_archive(module_id: str, version: str, db: SessionDep) -> Respons
 def get_version_file(module_id: str, version: str, path: str, db: SessionDep) -> Response:
     row = registry.get_version(db, registry.listed_module(db, module_id), version)
     return file_response(path, registry.version_file(db, row, path), html="sandboxed")
+
+
+@router.get("/registry/modules/{module_id}/versions/{version}/frame")
+def get_version_frame(
+    module_id: str, version: str, db: SessionDep, box: SecretBoxDep
+) -> FramePublic:
+    """A frame URL for a published version (``latest`` or exact) of a widget."""
+    return FramePublic(url=frames.registry_frame(db, box, module_id, version))
 
 
 @router.post("/registry/modules/{module_id}/versions/{version}/yank")

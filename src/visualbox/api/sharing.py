@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from visualbox.api.deps import CurrentUser, SessionDep, SettingsDep
+from visualbox.api.deps import CurrentUser, SecretBoxDep, SessionDep, SettingsDep
 from visualbox.db.tables.dashboards import Dashboard
 from visualbox.schemas.sharing import (
     ExplorerItem,
@@ -19,7 +19,7 @@ from visualbox.schemas.sharing import (
     SharingPublic,
     SharingUpdate,
 )
-from visualbox.services import dashboards, sharing
+from visualbox.services import dashboards, frames, sharing
 from visualbox.settings import Settings
 
 router = APIRouter(tags=["sharing"])
@@ -88,6 +88,11 @@ def explore(
 
 
 @router.get("/public/dashboards/{token}")
-def public_dashboard(token: str, db: SessionDep) -> PublicDashboard:
-    """A shared dashboard's read model. No sign-in needed."""
-    return PublicDashboard.model_validate(sharing.public_view(sharing.shared_dashboard(db, token)))
+def public_dashboard(token: str, db: SessionDep, box: SecretBoxDep) -> PublicDashboard:
+    """A shared dashboard's read model; each widget with its ``frame`` URL. No sign-in needed."""
+    dashboard = sharing.shared_dashboard(db, token)
+    view = sharing.public_view(dashboard)
+    frame_urls = frames.dashboard_frames(db, box, dashboard)
+    for widget in view["widgets"]:
+        widget["frame"] = frame_urls.get(widget["id"])
+    return PublicDashboard.model_validate(view)

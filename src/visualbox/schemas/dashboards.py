@@ -70,6 +70,11 @@ class WidgetInstance(ModuleInstance):
     background: str | None = Field(None, pattern=HEX_COLOUR)
     hide_until_data: bool = False
     title: str | None = Field(None, max_length=200)
+    frame: str | None = Field(
+        None,
+        exclude=True,
+        description="Read-only (answers carry the widget's frame URL); ignored on input.",
+    )
 
 
 class DashboardContent(_Input):

@@ -43,6 +43,8 @@ class PublicWidget(BaseModel):
     background: str | None
     hide_until_data: bool
     title: str | None
+    frame: str | None = None
+    """The URL the widget's sandboxed iframe loads; ``None`` if its module is gone."""
 
 
 class PublicDashboard(BaseModel):

@@ -1,0 +1,145 @@
+/*
+ * The VisualBox widget SDK (frame side). Injected as the first script of every
+ * widget page served from /frames/<ticket>/ (see docs/widgets.md).
+ *
+ * The widget runs in <iframe sandbox="allow-scripts">: its origin is "null" and it
+ * can reach nothing but its host. The host (frontend/src/widgets/host.ts) posts
+ * {visualbox: 'connect'} with a MessagePort once the page has loaded; from then on
+ * the SDK talks only through that port:
+ *
+ *   host -> widget  {type: 'update', config?: object, data?: any}   (at most one per frame)
+ *   widget -> host  {type: 'ready'}
+ *                   {type: 'log', level: 'info'|'warn'|'error', message: string}
+ *                   {type: 'resize', height: number}
+ *
+ * API for widgets (compatible with the original VisualBox):
+ *   visualbox.config, visualbox.data (undefined until the first value),
+ *   visualbox.onConfigChanged(cb), visualbox.onDataChanged(cb)  (cb also fires at once
+ *   with the current value, if there is one), visualbox.log(message, level),
+ *   visualbox.resize(height);
+ *   thesis-era globals CONFIG and DATA, and an optional global function
+ *   onMessage({type: 'CONFIG_CHANGED' | 'DATA_CHANGED', value}).
+ */
+(function () {
+  'use strict';
+
+  var port = null;
+  var pending = []; // messages for the host sent before the port arrived (bounded)
+  var configListeners = [];
+  var dataListeners = [];
+  var hasConfig = false;
+  var hasData = false;
+
+  function send(message) {
+    if (port) {
+      port.postMessage(message);
+    } else if (pending.length < 50) {
+      pending.push(message);
+    }
+  }
+
+  function text(value) {
+    if (typeof value === 'string') return value;
+    try {
+      return JSON.stringify(value);
+    } catch (e) {
+      return String(value);
+    }
+  }
+
+  // Run widget callbacks one by one: one failing callback must not stop the others.
+  function notify(listeners, value) {
+    for (var i = 0; i < listeners.length; i++) {
+      try {
+        listeners[i](value);
+      } catch (error) {
+        report(error);
+      }
+    }
+  }
+
+  function callOnMessage(type, value) {
+    if (typeof window.onMessage === 'function') {
+      try {
+        window.onMessage({ type: type, value: value });
+      } catch (error) {
+        report(error);
+      }
+    }
+  }
+
+  function report(error) {
+    var message = error && error.stack ? error.stack : text(error);
+    send({ type: 'log', level: 'error', message: String(message).slice(0, 4000) });
+  }
+
+  function applyConfig(config) {
+    hasConfig = true;
+    visualbox.config = config;
+    window.CONFIG = config;
+    notify(configListeners, config);
+    callOnMessage('CONFIG_CHANGED', config);
+  }
+
+  function applyData(data) {
+    hasData = true;
+    visualbox.data = data;
+    window.DATA = data;
+    notify(dataListeners, data);
+    callOnMessage('DATA_CHANGED', data);
+  }
+
+  function receive(event) {
+    var message = event.data;
+    if (!message || message.type !== 'update') return;
+    if (Object.prototype.hasOwnProperty.call(message, 'config')) applyConfig(message.config);
+    if (Object.prototype.hasOwnProperty.call(message, 'data')) applyData(message.data);
+  }
+
+  var visualbox = {
+    config: {},
+    data: undefined,
+    onConfigChanged: function (callback) {
+      if (typeof callback !== 'function') throw new TypeError('onConfigChanged needs a function');
+      configListeners.push(callback);
+      if (hasConfig) notify([callback], visualbox.config);
+    },
+    onDataChanged: function (callback) {
+      if (typeof callback !== 'function') throw new TypeError('onDataChanged needs a function');
+      dataListeners.push(callback);
+      if (hasData) notify([callback], visualbox.data);
+    },
+    log: function (message, level) {
+      var known = level === 'warn' || level === 'error' ? level : 'info';
+      send({ type: 'log', level: known, message: text(message).slice(0, 4000) });
+    },
+    resize: function (height) {
+      if (typeof height === 'number' && isFinite(height)) send({ type: 'resize', height: height });
+    },
+  };
+
+  // The handshake: accept exactly one port, only from the parent page.
+  window.addEventListener('message', function connect(event) {
+    var message = event.data;
+    if (event.source !== window.parent || !message || message.visualbox !== 'connect') return;
+    if (!event.ports || !event.ports[0]) return;
+    window.removeEventListener('message', connect);
+    port = event.ports[0];
+    port.onmessage = receive;
+    port.postMessage({ type: 'ready' });
+    for (var i = 0; i < pending.length; i++) port.postMessage(pending[i]);
+    pending = [];
+  });
+
+  window.addEventListener('error', function (event) {
+    var where = event.filename ? ' (' + event.filename.split('/').pop() + ':' + event.lineno + ')' : '';
+    send({ type: 'log', level: 'error', message: String(event.message).slice(0, 4000) + where });
+  });
+  window.addEventListener('unhandledrejection', function (event) {
+    report(event.reason);
+  });
+
+  window.visualbox = visualbox;
+  window.CONFIG = visualbox.config;
+  window.DATA = undefined;
+})();

@@ -1,0 +1,238 @@
+"""Frame tickets: capability URLs that serve one widget's files into a sandboxed iframe.
+
+A widget is user-written HTML and JavaScript; the browser runs it in an
+``<iframe sandbox="allow-scripts">`` whose document comes from
+``/frames/<ticket>/`` (docs/widgets.md). The ticket names exactly one
+(module, exact version or the working copy, content hash) and an expiry, and is
+sealed with the server's :class:`SecretBox` (Fernet: encrypted and authenticated),
+so it cannot be forged, altered or read by its holder. Whoever holds a ticket may
+read those files until it expires: tickets are issued only to someone who may see
+the widget (see the ``*_frame(s)`` functions), and a working-copy ticket stops
+working as soon as the working copy changes (its content hash no longer matches).
+
+Tickets are not revocable before they expire (after 12 to 13 hours): a visitor who
+opened a public dashboard keeps its widgets' files for that long after the link is
+disabled. The files are code the visitor's browser already ran.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from visualbox.db.tables.accounts import User
+from visualbox.db.tables.dashboards import Dashboard
+from visualbox.db.tables.modules import Module
+from visualbox.errors import FieldError, InvalidInput, NotFound, VisualBoxError
+from visualbox.modules.tree import content_hash, normalize_path
+from visualbox.services import modules, registry
+from visualbox.services.registry import ResolvedModule
+from visualbox.services.secrets import SecretBox
+
+TICKET_TTL = timedelta(hours=12)
+MAX_TICKET_TTL = timedelta(days=7)
+"""No ticket lives longer, whatever ``ttl`` its issuer asked for."""
+EXPIRY_STEP = timedelta(hours=1)
+SDK_PATH = "/frames/sdk.js"
+_PURPOSE = "frame/1"
+_MEMO_SIZE = 10_000
+_memo: weakref.WeakKeyDictionary[SecretBox, OrderedDict[tuple[str, str | None, str, int], str]] = (
+    weakref.WeakKeyDictionary()
+)
+_memo_lock = threading.Lock()
+_TICKET_RE = re.compile(r"[A-Za-z0-9_-]{40,2000}")
+_DOCTYPE_RE = re.compile(rb"\A(\xef\xbb\xbf)?(\s|<!--.*?-->)*<!doctype[^>]*>", re.I | re.S)
+
+
+@dataclass(frozen=True)
+class FrameTicket:
+    """What a valid ticket names."""
+
+    module_id: str
+    version: str | None
+    """``None``: the owner's working copy."""
+    content_hash: str
+    expires_at: int
+    """Unix time, seconds."""
+
+
+# -- issuing and opening ----------------------------------------------------------------
+
+
+def issue_ticket(
+    box: SecretBox,
+    module_id: str,
+    version: str | None,
+    tree_hash: str,
+    *,
+    ttl: timedelta = TICKET_TTL,
+    now: float | None = None,
+) -> str:
+    """A sealed, URL-safe ticket (no ``=`` padding) for those exact files.
+
+    The expiry is rounded up to the next :data:`EXPIRY_STEP`, and within one step the
+    same files get the same ticket (memoised per box), so the URL is stable and a page
+    reload reuses what the browser cached."""
+    ttl = min(ttl, MAX_TICKET_TTL)
+    step = EXPIRY_STEP.total_seconds()
+    expires = int(math.ceil(((time.time() if now is None else now) + ttl.total_seconds()) / step))
+    expires *= int(step)
+    key = (module_id, version, tree_hash, expires)
+    with _memo_lock:
+        memo = _memo.setdefault(box, OrderedDict())
+        ticket = memo.get(key)
+        if ticket is not None:
+            memo.move_to_end(key)
+            return ticket
+    payload = {"p": _PURPOSE, "m": module_id, "v": version, "h": tree_hash, "x": expires}
+    ticket = box.encrypt_json(payload).rstrip("=")
+    with _memo_lock:
+        memo[key] = ticket
+        while len(memo) > _MEMO_SIZE:
+            memo.popitem(last=False)
+    return ticket
+
+
+def frame_url(box: SecretBox, resolved: ResolvedModule, *, ttl: timedelta = TICKET_TTL) -> str:
+    """``/frames/<ticket>/``: where the iframe of that exact widget version loads from."""
+    ticket = issue_ticket(box, resolved.module_id, resolved.version, resolved.content_hash, ttl=ttl)
+    return f"/frames/{ticket}/"
+
+
+def open_ticket(box: SecretBox, ticket: str, *, now: float | None = None) -> FrameTicket:
+    """The ticket's content; :class:`NotFound` if it is malformed, tampered or expired."""
+    gone = NotFound("No such frame (the link may have expired: reload the page).")
+    if not _TICKET_RE.fullmatch(ticket):
+        raise gone
+    raw = box.decrypt_fresh(ticket + "=" * (-len(ticket) % 4), int(MAX_TICKET_TTL.total_seconds()))
+    if raw is None:
+        raise gone
+    try:
+        payload: dict[str, Any] = json.loads(raw)
+    except ValueError:
+        raise gone from None
+    if not isinstance(payload, dict) or payload.get("p") != _PURPOSE:
+        raise gone  # another kind of sealed token (a run token, dashboard secrets, ...)
+    found = FrameTicket(payload["m"], payload["v"], payload["h"], int(payload["x"]))
+    if found.expires_at <= (time.time() if now is None else now):
+        raise gone
+    return found
+
+
+# -- reading the files ------------------------------------------------------------------
+
+
+def frame_file(db: Session, ticket: FrameTicket, path: str) -> tuple[str, bytes]:
+    """``(path, content)`` of one file named by ``ticket``; ``""`` and folders mean their
+    ``index.html``. :class:`NotFound` if the module, version or file is gone, or the
+    working copy changed since the ticket was issued."""
+    if path == "" or path.endswith("/"):
+        path += "index.html"
+    try:
+        path = normalize_path(path)
+    except InvalidInput:
+        raise NotFound("No such file.", [FieldError("path", "no such file")]) from None
+    module = db.get(Module, ticket.module_id)
+    if module is None or module.kind != "widget":
+        raise NotFound("No such frame (the widget was deleted).")
+    if ticket.version is None:
+        tree = modules.working_tree(db, module)
+        if content_hash(tree) != ticket.content_hash:
+            raise NotFound("The widget changed since this frame was opened: reload it.")
+        if path not in tree:
+            raise NotFound("No such file.", [FieldError("path", "no such file")])
+        return path, tree[path]
+    row = registry.get_version(db, module, ticket.version)
+    if row.content_hash != ticket.content_hash:
+        raise NotFound("No such frame.")
+    return path, registry.version_file(db, row, path)
+
+
+def inject_sdk(html: bytes, sdk_src: str = SDK_PATH) -> bytes:
+    """``html`` with ``<script src=sdk_src>`` as its first script.
+
+    The tag goes right after the doctype (or at the very start): the parser then
+    puts it first in ``<head>`` whatever the widget wrote, so it runs before any of
+    the widget's own scripts, and a later ``<html lang=..>`` keeps its attributes.
+    """
+    tag = f'<script src="{sdk_src}"></script>'.encode()
+    match = _DOCTYPE_RE.match(html)
+    if match:
+        return html[: match.end()] + tag + html[match.end() :]
+    if html.startswith(b"\xef\xbb\xbf"):
+        return html[:3] + tag + html[3:]
+    return tag + html
+
+
+# -- who gets a ticket ------------------------------------------------------------------
+
+
+def _ticket_url(box: SecretBox, module_id: str, version: str | None, tree_hash: str) -> str:
+    return f"/frames/{issue_ticket(box, module_id, version, tree_hash)}/"
+
+
+def _not_a_widget(module: Module | ResolvedModule) -> InvalidInput:
+    return InvalidInput(
+        "Only widgets have frames.",
+        [FieldError("module_id", f'"{module.name}" is an {module.kind} module, not a widget')],
+    )
+
+
+def working_copy_frame(db: Session, box: SecretBox, module: Module) -> str:
+    """The frame URL of the owner's working copy as it is now (the studio preview).
+
+    The caller has checked ownership. Works while ``config.json`` is broken."""
+    if module.kind != "widget":
+        raise _not_a_widget(module)
+    tree = modules.working_tree(db, module)
+    return _ticket_url(box, module.id, None, content_hash(tree))
+
+
+def registry_frame(db: Session, box: SecretBox, module_id: str, version: str) -> str:
+    """The frame URL of a published version (``latest`` or exact) of a listed widget."""
+    module = registry.listed_module(db, module_id)
+    if module.kind != "widget":
+        raise _not_a_widget(module)
+    row = registry.get_version(db, module, version)
+    return _ticket_url(box, module.id, row.version, row.content_hash)
+
+
+def dashboard_frames(db: Session, box: SecretBox, dashboard: Dashboard) -> dict[str, str | None]:
+    """``{widget id: frame URL}`` for every widget of ``dashboard``, resolved as its owner
+    (so a working copy shows); ``None`` for a widget whose module or version is gone.
+
+    For the owner's own views and for visitors of the public link."""
+    owner = db.get(User, dashboard.owner_id)
+    resolved: dict[tuple[str, str], str | None] = {}
+    frames: dict[str, str | None] = {}
+    for widget in dashboard.document["widgets"]:
+        key = (widget["module_id"], widget["version"])
+        if key not in resolved:
+            resolved[key] = _widget_frame(db, box, owner, *key)
+        frames[widget["id"]] = resolved[key]
+    return frames
+
+
+def _widget_frame(
+    db: Session, box: SecretBox, owner: User | None, module_id: str, spec: str
+) -> str | None:
+    try:
+        if spec == registry.WORKING:  # not resolve(): a broken config.json must not matter
+            module = db.get(Module, module_id)
+            if module is None or owner is None or module.owner_id != owner.id:
+                return None
+            return working_copy_frame(db, box, module)
+        found = registry.resolve(db, module_id, spec, user=owner)
+        return frame_url(box, found) if found.kind == "widget" else None
+    except VisualBoxError:
+        return None
