@@ -161,6 +161,39 @@ class SecuritySettings(_Group):
     )
 
 
+class LiveSettings(_Group):
+    idle_timeout_s: float = Field(
+        60,
+        gt=0,
+        description="A dashboard's integrations stop this long after its last viewer "
+        "left or stopped ticking (unless an instance is set to keep running).",
+    )
+    viewer_queue: int = Field(
+        256,
+        ge=8,
+        description="Messages waiting for one slow viewer before its log lines are "
+        "dropped (outputs are coalesced to the latest value per instance instead).",
+    )
+    log_lines: int = Field(
+        200, ge=0, description="Recent log lines kept per instance for owners who join."
+    )
+    dev_log_lines: int = Field(
+        1000, ge=0, description="Log lines kept per development-console run."
+    )
+    run_token_ttl_s: int = Field(
+        600, ge=10, description="Lifetime of a run token (the right to fetch a source)."
+    )
+    flush_interval_s: float = Field(
+        1.0, gt=0, description="How often the last values are written to the database."
+    )
+    client_message_bytes: int = Field(
+        65536, ge=1024, description="Largest message a WebSocket client may send."
+    )
+    restart_backoff_max_s: float = Field(
+        60, gt=0, description="Longest wait before restarting a crashed instance."
+    )
+
+
 class Settings(BaseSettings):
     """The root of every setting."""
 
@@ -178,6 +211,7 @@ class Settings(BaseSettings):
     mail: MailSettings = Field(default_factory=MailSettings)
     accounts: AccountSettings = Field(default_factory=AccountSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    live: LiveSettings = Field(default_factory=LiveSettings)
 
     @property
     def database_url(self) -> str:

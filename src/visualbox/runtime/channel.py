@@ -44,6 +44,14 @@ class TokenBucket:
         self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
         self._stamp = now
 
+    def try_take(self) -> bool:
+        """Take a token if one is available; never waits."""
+        self._refill()
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
     async def take(self) -> None:
         """Wait until one token is available and take it."""
         self._refill()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from visualbox.db.tables import accounts as accounts
 from visualbox.db.tables import dashboards as dashboards
+from visualbox.db.tables import live as live
 from visualbox.db.tables import modules as modules
 
-__all__ = ["accounts", "dashboards", "modules"]
+__all__ = ["accounts", "dashboards", "live", "modules"]

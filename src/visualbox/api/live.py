@@ -1,0 +1,223 @@
+"""The live WebSocket endpoint ``/api/live`` (protocol: docs/live.md).
+
+Parses and authorises each client message, then calls ``services/live.py``.
+Outgoing messages wait in the connection's :class:`~visualbox.hub.outbox.Outbox`
+and are sent by one task per connection, so a slow client only ever slows itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+from starlette.websockets import WebSocketState
+
+from visualbox.api.deps import SESSION_COOKIE
+from visualbox.db.engine import Database
+from visualbox.db.tables.accounts import User
+from visualbox.errors import RateLimited, VisualBoxError
+from visualbox.hub import Envelope
+from visualbox.hub.outbox import Outbox
+from visualbox.runtime.channel import TokenBucket
+from visualbox.schemas.live import (
+    DevRestart,
+    DevStart,
+    DevStop,
+    Join,
+    Leave,
+    Restart,
+    Terminate,
+    Tick,
+    client_message,
+)
+from visualbox.services import accounts
+from visualbox.services.live import Live
+from visualbox.services.live_rooms import Viewer, dumps
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["live"])
+
+NO_TICK = 4000
+"""Close code: the client sent nothing for ``live.idle_timeout_s``."""
+COMMANDS_PER_S = 20
+COMMAND_BURST = 100
+_TICK = Envelope(dumps({"type": "TICK"}))
+
+
+@router.websocket("/live")
+async def live_socket(websocket: WebSocket) -> None:
+    live: Live = websocket.app.state.live
+    database: Database = websocket.app.state.db
+    if not _same_origin(websocket):
+        await websocket.close(code=1008, reason="cross-site WebSocket refused")
+        return
+    try:
+        user = await asyncio.to_thread(_authenticate, websocket, database)
+    except VisualBoxError as exc:
+        await websocket.close(code=1008, reason=str(exc)[:120])
+        return
+    await websocket.accept()
+    outbox = Outbox(live.settings.viewer_queue)
+    expired = asyncio.Event()
+
+    def expire() -> None:
+        expired.set()
+        outbox.close()
+
+    viewer = Viewer(user, outbox, expire)
+    sender = asyncio.create_task(_send_forever(websocket, outbox, expired))
+    try:
+        await _receive_forever(websocket, live, viewer)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        await live.leave_all(viewer)
+        outbox.close()
+        with contextlib.suppress(Exception):
+            await sender
+        if websocket.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await websocket.close()
+
+
+async def _send_forever(websocket: WebSocket, outbox: Outbox, expired: asyncio.Event) -> None:
+    try:
+        while True:
+            items, dropped = await outbox.take()
+            if not items and not dropped:
+                break  # closed
+            for room, count in dropped.items():
+                await websocket.send_text(dumps({"type": "DROPPED", "room": room, "count": count}))
+            for _room, envelope in items:
+                await websocket.send_text(envelope.text)
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        return  # the client went away; the receiver sees it too
+    if expired.is_set():
+        with contextlib.suppress(Exception):
+            await websocket.close(code=NO_TICK, reason="no TICK received in time")
+
+
+async def _receive_forever(websocket: WebSocket, live: Live, viewer: Viewer) -> None:
+    limit = live.settings.client_message_bytes
+    bucket = TokenBucket(COMMANDS_PER_S, COMMAND_BURST)
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        viewer.last_seen = time.monotonic()
+        raw = message.get("text")
+        if raw is None:
+            raw_bytes = message.get("bytes") or b""
+            raw = raw_bytes.decode("utf-8", "replace")
+        if len(raw) > limit:
+            await websocket.close(code=1009, reason=f"messages may be at most {limit} bytes")
+            return
+        if not bucket.try_take():
+            viewer.send("", _error(RateLimited("Too many messages; slow down.")))
+            continue
+        await _handle(raw, live, viewer)
+
+
+async def _handle(raw: str, live: Live, viewer: Viewer) -> None:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        viewer.send("", _error_dict("invalid", "Messages must be JSON objects.", []))
+        return
+    try:
+        command = client_message.validate_python(data)
+    except ValidationError as exc:
+        fields = [
+            {"field": ".".join(str(p) for p in e["loc"][1:]) or "type", "reason": e["msg"]}
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        viewer.send("", _error_dict("invalid", "The message is not valid.", fields, data))
+        return
+    try:
+        await _dispatch(command, live, viewer)
+    except VisualBoxError as exc:
+        viewer.send("", _error(exc, data))
+    except Exception:
+        log.exception("live command %s failed", type(command).__name__)
+        viewer.send("", _error_dict("internal", "Something went wrong on the server.", [], data))
+
+
+async def _dispatch(command: Any, live: Live, viewer: Viewer) -> None:
+    if isinstance(command, Tick):
+        viewer.outbox.put("", _TICK)
+    elif isinstance(command, Join):
+        if command.dashboard is not None:
+            await live.join_dashboard(viewer, command.dashboard)
+        else:
+            assert command.share is not None
+            await live.join_shared(viewer, command.share)
+    elif isinstance(command, Leave):
+        await live.leave(viewer, command.room)
+    elif isinstance(command, Restart):
+        await live.restart(viewer, command.room, command.instance)
+    elif isinstance(command, Terminate):
+        await live.terminate(viewer, command.room, command.instance)
+    elif isinstance(command, DevStart):
+        await live.dev_start(viewer, command.module, command.config)
+    elif isinstance(command, DevRestart):
+        await live.dev_restart(viewer, command.module, command.config)
+    elif isinstance(command, DevStop):
+        await live.dev_stop(viewer, command.module)
+
+
+def _same_origin(websocket: WebSocket) -> bool:
+    """Browsers always send Origin on WebSockets; another site's page must not use our
+    cookie (cross-site WebSocket hijacking). Non-browser clients send none."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc == websocket.headers.get("host", "")
+
+
+def _authenticate(websocket: WebSocket, database: Database) -> User | None:
+    with database.session() as db:
+        header = websocket.headers.get("authorization")
+        if header is not None:
+            scheme, _, token = header.partition(" ")
+            user = accounts.user_for_api_token(db, token.strip()) if token else None
+            if scheme.lower() != "bearer" or user is None:
+                raise VisualBoxError("The API token is invalid, expired or revoked.")
+        else:
+            cookie = websocket.cookies.get(SESSION_COOKIE)
+            user = accounts.user_for_session(db, cookie) if cookie else None
+        if user is not None:
+            db.refresh(user)  # load every attribute: it is used after the session ends
+            db.expunge(user)
+        return user
+
+
+def _error(exc: VisualBoxError, request: Any = None) -> dict[str, Any]:
+    fields = [f.as_dict() for f in exc.fields]
+    return _error_dict(exc.code, exc.message, fields, request)
+
+
+def _error_dict(
+    code: str, message: str, fields: list[dict[str, str]], request: Any = None
+) -> dict[str, Any]:
+    error: dict[str, Any] = {"type": "ERROR", "code": code, "message": message, "fields": fields}
+    if isinstance(request, dict) and isinstance(request.get("type"), str):
+        error["request"] = request["type"][:32]
+    return error
+
+
+async def notify_live(request: Request) -> AsyncIterator[None]:
+    """Router dependency: after a change to a dashboard (any unsafe request naming a
+    ``dashboard_id``), let the live service bring its room in line."""
+    yield
+    dashboard_id = request.path_params.get("dashboard_id")
+    if dashboard_id and request.method not in ("GET", "HEAD", "OPTIONS"):
+        live: Live = request.app.state.live
+        live.dashboard_changed(dashboard_id)

@@ -1,0 +1,282 @@
+"""The state behind live dashboards: viewers, rooms, instances, and their messages.
+
+* a :class:`Viewer` is one WebSocket connection (its outbox and rooms);
+* a :class:`Room` is a dashboard (``dashboard:<id>``) or a development run
+  (``dev:<module id>``): its viewers and its :class:`Instance` objects;
+* an :class:`Instance` is one integration instance: what to run (a
+  :class:`~visualbox.runtime.runners.SourceRef` and config values), its run
+  handle, its state and its last value.
+
+Reading what to run from the database is here too (:func:`load_dashboard`,
+:func:`load_dev`); :mod:`visualbox.services.live` does the rest. Every message is
+encoded to JSON once, here, and relayed as it is (``docs/live.md``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from visualbox.db.tables.accounts import User
+from visualbox.db.tables.dashboards import Dashboard
+from visualbox.errors import NotFound, VisualBoxError
+from visualbox.hub import Envelope, Subscription
+from visualbox.hub.outbox import Outbox
+from visualbox.runtime.runners import RunHandle, SourceRef
+from visualbox.services import dashboards, registry, sharing
+from visualbox.services.secrets import SecretBox
+
+STOPPED = "stopped"
+"""Not running: never started, stopped by the owner, or stopped while nobody watched."""
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON, as every live message is sent."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def now_iso() -> str:
+    return iso(datetime.now(UTC))
+
+
+# --- what to run ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    id: str
+    label: str
+    ref: SourceRef | None
+    """``None`` when the module cannot be resolved (``problem`` says why)."""
+    config: dict[str, Any]
+    keep_running: bool = False
+    problem: str = ""
+
+    @property
+    def digest(self) -> str:
+        """Changes whenever what would run changes (module content or config values)."""
+        ref = self.ref.content_hash if self.ref else "-"
+        return hashlib.sha256((ref + dumps(self.config)).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class DashboardSpec:
+    dashboard_id: str
+    owner_id: str
+    revision: int
+    public: bool
+    share_token: str | None
+    instances: list[InstanceSpec]
+
+
+def load_dashboard(db: Session, box: SecretBox, dashboard_id: str) -> DashboardSpec:
+    """What a dashboard runs, configs decrypted (server-internal). :class:`NotFound`."""
+    dashboard = db.get(Dashboard, dashboard_id) if "\x00" not in dashboard_id else None
+    if dashboard is None:
+        raise NotFound("No such dashboard.")
+    owner = db.get(User, dashboard.owner_id)
+    specs = []
+    for item in dashboard.document["integrations"]:
+        config = dashboards.instance_config(db, box, dashboard_id, item["id"])
+        try:
+            resolved = registry.resolve(db, item["module_id"], item["version"], user=owner)
+        except VisualBoxError as exc:
+            specs.append(InstanceSpec(item["id"], item["label"], None, config, problem=str(exc)))
+            continue
+        if resolved.kind != "integration" or resolved.runtime is None:
+            specs.append(
+                InstanceSpec(item["id"], item["label"], None, config, problem="not runnable")
+            )
+            continue
+        ref = SourceRef(
+            resolved.module_id,
+            resolved.version or registry.WORKING,
+            resolved.content_hash,
+            resolved.runtime,
+        )
+        keep = bool(item.get("keep_running", False))
+        specs.append(InstanceSpec(item["id"], item["label"], ref, config, keep))
+    return DashboardSpec(
+        dashboard.id,
+        dashboard.owner_id,
+        dashboard.revision,
+        dashboard.public,
+        dashboard.share_token,
+        specs,
+    )
+
+
+def load_shared(db: Session, token: str) -> str:
+    """The id of the public dashboard behind a share token; :class:`NotFound` otherwise."""
+    return sharing.shared_dashboard(db, token).id
+
+
+def load_dev(db: Session, user: User, module_id: str, config: dict[str, Any]) -> InstanceSpec:
+    """The owner's working copy of an integration, with validated test ``config`` values."""
+    resolved = registry.resolve(db, module_id, registry.WORKING, user=user)
+    if resolved.kind != "integration" or resolved.runtime is None:
+        raise NotFound("Only integrations run in the console.", [])
+    values = resolved.schema.validate_values(config)
+    ref = SourceRef(resolved.module_id, registry.WORKING, resolved.content_hash, resolved.runtime)
+    return InstanceSpec(DEV_INSTANCE, resolved.name, ref, values)
+
+
+DEV_INSTANCE = "dev"
+
+
+def dashboards_to_resume(db: Session) -> list[str]:
+    """Dashboards with an instance set to keep running (started with the server)."""
+    rows = db.execute(select(Dashboard.id, Dashboard.document))
+    return [
+        dashboard_id
+        for dashboard_id, document in rows
+        if any(i.get("keep_running") for i in document.get("integrations", []))
+    ]
+
+
+# --- viewers -------------------------------------------------------------------------
+
+
+@dataclass
+class Membership:
+    role: str
+    """``owner`` (sees logs, may restart and terminate) or ``viewer``."""
+    subscription: Subscription
+    share_token: str | None = None
+    """The link a public viewer came through (re-checked whenever the dashboard changes)."""
+
+
+class Viewer:
+    """One connection: its outbox, its rooms, and when it was last heard from."""
+
+    def __init__(self, user: User | None, outbox: Outbox, on_expire: Callable[[], None]) -> None:
+        self.user = user
+        self.outbox = outbox
+        self.rooms: dict[str, Membership] = {}
+        self.last_seen = time.monotonic()
+        self._on_expire = on_expire
+
+    def deliver_for(self, room: str, role: str) -> Callable[[Envelope], None]:
+        put = self.outbox.put
+        owner = role == "owner"
+
+        def deliver(envelope: Envelope) -> None:
+            if owner or not envelope.owner_only:
+                put(room, envelope)
+
+        return deliver
+
+    def send(self, room: str, message: dict[str, Any]) -> None:
+        """A message for this viewer only (JOINED, ERROR)."""
+        self.outbox.put(room, Envelope(dumps(message)))
+
+    def expire(self) -> None:
+        self._on_expire()
+
+
+# --- rooms and instances ---------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Instance:
+    room: Room
+    spec: InstanceSpec
+    handle: RunHandle | None = None
+    state: str = STOPPED
+    code: int | None = None
+    reason: str | None = None
+    detail: str = ""
+    last_data: str | None = None
+    """The last output as JSON text."""
+    last_at: str | None = None
+    logs: deque[str] = field(default_factory=deque)
+    handle_hash: str | None = None
+    """Content hash of the source ``handle`` runs."""
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    stopped_by_owner: bool = False
+    failures: int = 0
+    running_since: float | None = None
+    restart_timer: Any = None
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.room.name}/{self.spec.id}"
+
+    def summary(self, *, owner: bool) -> dict[str, Any]:
+        item: dict[str, Any] = {"label": self.spec.label, "state": self.state}
+        item.update(code=self.code, reason=self.reason, detail=self.detail)
+        if self.last_data is not None:
+            item["data"] = json.loads(self.last_data)
+            item["at"] = self.last_at
+        if owner and not self.spec.ref and self.spec.problem:
+            item["problem"] = self.spec.problem
+        return item
+
+    # The messages this instance sends to its room: encoded once.
+    def message(self, kind: str, **fields: Any) -> str:
+        return dumps({"type": kind, "room": self.room.name, "instance": self.spec.id, **fields})
+
+    def output_message(self, data_text: str, at: str) -> str:
+        # Spliced, so the data is encoded exactly once (it is also what gets persisted).
+        head = self.message("OUTPUT", at=at)
+        return head[:-1] + ',"data":' + data_text + "}"
+
+    def state_message(self) -> str:
+        return self.message(
+            "STATE", state=self.state, code=self.code, reason=self.reason, detail=self.detail
+        )
+
+
+@dataclass(eq=False)
+class Room:
+    name: str
+    owner_id: str
+    dashboard_id: str | None = None
+    """``None`` for a development room."""
+    revision: int = 0
+    public: bool = False
+    share_token: str | None = None
+    log_lines: int = 200
+    viewers: set[Viewer] = field(default_factory=set)
+    instances: dict[str, Instance] = field(default_factory=dict)
+    idle_since: float | None = field(default_factory=time.monotonic)
+
+    @property
+    def watched(self) -> bool:
+        return bool(self.viewers)
+
+    def add_instance(self, spec: InstanceSpec) -> Instance:
+        instance = Instance(self, spec, logs=deque(maxlen=self.log_lines))
+        self.instances[spec.id] = instance
+        return instance
+
+    def joined_message(self, role: str) -> dict[str, Any]:
+        owner = role == "owner"
+        message: dict[str, Any] = {
+            "type": "JOINED",
+            "room": self.name,
+            "role": role,
+            "revision": self.revision,
+            "instances": {i.id: i.summary(owner=owner) for i in self.instances.values()},
+        }
+        if owner:
+            message["logs"] = [json.loads(line) for i in self.instances.values() for line in i.logs]
+        return message
