@@ -1,0 +1,305 @@
+"""Frames: tickets, the files they serve, their headers and who may get one."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.api.test_dashboards import WIDGET_SCHEMA, World, make_module
+from tests.conftest import Account
+from visualbox.api import frames as frames_api
+from visualbox.db.tables.accounts import User
+from visualbox.db.tables.modules import Module
+from visualbox.errors import NotFound
+from visualbox.services import dashboards, frames, modules, registry
+from visualbox.services.secrets import SecretBox
+
+INDEX = b"<!DOCTYPE html>\n<html lang='en'><head><title>W</title></head><body>v1</body></html>"
+SDK_TAG = b'<script src="/frames/sdk.js?v='
+
+
+def widget(app: FastAPI, account: Account, files: dict[str, bytes], publish: str | None) -> str:
+    """A widget module of ``account`` with ``files``, published as ``publish`` if given."""
+    module_id = make_module(app, account, "widget", WIDGET_SCHEMA, publish=False)
+    with app.state.db.session() as db:
+        module = db.get(Module, module_id)
+        for path, content in files.items():
+            modules.write_file(db, module, path, content)
+        if publish:
+            registry.publish(db, module, publish)
+    return module_id
+
+
+def registry_frame(client: TestClient, module_id: str, version: str = "latest") -> str:
+    response = client.get(f"/api/registry/modules/{module_id}/versions/{version}/frame")
+    assert response.status_code == 200, response.text
+    url: str = response.json()["url"]
+    assert re.fullmatch(r"/frames/[A-Za-z0-9_-]{40,}/", url), url
+    return url
+
+
+def ticket_of(url: str) -> str:
+    return url.split("/")[2]
+
+
+def box_of(app: FastAPI) -> SecretBox:
+    box: SecretBox = app.state.secret_box
+    return box
+
+
+@pytest.fixture
+def world(app: FastAPI, make_account: Callable[..., Account]) -> World:
+    return World(app, make_account)
+
+
+def test_a_frame_serves_the_version_with_the_sdk_first_and_strict_headers(
+    app: FastAPI, client: TestClient, make_account: Callable[..., Account]
+) -> None:
+    files = {"index.html": INDEX, "js/app.js": b"draw();", "style.css": b"b{}", "a.svg": b"<svg/>"}
+    module_id = widget(app, make_account(), files, publish="1.0.0")
+    url = registry_frame(client, module_id)
+    assert registry_frame(client, module_id) == url  # stable: reloads hit the browser cache
+
+    page = client.get(url)
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert page.content.startswith(b"<!DOCTYPE html>" + SDK_TAG)
+    assert page.content.count(b"<script") == 1 and page.content.endswith(b"v1</body></html>")
+    csp = [part.strip() for part in page.headers["content-security-policy"].split(";")]
+    assert csp[0] == "sandbox allow-scripts"
+    for directive in (
+        "default-src 'none'",
+        "connect-src 'none'",
+        "frame-ancestors 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+    ):
+        assert directive in csp
+    assert "allow-same-origin" not in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["cross-origin-resource-policy"] == "cross-origin"
+    cache = page.headers["cache-control"]
+    max_age = int(re.fullmatch(r"private, max-age=(\d+)", cache).group(1))  # type: ignore[union-attr]
+    assert 12 * 3600 - 60 <= max_age <= 13 * 3600
+    assert client.get(url + "index.html").content == page.content
+
+    script = client.get(url + "js/app.js")
+    assert script.content == b"draw();" and script.headers["content-type"].startswith(
+        "text/javascript"
+    )
+    assert script.headers["content-security-policy"] == page.headers["content-security-policy"]
+    assert client.get(url + "style.css").headers["content-type"] == "text/css; charset=utf-8"
+    svg = client.get(url + "a.svg")
+    assert svg.content == b"<svg/>" and svg.headers["content-type"].startswith("image/svg+xml")
+    assert client.get(url + "missing.js").status_code == 404
+    assert client.get(url + "js/../../x").status_code == 404
+    redirect = client.get(url.rstrip("/"), follow_redirects=False)
+    assert redirect.status_code == 308 and redirect.headers["location"] == url
+
+
+def test_the_sdk_is_served_as_javascript(client: TestClient) -> None:
+    sdk = client.get("/frames/sdk.js")
+    assert sdk.status_code == 200
+    assert sdk.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert b"window.visualbox = visualbox" in sdk.content
+    assert "sandbox allow-scripts" in sdk.headers["content-security-policy"]
+
+
+def test_bad_tickets_answer_404(
+    app: FastAPI, client: TestClient, make_account: Callable[..., Account], tmp_path: Path
+) -> None:
+    module_id = widget(app, make_account(), {"index.html": INDEX}, publish="1.0.0")
+    ticket = ticket_of(registry_frame(client, module_id))
+    assert client.get(f"/frames/{ticket}/").status_code == 200
+    middle = len(ticket) // 2
+    flipped = ticket[:middle] + ("A" if ticket[middle] != "A" else "B") + ticket[middle + 1 :]
+    box = box_of(app)
+    with app.state.db.session() as db:
+        row = registry.get_version(db, db.get(Module, module_id), "1.0.0")
+        content_hash = row.content_hash
+    expired = frames.issue_ticket(
+        box, module_id, "1.0.0", content_hash, now=time.time() - 14 * 3600
+    )
+    other_server = frames.issue_ticket(
+        SecretBox([Fernet.generate_key()]), module_id, "1.0.0", content_hash
+    )
+    not_a_ticket = box.encrypt_json({"m": module_id, "v": "1.0.0", "h": content_hash, "x": 2**40})
+    wrong_hash = frames.issue_ticket(box, module_id, "1.0.0", "0" * 64)
+    for bad in (
+        flipped,
+        ticket[:-4],
+        ticket + "AAAA",
+        "lib-but-not-a-ticket",
+        "x" * 300,
+        "%C3%A9" * 30,
+        expired,
+        other_server,
+        not_a_ticket.rstrip("="),
+        wrong_hash,
+    ):
+        response = client.get(f"/frames/{bad}/")
+        assert response.status_code == 404, bad
+        assert response.json()["error"]["code"] == "not_found"
+    with pytest.raises(NotFound):
+        frames.open_ticket(box, ticket, now=time.time() + 14 * 3600)  # expires later
+
+
+def test_a_ticket_names_exactly_one_version(
+    app: FastAPI, client: TestClient, make_account: Callable[..., Account]
+) -> None:
+    owner = make_account()
+    module_id = widget(app, owner, {"index.html": INDEX, "old.js": b"1"}, publish="1.0.0")
+    other_id = widget(app, owner, {"index.html": b"<p>other</p>"}, publish="1.0.0")
+    first = registry_frame(client, module_id)
+    other = registry_frame(client, other_id)
+    with app.state.db.session() as db:
+        module = db.get(Module, module_id)
+        modules.write_file(db, module, "index.html", INDEX.replace(b"v1", b"v2"))
+        modules.delete_path(db, module, "old.js")
+        registry.publish(db, module, "1.1.0")
+    latest = registry_frame(client, module_id)
+    assert latest != first
+    assert client.get(first).content.endswith(b"v1</body></html>")
+    assert client.get(first + "old.js").content == b"1"
+    assert client.get(latest).content.endswith(b"v2</body></html>")
+    assert client.get(latest + "old.js").status_code == 404
+    assert client.get(registry_frame(client, module_id, "1.0.0")).content.endswith(
+        b"v1</body></html>"
+    )
+    assert b"other" in client.get(other).content and b"v1" not in client.get(other).content
+    # A yanked version keeps working for those who pinned it.
+    owner.http.post(f"/api/registry/modules/{module_id}/versions/1.0.0/yank")
+    assert client.get(first).status_code == 200
+
+
+def test_the_studio_preview_is_the_owners_and_dies_when_the_working_copy_changes(
+    app: FastAPI, client: TestClient, make_account: Callable[..., Account]
+) -> None:
+    owner, stranger = make_account(), make_account()
+    module_id = widget(app, owner, {"index.html": b"<p>draft</p>"}, publish=None)
+    response = owner.http.post(f"/api/modules/{module_id}/frame")
+    assert response.status_code == 200, response.text
+    url = response.json()["url"]
+    page = client.get(url)  # the ticket is the capability: no cookie or token needed
+    assert page.status_code == 200 and page.content == SDK_TAG + page.content[len(SDK_TAG) :]
+    assert page.content.endswith(b"<p>draft</p>")
+    assert stranger.http.post(f"/api/modules/{module_id}/frame").status_code == 404
+    assert client.post(f"/api/modules/{module_id}/frame").status_code == 401
+    assert client.get(f"/api/registry/modules/{module_id}/versions/latest/frame").status_code == 404
+
+    owner.http.put(f"/api/modules/{module_id}/files/index.html", content=b"<p>edited</p>")
+    assert client.get(url).status_code == 404
+    fresh = owner.http.post(f"/api/modules/{module_id}/frame").json()["url"]
+    assert client.get(fresh).content.endswith(b"<p>edited</p>")
+    owner.http.put(f"/api/modules/{module_id}/files/config.json", content=b"{broken")
+    broken = owner.http.post(f"/api/modules/{module_id}/frame")
+    assert broken.status_code == 200  # the preview works while config.json is being edited
+
+    integration = make_module(app, owner, "integration", [], publish=True)
+    refused = owner.http.post(f"/api/modules/{integration}/frame")
+    assert refused.status_code == 422 and refused.json()["error"]["fields"][0]["field"] == (
+        "module_id"
+    )
+    assert client.get(f"/api/registry/modules/{integration}/versions/1.0.0/frame").status_code == (
+        422
+    )
+
+
+def test_dashboards_and_their_public_view_carry_frame_urls(
+    world: World, client: TestClient, app: FastAPI
+) -> None:
+    draft = widget(app, world.owner, {"index.html": b"<p>working copy</p>"}, publish=None)
+    content = world.content()
+    content["widgets"].append({**content["widgets"][0], "id": "w2", "module_id": draft})
+    content["widgets"][1].update(version="working", config={})
+    created = world.owner.http.post("/api/dashboards", json=content)
+    assert created.status_code == 201, created.text
+    dashboard = created.json()
+    frames_by_id = {w["id"]: w["frame"] for w in dashboard["widgets"]}
+    assert client.get(frames_by_id["w1"]).status_code == 200
+    assert client.get(frames_by_id["w2"]).content.endswith(b"<p>working copy</p>")
+
+    # Answers carry `frame`; a client may send the widgets back with it, it is not stored.
+    saved = world.owner.http.put(
+        f"/api/dashboards/{dashboard['id']}",
+        json={"revision": 1, **{k: dashboard[k] for k in ("name", "integrations", "widgets")}},
+    )
+    assert saved.status_code == 200, saved.text
+    exported = world.owner.http.get(f"/api/dashboards/{dashboard['id']}/export").json()
+    assert "frame" not in json.dumps(exported)
+
+    shared = world.owner.http.post(
+        f"/api/dashboards/{dashboard['id']}/sharing", json={"public": True}
+    ).json()
+    view = client.get(f"/api/public/dashboards/{shared['token']}").json()
+    public_frames = {w["id"]: w["frame"] for w in view["widgets"]}
+    assert client.get(public_frames["w1"]).status_code == 200
+    assert client.get(public_frames["w2"]).content.endswith(b"<p>working copy</p>")
+
+
+def test_a_module_that_is_not_a_widget_has_no_frame(
+    world: World, app: FastAPI, client: TestClient
+) -> None:
+    dashboard = world.create()
+    with app.state.db.session() as db:
+        owner = db.get(User, world.owner.id)
+        row = frames.dashboard_frames(
+            db, box_of(app), dashboards.get_dashboard(db, owner, dashboard["id"])
+        )
+        assert row["w1"] is not None
+        module = db.get(Module, world.widget)
+        module.kind = "integration"  # no longer a widget: no frame, no file
+        db.commit()
+        row = frames.dashboard_frames(
+            db, box_of(app), dashboards.get_dashboard(db, owner, dashboard["id"])
+        )
+        assert row == {"w1": None}
+
+
+def test_libraries_are_served_from_the_package(
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "uplot").mkdir()
+    (tmp_path / "uplot" / "uPlot.min.js").write_bytes(b"var uPlot=1;")
+    monkeypatch.setattr(frames_api, "LIB_DIR", tmp_path)
+    lib = client.get("/frames/lib/uplot/uPlot.min.js")
+    assert lib.status_code == 200 and lib.content == b"var uPlot=1;"
+    assert lib.headers["content-type"].startswith("text/javascript")
+    assert lib.headers["cross-origin-resource-policy"] == "cross-origin"
+    assert lib.headers["access-control-allow-origin"] == "*"
+    for missing in ("nope.js", "uplot", "..%2Fsecret", "uplot/../../x"):
+        assert client.get(f"/frames/lib/{missing}").status_code == 404, missing
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        (b"<!doctype html><p>x", b"<!doctype html><S><p>x"),
+        (b"\xef\xbb\xbf<!DOCTYPE html>\n<p>", b"\xef\xbb\xbf<!DOCTYPE html><S>\n<p>"),
+        (b"<!-- c -->\n<!DOCTYPE html><p>", b"<!-- c -->\n<!DOCTYPE html><S><p>"),
+        (b"<script>early()</script><!doctype html>", b"<S><script>early()</script><!doctype html>"),
+        (b"\xef\xbb\xbf<p>", b"\xef\xbb\xbf<S><p>"),
+        (b"", b"<S>"),
+    ],
+)
+def test_the_sdk_goes_before_everything_but_the_doctype(html: bytes, expected: bytes) -> None:
+    tag = b'<script src="/s.js"></script>'
+    assert frames.inject_sdk(html, "/s.js") == expected.replace(b"<S>", tag)
+
+
+def test_frame_url_and_open_ticket_round_trip(app: FastAPI) -> None:
+    box = box_of(app)
+    ticket = frames.issue_ticket(box, "m1", None, "h" * 64)
+    opened = frames.open_ticket(box, ticket)
+    assert (opened.module_id, opened.version, opened.content_hash) == ("m1", None, "h" * 64)
+    assert "=" not in ticket and opened.expires_at % 3600 == 0
+    assert 12 * 3600 <= opened.expires_at - time.time() <= 13 * 3600
