@@ -7,6 +7,7 @@ connections. Tests wait for messages (with timeouts), never for time to pass.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
@@ -152,12 +153,20 @@ class Account:
 class Client:
     """One WebSocket viewer that records every message it receives."""
 
-    def __init__(self, connection: ClientConnection) -> None:
+    def __init__(self, connection: ClientConnection, tick_s: float | None) -> None:
         self.connection = connection
         self.messages: list[dict[str, Any]] = []
         self._changed = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
+        self._ticker = asyncio.create_task(self._tick(tick_s)) if tick_s else None
         self.closed: asyncio.Event = asyncio.Event()
+
+    async def _tick(self, every: float) -> None:
+        """What a browser does: TICK while the page is open (the server's idle clock)."""
+        with contextlib.suppress(Exception):
+            while True:
+                await asyncio.sleep(every)
+                await self.send({"type": "TICK"})
 
     async def _read(self) -> None:
         try:
@@ -196,14 +205,20 @@ class Client:
         return [m for m in self.messages if m["type"] == kind]
 
     async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
         await self.connection.close()
         await self._reader
 
 
-async def viewer(server: Server, account: Account | None = None, **kwargs: Any) -> Client:
+async def viewer(
+    server: Server, account: Account | None = None, *, tick: bool = True, **kwargs: Any
+) -> Client:
+    """A connected viewer; it TICKs 4 times per idle timeout unless ``tick`` is false."""
     headers = account.headers if account else {}
     connection = await connect(server.ws_url, additional_headers=headers, **kwargs)
-    return Client(connection)
+    every = server.settings.live.idle_timeout_s / 4 if tick else None
+    return Client(connection, every)
 
 
 def output_of(instance: str, key: str = "n") -> Callable[[dict[str, Any]], bool]:
