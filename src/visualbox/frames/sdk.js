@@ -3,9 +3,10 @@
  * widget page served from /frames/<ticket>/ (see docs/widgets.md).
  *
  * The widget runs in <iframe sandbox="allow-scripts">: its origin is "null" and it
- * can reach nothing but its host. The host (frontend/src/widgets/host.ts) posts
- * {visualbox: 'connect'} with a MessagePort once the page has loaded; from then on
- * the SDK talks only through that port:
+ * can reach nothing but its host. The handshake: this script posts {visualbox: 'hello'}
+ * to the parent; the host (frontend/src/widgets/host.ts), which recognises its iframe
+ * by event.source, answers {visualbox: 'connect'} with a MessagePort. From then on
+ * both sides talk only through that port:
  *
  *   host -> widget  {type: 'update', config?: object, data?: any}   (at most one per frame)
  *   widget -> host  {type: 'ready'}
@@ -142,4 +143,7 @@
   window.visualbox = visualbox;
   window.CONFIG = visualbox.config;
   window.DATA = undefined;
+
+  // Tell the host this frame has a new document; it answers with 'connect' and a port.
+  if (window.parent !== window) window.parent.postMessage({ visualbox: 'hello' }, '*');
 })();

@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+
+import { MAX_HEIGHT, MAX_LOG_CHARS, parseWidgetMessage } from "./host";
+
+describe("parseWidgetMessage", () => {
+  it("accepts the three message types", () => {
+    expect(parseWidgetMessage({ type: "ready" })).toEqual({ type: "ready" });
+    expect(parseWidgetMessage({ type: "log", level: "warn", message: "hm" })).toEqual({
+      type: "log",
+      level: "warn",
+      message: "hm",
+    });
+    expect(parseWidgetMessage({ type: "resize", height: 120.4 })).toEqual({
+      type: "resize",
+      height: 120,
+    });
+  });
+
+  it("drops extra fields and bounds sizes", () => {
+    const long = "x".repeat(MAX_LOG_CHARS + 10);
+    const log = parseWidgetMessage({ type: "log", level: "info", message: long, html: "<b>" });
+    expect(log).toEqual({ type: "log", level: "info", message: "x".repeat(MAX_LOG_CHARS) });
+    expect(parseWidgetMessage({ type: "resize", height: 1e9 })).toEqual({
+      type: "resize",
+      height: MAX_HEIGHT,
+    });
+    expect(parseWidgetMessage({ type: "resize", height: -5 })).toEqual({ type: "resize", height: 0 });
+  });
+
+  it("refuses anything else", () => {
+    const refused: unknown[] = [
+      null,
+      undefined,
+      "ready",
+      42,
+      [{ type: "ready" }],
+      {},
+      { type: "navigate", url: "https://example.invalid" },
+      { type: "log", level: "debug", message: "x" },
+      { type: "log", level: "info", message: { toString: "x" } },
+      { type: "resize", height: "100" },
+      { type: "resize", height: Number.NaN },
+      { type: "resize", height: Number.POSITIVE_INFINITY },
+    ];
+    for (const data of refused) expect(parseWidgetMessage(data)).toBeNull();
+  });
+});

@@ -1,0 +1,262 @@
+// The host side of a widget: one sandboxed iframe and the channel to the SDK in it
+// (src/visualbox/frames/sdk.js; docs/widgets.md). Used by the dashboard builder, the
+// studio preview and the public view.
+//
+//   const host = new WidgetHost(cell, widget.frame, { title: "Temperature" });
+//   host.on("log", (entry) => console.info(entry.message));
+//   host.setConfig(widget.config);
+//   host.setData(pick(data, widget.source));   // ./pointer.ts
+//   ...
+//   host.destroy();
+//
+// Security rules (the widget is hostile):
+// * the iframe is `sandbox="allow-scripts"`, never `allow-same-origin`: the widget's
+//   origin is "null", so it cannot touch this page, its cookies or its storage;
+// * the handshake accepts a message only when `event.source` is this iframe's window
+//   (never by origin: every sandboxed widget's origin is "null"); after that, only the
+//   private MessagePort carries messages;
+// * everything the widget sends is checked (type, fields, sizes) and rate-limited.
+
+export type LogLevel = "info" | "warn" | "error";
+
+export interface WidgetLog {
+  level: LogLevel;
+  message: string;
+}
+
+export interface WidgetHostEvents {
+  /** The widget's SDK connected (again after each reload of the frame). */
+  ready: void;
+  /** `visualbox.log(...)` or an uncaught error in the widget. */
+  log: WidgetLog;
+  /** The widget asked for this height, in CSS pixels (`visualbox.resize`). */
+  resize: number;
+  /** Something went wrong on the host side: a refused message, data that cannot be sent. */
+  error: string;
+}
+
+export interface WidgetHostOptions {
+  /** The iframe's accessible name. */
+  title?: string;
+  /** Widget messages accepted per second; the rest are dropped (default 50). */
+  maxMessagesPerSecond?: number;
+}
+
+export const MAX_LOG_CHARS = 4000;
+export const MAX_HEIGHT = 10_000;
+const HELLOS_PER_MINUTE = 30;
+
+export type WidgetMessage =
+  | { type: "ready" }
+  | { type: "log"; level: LogLevel; message: string }
+  | { type: "resize"; height: number };
+
+/** A message from a widget, checked; `null` when it is not one we accept. */
+export function parseWidgetMessage(data: unknown): WidgetMessage | null {
+  if (data === null || typeof data !== "object" || Array.isArray(data)) return null;
+  const message = data as Record<string, unknown>;
+  switch (message.type) {
+    case "ready":
+      return { type: "ready" };
+    case "log": {
+      const level = message.level;
+      if (level !== "info" && level !== "warn" && level !== "error") return null;
+      if (typeof message.message !== "string") return null;
+      return { type: "log", level, message: message.message.slice(0, MAX_LOG_CHARS) };
+    }
+    case "resize": {
+      const height = message.height;
+      if (typeof height !== "number" || !Number.isFinite(height)) return null;
+      return { type: "resize", height: Math.round(Math.min(Math.max(height, 0), MAX_HEIGHT)) };
+    }
+    default:
+      return null;
+  }
+}
+
+type Listener<K extends keyof WidgetHostEvents> = (value: WidgetHostEvents[K]) => void;
+
+export class WidgetHost {
+  readonly iframe: HTMLIFrameElement;
+  private port: MessagePort | null = null;
+  private config: unknown = undefined;
+  private data: unknown = undefined;
+  private hasConfig = false;
+  private hasData = false;
+  private dirtyConfig = false;
+  private dirtyData = false;
+  private frameRequest: number | null = null;
+  private destroyed = false;
+  private readonly maxPerSecond: number;
+  private window = { start: 0, count: 0, warned: false };
+  private hellos: number[] = [];
+  private readonly listeners: { [K in keyof WidgetHostEvents]: Set<Listener<K>> } = {
+    ready: new Set(),
+    log: new Set(),
+    resize: new Set(),
+    error: new Set(),
+  };
+
+  constructor(container: HTMLElement, frameUrl: string, options: WidgetHostOptions = {}) {
+    this.maxPerSecond = options.maxMessagesPerSecond ?? 50;
+    const iframe = document.createElement("iframe");
+    // Attributes before `src` and before insertion: the first document is sandboxed too.
+    iframe.setAttribute("sandbox", "allow-scripts");
+    iframe.setAttribute("referrerpolicy", "no-referrer");
+    iframe.setAttribute("allow", "");
+    iframe.setAttribute("title", options.title ?? "Widget");
+    iframe.src = frameUrl;
+    this.iframe = iframe;
+    window.addEventListener("message", this.onWindowMessage);
+    container.appendChild(iframe);
+  }
+
+  /** Subscribe to an event; returns the function that unsubscribes. */
+  on<K extends keyof WidgetHostEvents>(type: K, listener: Listener<K>): () => void {
+    this.listeners[type].add(listener);
+    return () => this.listeners[type].delete(listener);
+  }
+
+  /** The widget's config; reaches it at the next animation frame (the last value wins). */
+  setConfig(config: Record<string, unknown>): void {
+    this.config = config;
+    this.hasConfig = this.dirtyConfig = true;
+    this.schedule();
+  }
+
+  /** The widget's data (any JSON value, `null` included); `undefined` is ignored. */
+  setData(value: unknown): void {
+    if (value === undefined) return;
+    this.data = value;
+    this.hasData = this.dirtyData = true;
+    this.schedule();
+  }
+
+  /** Load another frame URL (for example a fresh ticket after the studio saved a file). */
+  navigate(frameUrl: string): void {
+    this.disconnect();
+    this.iframe.src = frameUrl;
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    window.removeEventListener("message", this.onWindowMessage);
+    this.disconnect();
+    this.iframe.remove();
+    for (const set of Object.values(this.listeners)) set.clear();
+  }
+
+  // -- the handshake ---------------------------------------------------------------
+
+  private readonly onWindowMessage = (event: MessageEvent): void => {
+    // Only this iframe's window, whatever document it holds now; never trust origin.
+    if (this.destroyed || event.source === null || event.source !== this.iframe.contentWindow) {
+      return;
+    }
+    const message = event.data as { visualbox?: unknown } | null;
+    if (message === null || typeof message !== "object" || message.visualbox !== "hello") return;
+    if (!this.allowHello(event.timeStamp)) return;
+    this.connect();
+  };
+
+  /** A new document in the frame (first load or reload): a new private channel. */
+  private connect(): void {
+    this.disconnect();
+    const channel = new MessageChannel();
+    this.port = channel.port1;
+    this.port.onmessage = (event: MessageEvent) => this.onPortMessage(event.data);
+    this.iframe.contentWindow?.postMessage({ visualbox: "connect" }, "*", [channel.port2]);
+    // The new document knows nothing yet: send everything we have.
+    this.dirtyConfig = this.hasConfig;
+    this.dirtyData = this.hasData;
+    this.schedule();
+  }
+
+  private disconnect(): void {
+    if (this.frameRequest !== null) cancelAnimationFrame(this.frameRequest);
+    this.frameRequest = null;
+    this.port?.close();
+    this.port = null;
+  }
+
+  private allowHello(now: number): boolean {
+    this.hellos = this.hellos.filter((t) => now - t < 60_000);
+    if (this.hellos.length >= HELLOS_PER_MINUTE) {
+      this.emit("error", "The widget reloads too often; its messages are ignored for a while.");
+      return false;
+    }
+    this.hellos.push(now);
+    return true;
+  }
+
+  // -- host -> widget: at most one update per animation frame ----------------------
+
+  private schedule(): void {
+    if (this.port === null || this.frameRequest !== null || this.destroyed) return;
+    this.frameRequest = requestAnimationFrame(() => {
+      this.frameRequest = null;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.port === null || (!this.dirtyConfig && !this.dirtyData)) return;
+    const update: Record<string, unknown> = { type: "update" };
+    if (this.dirtyConfig) update.config = this.config;
+    if (this.dirtyData) update.data = this.data;
+    this.dirtyConfig = this.dirtyData = false;
+    try {
+      this.port.postMessage(update);
+    } catch {
+      // A value the structured clone refuses (a reactive proxy, a function...): send its
+      // JSON form, which is what the widget would get from the server anyway.
+      try {
+        this.port.postMessage(JSON.parse(JSON.stringify(update)));
+      } catch (error) {
+        this.emit("error", `Cannot send this value to the widget: ${String(error)}`);
+      }
+    }
+  }
+
+  // -- widget -> host ---------------------------------------------------------------
+
+  private onPortMessage(data: unknown): void {
+    if (!this.withinRate()) return;
+    const message = parseWidgetMessage(data);
+    if (message === null) {
+      this.emit("error", "The widget sent a message that is not understood; it was ignored.");
+      return;
+    }
+    if (message.type === "ready") this.emit("ready", undefined);
+    else if (message.type === "log") {
+      this.emit("log", { level: message.level, message: message.message });
+    }
+    else this.emit("resize", message.height);
+  }
+
+  private withinRate(): boolean {
+    const now = performance.now();
+    if (now - this.window.start >= 1000) this.window = { start: now, count: 0, warned: false };
+    this.window.count += 1;
+    if (this.window.count <= this.maxPerSecond) return true;
+    if (!this.window.warned) {
+      this.window.warned = true;
+      this.emit("error", "The widget sends too many messages; some were dropped.");
+    }
+    return false;
+  }
+
+  private emit<K extends keyof WidgetHostEvents>(type: K, value: WidgetHostEvents[K]): void {
+    for (const listener of [...this.listeners[type]]) {
+      try {
+        listener(value);
+      } catch (error) {
+        // A broken listener must not break the others or the channel.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+}
