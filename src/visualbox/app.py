@@ -10,20 +10,28 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+import httpx2
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from visualbox import __version__
-from visualbox.api import accounts, dashboards, modules, public, registry, sharing
+from visualbox.api import accounts, dashboards, modules, public, registry, sharing, web
+from visualbox.api import live as live_api
+from visualbox.api import runner as runner_api
 from visualbox.api.frames import router as frames_router
 from visualbox.api.limits import RequestLimits
 from visualbox.db.engine import Database
 from visualbox.db.schema import migrate
 from visualbox.errors import FieldError, Unavailable, VisualBoxError
+from visualbox.hub import MemoryHub
+from visualbox.runtime.runners import LocalRunner, SourceClient
+from visualbox.runtime.sandbox import SandboxUnavailable, get_sandbox
+from visualbox.runtime.supervisor import Supervisor
 from visualbox.services.builtin import publish_builtins
+from visualbox.services.live import Live
 from visualbox.services.mail import mailer_for
 from visualbox.services.secrets import SecretBox
 from visualbox.settings import Settings
@@ -127,6 +135,24 @@ def check_production(settings: Settings) -> None:
         raise Unavailable("Refusing insecure settings in production.", problems)
 
 
+def _live_service(app: FastAPI, settings: Settings, database: Database, box: SecretBox) -> Live:
+    """Live dashboards on the local sandbox and the in-memory hub.
+
+    The local runner fetches sources through the runner API like a remote runner
+    would, in-process (an ASGI transport to this very app).
+    """
+    sandbox = get_sandbox(settings.sandbox)
+    try:
+        sandbox.check()
+    except SandboxUnavailable as exc:  # the server still serves everything else
+        log.error("Integrations cannot run: %s", exc)
+    supervisor = Supervisor(sandbox, settings.sandbox, settings.cache_dir)
+    transport = httpx2.ASGITransport(app=app)
+    sources = SourceClient("http://visualbox.internal", transport=transport)
+    runner = LocalRunner(supervisor, sources, settings.data_dir / "sources")
+    return Live(settings, database, box, runner, MemoryHub())
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     check_production(settings)
@@ -138,9 +164,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        live: Live = app.state.live
+        await live.start()
         log.info("VisualBox %s ready at %s", __version__, settings.public_url)
-        yield
-        database.dispose()
+        try:
+            yield
+        finally:
+            await live.close()  # every integration stops: no orphan processes
+            database.dispose()
 
     app = FastAPI(
         title="VisualBox",
@@ -154,14 +185,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = database
     app.state.secret_box = SecretBox.from_settings(settings)
     app.state.mailer = mailer_for(settings)
+    app.state.live = _live_service(app, settings, database, app.state.secret_box)
     _install_error_handlers(app)
     app.add_middleware(RequestLimits)
 
     app.include_router(accounts.router, prefix="/api")
     app.include_router(modules.router, prefix="/api")
     app.include_router(registry.router, prefix="/api")
-    app.include_router(dashboards.router, prefix="/api")
-    app.include_router(sharing.router, prefix="/api")
+    changes_dashboards = [Depends(live_api.notify_live)]
+    app.include_router(dashboards.router, prefix="/api", dependencies=changes_dashboards)
+    app.include_router(sharing.router, prefix="/api", dependencies=changes_dashboards)
+    app.include_router(live_api.router, prefix="/api")
+    app.include_router(runner_api.router, prefix="/api")
     app.include_router(public.router)
     app.include_router(frames_router)
 
@@ -169,17 +204,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def health() -> dict[str, Any]:
         return {"ok": True, "version": __version__, "database": database.dialect}
 
-    @app.get("/", include_in_schema=False)
-    def home() -> HTMLResponse:
-        return HTMLResponse(_HOME)
-
+    web.install(app)  # the web app answers every GET that no route takes
     return app
-
-
-_HOME = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>VisualBox</title><meta name="viewport" content="width=device-width">
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem}
-</style></head><body><h1>VisualBox</h1>
-<p>The server is running. The web app arrives in a later release; meanwhile use the
-<a href="/api/docs">interactive API</a> (sign up with <code>POST /api/auth/signup</code>).</p>
-</body></html>"""

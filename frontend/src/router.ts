@@ -1,0 +1,67 @@
+// The pages of the web app and who may see them.
+//   meta.guest     sign-in pages: a signed-in user goes on to `next` or home
+//   meta.public    anyone (public view, explorer, mailed links)
+//   meta.bare      no navigation rail (public view)
+//   meta.unverified  a signed-in but unverified user may open it
+// Every other page needs a verified user: signed-out users go to /signin?next=...,
+// unverified ones to /verify?next=... (the "verify your email" notice).
+import { createRouter, createWebHistory, type RouteLocationNormalized } from "vue-router";
+
+import { loadSession } from "./session";
+
+declare module "vue-router" {
+  interface RouteMeta {
+    guest?: boolean;
+    public?: boolean;
+    bare?: boolean;
+    unverified?: boolean;
+    title?: string;
+  }
+}
+
+export const router = createRouter({
+  history: createWebHistory(),
+  routes: [
+    { path: "/", name: "home", component: () => import("./views/HomeView.vue"), meta: { title: "Dashboards" } },
+    { path: "/signin", name: "signin", component: () => import("./views/SignInView.vue"), meta: { guest: true, title: "Sign in" } },
+    { path: "/signup", name: "signup", component: () => import("./views/SignUpView.vue"), meta: { guest: true, title: "Sign up" } },
+    { path: "/forgot", name: "forgot", component: () => import("./views/ForgotView.vue"), meta: { guest: true, title: "Forgot password" } },
+    { path: "/reset", name: "reset", component: () => import("./views/ResetView.vue"), meta: { public: true, title: "New password" } },
+    { path: "/verify", name: "verify", component: () => import("./views/VerifyView.vue"), meta: { public: true, title: "Verify your email" } },
+    { path: "/account", name: "account", component: () => import("./views/AccountView.vue"), meta: { unverified: true, title: "Account" } },
+    { path: "/explore", name: "explore", component: () => import("./views/ExploreView.vue"), meta: { public: true, title: "Explore" } },
+    { path: "/d/:id", name: "dashboard", component: () => import("./views/DashboardView.vue"), meta: { title: "Dashboard" } },
+    { path: "/p/:token", name: "public", component: () => import("./views/PublicView.vue"), meta: { public: true, bare: true, title: "Dashboard" } },
+    { path: "/modules", name: "modules", component: () => import("./views/ModulesView.vue"), meta: { title: "Modules" } },
+    { path: "/modules/:id", name: "studio", component: () => import("./views/StudioView.vue"), meta: { title: "Module studio" } },
+    { path: "/registry", name: "registry", component: () => import("./views/RegistryView.vue"), meta: { title: "Registry" } },
+    { path: "/registry/:id", name: "registry-module", component: () => import("./views/RegistryModuleView.vue"), meta: { title: "Module" } },
+    { path: "/:rest(.*)*", name: "not-found", component: () => import("./views/NotFoundView.vue"), meta: { public: true, title: "Not found" } },
+  ],
+});
+
+/** A same-site path from ?next= (never another origin). */
+export function nextPath(route: RouteLocationNormalized, fallback = "/"): string {
+  const next = route.query.next;
+  return typeof next === "string" && next.startsWith("/") && !next.startsWith("//") ? next : fallback;
+}
+
+router.beforeEach(async (to) => {
+  if (to.meta.public) return true;
+  let user;
+  try {
+    user = await loadSession();
+  } catch {
+    return true; // The server is unreachable: the page shows that error itself.
+  }
+  if (to.meta.guest) return user ? nextPath(to) : true;
+  if (!user) return { name: "signin", query: to.fullPath === "/" ? {} : { next: to.fullPath } };
+  if (!user.email_verified && !to.meta.unverified) {
+    return { name: "verify", query: to.fullPath === "/" ? {} : { next: to.fullPath } };
+  }
+  return true;
+});
+
+router.afterEach((to) => {
+  document.title = to.meta.title ? `${to.meta.title} · VisualBox` : "VisualBox";
+});

@@ -1,0 +1,66 @@
+// The signed-in user, shared by every page: loaded once from GET /api/account,
+// updated by sign-in, sign-up, sign-out and account changes.
+import { reactive, readonly } from "vue";
+
+import { type Account, ApiError, api } from "./api";
+
+interface SessionState {
+  user: Account | null;
+  /** True once the first GET /api/account has answered. */
+  loaded: boolean;
+}
+
+const state = reactive<SessionState>({ user: null, loaded: false });
+let loading: Promise<Account | null> | null = null;
+
+export const session = readonly(state);
+
+/** Ask the server who is signed in (once; `force` asks again). */
+export function loadSession(force = false): Promise<Account | null> {
+  if (loading && !force) return loading;
+  loading = api
+    .get<Account>("/api/account")
+    .then((user) => {
+      state.user = user;
+      return user;
+    })
+    .catch((error: unknown) => {
+      if (error instanceof ApiError && error.status === 401) {
+        state.user = null;
+        return null;
+      }
+      loading = null;
+      throw error;
+    })
+    .finally(() => {
+      state.loaded = true;
+    });
+  return loading;
+}
+
+function adopt(user: Account): Account {
+  state.user = user;
+  state.loaded = true;
+  loading = Promise.resolve(user);
+  return user;
+}
+
+export async function signIn(email: string, password: string): Promise<Account> {
+  return adopt(await api.post<Account>("/api/auth/signin", { email, password }));
+}
+
+export async function signUp(name: string, email: string, password: string): Promise<Account> {
+  return adopt(await api.post<Account>("/api/auth/signup", { name, email, password }));
+}
+
+export async function signOut(): Promise<void> {
+  await api.post("/api/auth/signout");
+  state.user = null;
+  loading = Promise.resolve(null);
+}
+
+/** Replace the cached account after a change (rename, verification). */
+export function setUser(user: Account | null): void {
+  state.user = user;
+  loading = Promise.resolve(user);
+}

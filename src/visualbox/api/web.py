@@ -1,0 +1,106 @@
+"""The web app: the built single-page front end, served at the site root.
+
+``npm run build`` in ``frontend/`` (run by ``hatch_build.py`` at install time)
+writes the app into ``src/visualbox/web``. :func:`install` makes the server answer
+every GET that no route took:
+
+* a file of the build (``/assets/app-1a2b3c.js``, ``/manifest.webmanifest``) as is:
+  hashed assets are cached for a year, everything else is revalidated;
+* server paths (``/api/...``, ``/frames/...``, ``/ws/...``, the mailed-link pages)
+  that matched nothing, and missing ``/assets/...`` files: the usual JSON 404;
+* anything else: ``index.html`` (history fallback: the app's router shows the page),
+  never cached, with a strict Content-Security-Policy.
+
+Without a build (``VISUALBOX_SKIP_FRONTEND=1`` at install time) those pages explain
+how to build it instead. Other methods than GET/HEAD keep the usual 404 (or 405).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-src 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+_PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+_IMMUTABLE = "public, max-age=31536000, immutable"
+_SERVER_PREFIXES = ("api/", "frames/", "ws/")
+_ASSETS = "assets/"  # hashed build output: a missing one is a 404, never the page
+_SERVER_PAGES = ("api", "frames", "ws", "verify-email", "reset-password")
+
+_NOT_BUILT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>VisualBox</title><meta name="viewport" content="width=device-width">
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem}
+</style></head><body><h1>VisualBox</h1>
+<p>The server is running, but its web app was not built (the package was installed
+with <code>VISUALBOX_SKIP_FRONTEND=1</code>, or without Node.js). Build it with
+<code>pip install -e .</code> or
+<code>cd frontend &amp;&amp; npm ci &amp;&amp; npm run build</code>.
+Meanwhile the <a href="/api/docs">interactive API</a> works.</p>
+</body></html>"""
+
+
+def _built_file(web_dir: Path, path: str) -> Path | None:
+    """The file of the build at ``path``, if there is one (never outside ``web_dir``)."""
+    if not path or path.endswith("/"):
+        return None
+    candidate = (web_dir / path).resolve()
+    if not candidate.is_relative_to(web_dir) or not candidate.is_file():
+        return None
+    return candidate
+
+
+def _app_page(web_dir: Path) -> Response:
+    index = web_dir / "index.html"
+    if not index.is_file():
+        return HTMLResponse(_NOT_BUILT, headers=_PAGE_HEADERS)
+    return FileResponse(index, media_type="text/html", headers=_PAGE_HEADERS)
+
+
+def _serve(root: Path, path: str) -> Response:
+    found = _built_file(root, path)
+    if found is None or found.name == "index.html":
+        return _app_page(root)
+    headers = {
+        "Cache-Control": _IMMUTABLE if path.startswith(_ASSETS) else "no-cache",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if found.name == "sw.js":
+        headers["Service-Worker-Allowed"] = "/"
+    return FileResponse(found, headers=headers)
+
+
+def install(app: FastAPI, web_dir: Path = WEB_DIR) -> None:
+    """Serve the web app from ``web_dir`` for every GET that no route answers.
+
+    It replaces the router's "not found" fallback rather than adding a catch-all
+    route, so routes added later still win and other methods keep their 404/405.
+    """
+    root = web_dir.resolve()
+    not_found = app.router.default
+
+    async def fallback(scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", "")).lstrip("/")
+        page = scope["type"] == "http" and scope["method"] in ("GET", "HEAD")
+        if not page or path.startswith(_SERVER_PREFIXES) or path in _SERVER_PAGES:
+            await not_found(scope, receive, send)
+            return
+        if path.startswith(_ASSETS) and _built_file(root, path) is None:
+            await not_found(scope, receive, send)
+            return
+        await _serve(root, path)(scope, receive, send)
+
+    app.router.default = fallback
