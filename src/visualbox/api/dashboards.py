@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
-from visualbox.api.deps import CurrentUser, SecretBoxDep, SessionDep, SettingsDep
+from visualbox.api.deps import CurrentUser, LiveDep, SecretBoxDep, SessionDep, SettingsDep
 from visualbox.db.tables.dashboards import Dashboard
 from visualbox.schemas.dashboards import (
     DashboardCreate,
@@ -68,8 +68,11 @@ def create_dashboard(
     user: CurrentUser,
     box: SecretBoxDep,
     settings: SettingsDep,
+    live: LiveDep,
 ) -> DashboardPublic:
-    return dashboard_public(dashboards.create_dashboard(db, box, user, body), settings, db, box)
+    created = dashboards.create_dashboard(db, box, user, body)
+    live.dashboard_changed(created.id)  # instances that keep running start now
+    return dashboard_public(created, settings, db, box)
 
 
 @router.post("/import", status_code=201)
@@ -79,8 +82,11 @@ def import_dashboard(
     user: CurrentUser,
     box: SecretBoxDep,
     settings: SettingsDep,
+    live: LiveDep,
 ) -> DashboardPublic:
-    return dashboard_public(dashboards.import_dashboard(db, box, user, body), settings, db, box)
+    created = dashboards.import_dashboard(db, box, user, body)
+    live.dashboard_changed(created.id)
+    return dashboard_public(created, settings, db, box)
 
 
 @router.get("/{dashboard_id}")
@@ -126,11 +132,16 @@ def delete_dashboard(dashboard_id: str, db: SessionDep, user: CurrentUser) -> Re
 
 @router.post("/{dashboard_id}/duplicate", status_code=201)
 def duplicate_dashboard(
-    dashboard_id: str, db: SessionDep, user: CurrentUser, box: SecretBoxDep, settings: SettingsDep
+    dashboard_id: str,
+    db: SessionDep,
+    user: CurrentUser,
+    box: SecretBoxDep,
+    settings: SettingsDep,
+    live: LiveDep,
 ) -> DashboardPublic:
-    return dashboard_public(
-        dashboards.duplicate_dashboard(db, user, dashboard_id), settings, db, box
-    )
+    created = dashboards.duplicate_dashboard(db, user, dashboard_id)
+    live.dashboard_changed(created.id)
+    return dashboard_public(created, settings, db, box)
 
 
 @router.get("/{dashboard_id}/export")

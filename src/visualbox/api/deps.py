@@ -24,6 +24,7 @@ from visualbox.db.engine import Database
 from visualbox.db.tables.accounts import User
 from visualbox.errors import Forbidden, Unauthenticated
 from visualbox.services import accounts
+from visualbox.services.live import Live
 from visualbox.services.mail import Mailer
 from visualbox.services.secrets import SecretBox
 from visualbox.settings import Settings
@@ -57,10 +58,16 @@ def get_mailer(request: Request) -> Mailer:
     return mailer
 
 
+def get_live(request: Request) -> Live:
+    live: Live = request.app.state.live
+    return live
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_db)]
 SecretBoxDep = Annotated[SecretBox, Depends(get_secret_box)]
 MailerDep = Annotated[Mailer, Depends(get_mailer)]
+LiveDep = Annotated[Live, Depends(get_live)]
 
 
 def check_same_origin(request: Request) -> None:

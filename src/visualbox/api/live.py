@@ -215,7 +215,8 @@ def _error_dict(
 
 async def notify_live(request: Request) -> AsyncIterator[None]:
     """Router dependency: after a change to a dashboard (any unsafe request naming a
-    ``dashboard_id``), let the live service bring its room in line."""
+    ``dashboard_id``), let the live service bring its room in line. Routes that
+    create a dashboard announce it themselves (its id is not in their path)."""
     yield
     dashboard_id = request.path_params.get("dashboard_id")
     if dashboard_id and request.method not in ("GET", "HEAD", "OPTIONS"):
