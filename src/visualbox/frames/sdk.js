@@ -3,8 +3,8 @@
  * widget page served from /frames/<ticket>/ (see docs/widgets.md).
  *
  * The widget runs in <iframe sandbox="allow-scripts">: its origin is "null" and it
- * can reach nothing but its host. The handshake: this script posts {visualbox: 'hello'}
- * to the parent; the host (frontend/src/widgets/host.ts), which recognises its iframe
+ * can reach nothing but its host. The handshake: once the page is parsed, this script
+ * posts {visualbox: 'hello'} to the parent; the host (frontend/src/widgets/host.ts), which recognises its iframe
  * by event.source, answers {visualbox: 'connect'} with a MessagePort. From then on
  * both sides talk only through that port:
  *
@@ -145,5 +145,14 @@
   window.DATA = undefined;
 
   // Tell the host this frame has a new document; it answers with 'connect' and a port.
-  if (window.parent !== window) window.parent.postMessage({ visualbox: 'hello' }, '*');
+  // Only once the page is parsed: every script of the widget (inline, deferred or
+  // module) has then run, so its callbacks and a global onMessage see the first values.
+  function hello() {
+    if (window.parent !== window) window.parent.postMessage({ visualbox: 'hello' }, '*');
+  }
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', hello, { once: true });
+  } else {
+    hello();
+  }
 })();
