@@ -49,6 +49,7 @@ HOSTILE = """<!doctype html>
   attempt('cookie', function () { return document.cookie; });
   attempt('localStorage', function () { return localStorage.getItem('secret'); });
   attempt('sessionStorage', function () { return sessionStorage.length; });
+  attempt('indexedDB', function () { return indexedDB.open('spy'); });
   attempt('topNavigation', function () { top.location.href = '/hijacked'; return 'no error'; });
   attempt('popup', function () { return window.open('/hijacked-popup'); });
   results.stylesheet = getComputedStyle(document.getElementById('out')).color;
@@ -208,7 +209,8 @@ def test_a_hostile_widget_is_contained(
     assert probe["origin"] == "null"
     assert probe["externalScript"] is True  # its own files load from 'self'
     assert probe["stylesheet"] == "rgb(1, 2, 3)"
-    for name in ("parentDocument", "parentStorage", "cookie", "localStorage", "sessionStorage"):
+    stores = ("cookie", "localStorage", "sessionStorage", "indexedDB")
+    for name in ("parentDocument", "parentStorage", *stores):
         assert probe[name] == "blocked: SecurityError", (name, probe[name])
     assert probe["topNavigation"] == "blocked: SecurityError"
     assert probe["popup"] == "allowed: null"  # no allow-popups: window.open gives nothing
