@@ -83,7 +83,7 @@ class LiveServer:
 
     def new_user_details(self, name: str | None = None) -> User:
         n = next(self._numbers)
-        return User(name=name or f"User {n}", email=f"user{n}@example.test")
+        return User(name=name or f"User {n}", email=f"user{n}@example.com")
 
     def create_user(self, name: str | None = None, *, verified: bool = True) -> User:
         """An account made directly through the service (fast; no mail)."""
