@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Route
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Route, WebError
 from sqlalchemy import select
 
 from tests.e2e.conftest import LiveServer
@@ -31,11 +31,13 @@ FRONTEND = Path(__file__).parents[2] / "frontend"
 EXPECTED_REFUSALS = re.compile(
     r"Refused to connect|Content Security Policy|Unsafe attempt to initiate navigation"
     r"|Blocked opening|sandboxed|Failed to fetch|Failed to load resource: net::ERR_BLOCKED"
+    r"|widget boom"  # the hostile widget's own uncaught error, reported to the host
 )
 
 HOSTILE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>hostile</title>
 <script src="probe.js"></script>
+<script type="module" src="module.js"></script>
 <link rel="stylesheet" href="style.css">
 </head><body><p id="out">waiting</p>
 <script>
@@ -53,12 +55,18 @@ HOSTILE = """<!doctype html>
   attempt('topNavigation', function () { top.location.href = '/hijacked'; return 'no error'; });
   attempt('popup', function () { return window.open('/hijacked-popup'); });
   results.stylesheet = getComputedStyle(document.getElementById('out')).color;
-  fetch('/api/health').then(
+  var parsed = new Promise(function (resolve) {
+    document.addEventListener('DOMContentLoaded', resolve);
+  });
+  var fetched = fetch('/api/health').then(
     function (answer) { return 'allowed: ' + answer.status; },
     function (error) { return 'blocked: ' + error.name; }
-  ).then(function (outcome) {
-    results.fetch = outcome;
+  );
+  Promise.all([fetched, parsed]).then(function (outcomes) {
+    results.fetch = outcomes[0];
+    results.moduleScript = window.moduleLoaded === true;  // module scripts are CORS loads
     visualbox.log('probe ' + JSON.stringify(results));
+    setTimeout(function () { throw new Error('widget boom'); });
   });
 
   // Config and data, through the new API and the thesis-era one.
@@ -86,9 +94,13 @@ localStorage.setItem('secret', 'top-secret-storage');
 document.cookie = 'visible_cookie=top-secret-cookie; path=/';
 window.logs = {{a: [], b: []}};
 window.ready = {{a: 0, b: 0}};
+window.errors = [];
 window.makeHost = (name, url) => {{
   const host = new WidgetHost(document.getElementById(name), url, {{ title: 'Widget ' + name }});
-  host.on('log', (entry) => window.logs[name].push(entry.message));
+  host.on('log', (entry) => {{
+    window.logs[name].push(entry.message);
+    if (entry.level === 'error') window.errors.push(entry.message);
+  }});
   host.on('ready', () => {{ window.ready[name] += 1; }});
   return host;
 }};
@@ -145,7 +157,12 @@ def watched(browser: Browser) -> Iterator[tuple[BrowserContext, list[str]]]:
             unexpected.append(message.text)
 
     context.on("console", on_console)
-    context.on("weberror", lambda error: unexpected.append(f"uncaught: {error.error}"))
+
+    def on_error(error: WebError) -> None:
+        if not EXPECTED_REFUSALS.search(str(error.error)):
+            unexpected.append(f"uncaught: {error.error}")
+
+    context.on("weberror", on_error)
     yield context, unexpected
     context.close()
     assert unexpected == [], "unexpected browser errors:\n" + "\n".join(unexpected)
@@ -199,6 +216,7 @@ def test_a_hostile_widget_is_contained(
             "index.html": HOSTILE.encode(),
             "probe.js": b"window.probeLoaded = true;",
             "style.css": b"#out { color: rgb(1, 2, 3); }",
+            "module.js": b"window.moduleLoaded = true;",
         },
     )
     page, escaped = open_host(live_server, context, host_js)
@@ -208,6 +226,7 @@ def test_a_hostile_widget_is_contained(
     probe = logged(page, "a", "probe")
     assert probe["origin"] == "null"
     assert probe["externalScript"] is True  # its own files load from 'self'
+    assert probe["moduleScript"] is True
     assert probe["stylesheet"] == "rgb(1, 2, 3)"
     stores = ("cookie", "localStorage", "sessionStorage", "indexedDB")
     for name in ("parentDocument", "parentStorage", *stores):
@@ -218,6 +237,7 @@ def test_a_hostile_widget_is_contained(
     assert page.url == top_url and escaped == []
     assert page.evaluate("localStorage.getItem('secret')") == "top-secret-storage"
     assert page.get_by_title("Widget a").get_attribute("sandbox") == "allow-scripts"
+    page.wait_for_function("window.errors.some((e) => e.includes('widget boom'))")
 
 
 def test_config_and_data_reach_the_widget_once_per_frame_and_after_a_reload(
@@ -225,7 +245,8 @@ def test_config_and_data_reach_the_widget_once_per_frame_and_after_a_reload(
 ) -> None:
     context, _ = watched
     frame_url = publish_widget(
-        live_server, {"index.html": HOSTILE.encode(), "probe.js": b"", "style.css": b""}
+        live_server,
+        {"index.html": HOSTILE.encode(), "probe.js": b"", "style.css": b"", "module.js": b""},
     )
     page, _ = open_host(live_server, context, host_js)
     page.evaluate(
