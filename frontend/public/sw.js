@@ -4,6 +4,8 @@
 // widget frames always go to the network.
 const CACHE = "visualbox-shell-v1";
 const SHELL = ["/", "/manifest.webmanifest", "/icon.svg", "/icon-192.png"];
+// Never touched: the API, live data, widget frames and the server's own pages.
+const SERVER_PATHS = ["/api/", "/ws/", "/frames/", "/verify-email", "/reset-password"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)));
@@ -23,6 +25,7 @@ self.addEventListener("fetch", (event) => {
   const request = event.request;
   const url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
+  if (SERVER_PATHS.some((prefix) => url.pathname.startsWith(prefix))) return;
   if (request.mode === "navigate") {
     event.respondWith(
       fetch(request).catch(() => caches.match("/").then((cached) => cached ?? Response.error())),

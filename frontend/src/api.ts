@@ -75,6 +75,13 @@ function withQuery(path: string, query?: Query): string {
   return text ? `${path}${path.includes("?") ? "&" : "?"}${text}` : path;
 }
 
+let onUnauthenticated: ((path: string) => void) | null = null;
+
+/** Called when a request is refused for want of a session (it ended, or expired). */
+export function setUnauthenticatedHandler(handler: ((path: string) => void) | null): void {
+  onUnauthenticated = handler;
+}
+
 /** Send one request; resolves with the response when it is 2xx, else throws ApiError. */
 export async function send(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
   const headers: Record<string, string> = { Accept: "application/json", ...options.headers };
@@ -103,7 +110,9 @@ export async function send(method: string, path: string, options: RequestOptions
     } catch {
       parsed = undefined;
     }
-    throw parseError(response.status, parsed, response.statusText);
+    const error = parseError(response.status, parsed, response.statusText);
+    if (error.status === 401 && !path.startsWith("/api/auth/")) onUnauthenticated?.(path);
+    throw error;
   }
   return response;
 }

@@ -197,3 +197,19 @@ def test_api_token_create_use_and_revoke(live_server: LiveServer, page: Page) ->
         f"{live_server.url}/api/account", headers={"Authorization": f"Bearer {token}"}
     )
     assert answer.status == 401
+
+
+def test_an_ended_session_leads_back_to_sign_in(live_server: LiveServer, page: Page) -> None:
+    user = live_server.create_user("Ada")
+    live_server.sign_in(page, user)
+    page.goto(f"{live_server.url}/account")
+    expect(page.get_by_role("heading", name="Account", exact=True)).to_be_visible()
+    # The session ends behind the page's back (signed out in another tab).
+    assert page.request.post(f"{live_server.url}/api/auth/signout").status == 204
+    page.get_by_role("region", name="Profile").get_by_label("Name").fill("Ada L.")
+    page.get_by_role("button", name="Save name").click()
+    expect(page).to_have_url(f"{live_server.url}/signin?next=/account")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(user.password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{live_server.url}/account")
