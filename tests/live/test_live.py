@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import httpx2
 import pytest
 from websockets.exceptions import InvalidStatus
 
@@ -127,6 +128,9 @@ async def test_a_public_viewer_sees_data_but_no_logs_and_no_config(server: Serve
         joined = await public.wait_for(lambda m: m["type"] == "JOINED")
         assert joined["role"] == "viewer" and "logs" not in joined
         await public.wait_for(output_of("i1"))
+        view = httpx2.get(f"{server.url}/api/public/dashboards/{token}", timeout=TIMEOUT)
+        assert view.status_code == 200 and view.json()["data"]["i1"]["level"] == 2
+        assert "pw-0f3c-never-shown" not in view.text and "api_key" not in view.text
         await public.send({"type": "RESTART", "room": joined["room"], "instance": "i1"})
         refused = await public.wait_for(lambda m: m["type"] == "ERROR")
         assert refused["code"] == "forbidden"

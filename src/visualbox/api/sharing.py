@@ -6,11 +6,12 @@ and the anonymous ``/api/public/dashboards`` read model and explorer.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from visualbox.api.deps import CurrentUser, SecretBoxDep, SessionDep, SettingsDep
+from visualbox.api.deps import CurrentUser, LiveDep, SecretBoxDep, SessionDep, SettingsDep
 from visualbox.db.tables.dashboards import Dashboard
 from visualbox.schemas.sharing import (
     ExplorerItem,
@@ -19,7 +20,7 @@ from visualbox.schemas.sharing import (
     SharingPublic,
     SharingUpdate,
 )
-from visualbox.services import dashboards, frames, sharing
+from visualbox.services import dashboards, frames, live_values, sharing
 from visualbox.settings import Settings
 
 router = APIRouter(tags=["sharing"])
@@ -88,10 +89,17 @@ def explore(
 
 
 @router.get("/public/dashboards/{token}")
-def public_dashboard(token: str, db: SessionDep, box: SecretBoxDep) -> PublicDashboard:
-    """A shared dashboard's read model; each widget with its ``frame`` URL. No sign-in needed."""
+def public_dashboard(
+    token: str, db: SessionDep, box: SecretBoxDep, live: LiveDep
+) -> PublicDashboard:
+    """A shared dashboard's read model with the last values of its integrations; each
+    widget with its ``frame`` URL. No sign-in needed."""
     dashboard = sharing.shared_dashboard(db, token)
-    view = sharing.public_view(dashboard)
+    texts = live.last_values(dashboard.id)
+    if texts is None:  # nobody has it open: the values saved last
+        texts = {i: text for i, (text, _at) in live_values.load(db, dashboard.id).items()}
+    data = {instance: json.loads(text) for instance, text in texts.items()}
+    view = sharing.public_view(dashboard, data)
     frame_urls = frames.dashboard_frames(db, box, dashboard)
     for widget in view["widgets"]:
         widget["frame"] = frame_urls.get(widget["id"])

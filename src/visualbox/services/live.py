@@ -230,16 +230,13 @@ class Live:
             return
         loop.call_soon_threadsafe(self._spawn, self._reload(dashboard_id, changed=True))
 
-    def last_values(self, dashboard_id: str) -> dict[str, tuple[str, str]] | None:
-        """``{instance: (data JSON, at)}`` from memory, or ``None`` if the room is not loaded."""
+    def last_values(self, dashboard_id: str) -> dict[str, str] | None:
+        """``{instance: last output as JSON text}`` from memory; ``None`` if the room is
+        not loaded (then the database has the values). Safe to call from any thread."""
         room = self.rooms.get(f"dashboard:{dashboard_id}")
         if room is None:
             return None
-        return {
-            i.id: (i.last_data, i.last_at or "")
-            for i in list(room.instances.values())
-            if i.last_data is not None
-        }
+        return {i.id: i.last_data for i in list(room.instances.values()) if i.last_data is not None}
 
     # --- rooms ---------------------------------------------------------------------------
 
@@ -266,13 +263,13 @@ class Live:
         if changed and not any(i.keep_running for i in spec.instances):
             return None
         room = Room(name, spec.owner_id, dashboard_id, log_lines=self.settings.log_lines)
-        self.rooms[name] = room
         stored = await self._db(live_values.load, dashboard_id)
         for instance_spec in spec.instances:
             instance = room.add_instance(instance_spec)
             if instance.id in stored:
                 data, at = stored[instance.id]
                 instance.last_data, instance.last_at = data, iso(at)
+        self.rooms[name] = room  # complete, with its last values, before anyone sees it
         await self._apply(room, spec)
         return room
 

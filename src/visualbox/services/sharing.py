@@ -71,8 +71,9 @@ def shared_dashboard(db: Session, token: str) -> Dashboard:
     return dashboard
 
 
-def public_view(dashboard: Dashboard) -> dict[str, Any]:
-    """What a visitor may see: layout and widget configs without secrets; instances as labels."""
+def public_view(dashboard: Dashboard, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a visitor may see: layout and widget configs without secrets; instances as
+    labels; ``data``, the last output of each instance (``{instance id: value}``)."""
     document = dashboard.document
     widgets = []
     for w in document["widgets"]:
@@ -98,7 +99,7 @@ def public_view(dashboard: Dashboard) -> dict[str, Any]:
         "settings": document["settings"],
         "integrations": [{"id": i["id"], "label": i["label"]} for i in document["integrations"]],
         "widgets": widgets,
-        "data": {},
+        "data": data or {},
         "updated_at": dashboard.updated_at,
     }
 
