@@ -303,3 +303,14 @@ def test_frame_url_and_open_ticket_round_trip(app: FastAPI) -> None:
     assert (opened.module_id, opened.version, opened.content_hash) == ("m1", None, "h" * 64)
     assert "=" not in ticket and opened.expires_at % 3600 == 0
     assert 12 * 3600 <= opened.expires_at - time.time() <= 13 * 3600
+
+
+def test_the_version_cache_keeps_recent_trees_within_its_budget() -> None:
+    cache = frames._TreeCache(max_bytes=10)
+    cache.put("a", {"x": b"1234"})
+    cache.put("b", {"x": b"1234"})
+    assert cache.get("a") == {"x": b"1234"}  # now the most recent
+    cache.put("c", {"x": b"1234"})  # 12 bytes: the least recent, "b", goes
+    assert cache.get("b") is None and cache.get("a") is not None and cache.get("c") is not None
+    cache.put("huge", {"x": b"x" * 11})  # larger than the budget: never kept
+    assert cache.get("huge") is None and cache.get("a") is not None

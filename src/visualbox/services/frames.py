@@ -34,7 +34,7 @@ from visualbox.db.tables.accounts import User
 from visualbox.db.tables.dashboards import Dashboard
 from visualbox.db.tables.modules import Module
 from visualbox.errors import FieldError, InvalidInput, NotFound, VisualBoxError
-from visualbox.modules.tree import content_hash, normalize_path
+from visualbox.modules.tree import FileTree, content_hash, normalize_path
 from visualbox.services import modules, registry
 from visualbox.services.registry import ResolvedModule
 from visualbox.services.secrets import SecretBox
@@ -155,7 +155,50 @@ def frame_file(db: Session, ticket: FrameTicket, path: str) -> tuple[str, bytes]
     row = registry.get_version(db, module, ticket.version)
     if row.content_hash != ticket.content_hash:
         raise NotFound("No such frame.")
-    return path, registry.version_file(db, row, path)
+    files = _version_trees.get(row.content_hash)
+    if files is None:
+        files = registry.version_tree(db, row)
+        _version_trees.put(row.content_hash, files)
+    if path not in files:
+        raise NotFound("No such file.", [FieldError("path", "no such file")])
+    return path, files[path]
+
+
+class _TreeCache:
+    """Published versions never change: keep recently served ones, up to ``max_bytes``.
+
+    A page load asks for each of a widget's files; without this, each request would
+    read and unpack the version's whole archive."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._trees: OrderedDict[str, tuple[FileTree, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> FileTree | None:
+        with self._lock:
+            found = self._trees.get(key)
+            if found is None:
+                return None
+            self._trees.move_to_end(key)
+            return found[0]
+
+    def put(self, key: str, tree: FileTree) -> None:
+        size = sum(len(content) for content in tree.values())
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._trees:
+                return
+            self._trees[key] = (tree, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (_, dropped) = self._trees.popitem(last=False)
+                self._bytes -= dropped
+
+
+_version_trees = _TreeCache(64 * 1024 * 1024)
 
 
 def inject_sdk(html: bytes, sdk_src: str = SDK_PATH) -> bytes:
