@@ -146,9 +146,13 @@ def test_bad_tickets_answer_404(
         not_a_ticket.rstrip("="),
         wrong_hash,
     ):
-        response = client.get(f"/frames/{bad}/")
-        assert response.status_code == 404, bad
-        assert response.json()["error"]["code"] == "not_found"
+        page = client.get(f"/frames/{bad}/")  # a page: a message the frame can show
+        assert page.status_code == 404, bad
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        assert b"No such frame" in page.content and b"<script" not in page.content
+        assert page.headers["content-security-policy"].startswith("sandbox allow-scripts;")
+        file = client.get(f"/frames/{bad}/app.js")  # any other file: the JSON error
+        assert file.status_code == 404 and file.json()["error"]["code"] == "not_found"
     with pytest.raises(NotFound):
         frames.open_ticket(box, ticket, now=time.time() + 14 * 3600)  # expires later
 

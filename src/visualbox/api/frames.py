@@ -14,13 +14,14 @@ and fonts are CORS requests); the ticket in the URL is the capability.
 
 from __future__ import annotations
 
+import html
 import math
 import mimetypes
 import time
 from pathlib import Path
 
 from fastapi import APIRouter, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from visualbox import __version__
 from visualbox.api.deps import SecretBoxDep, SessionDep
@@ -61,6 +62,10 @@ _TYPES = {
     ".md": "text/markdown",
 }
 _SDK_SRC = f"{frames.SDK_PATH}?v={__version__}"
+_ERROR_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Widget unavailable</title><style>:root{color-scheme:light dark}
+body{margin:0;height:100vh;display:grid;place-items:center;font:14px system-ui,sans-serif;
+text-align:center;padding:0 1em;opacity:.75}</style></head><body><p>MESSAGE</p></body></html>"""
 
 
 def _headers(cache: str) -> dict[str, str]:
@@ -116,9 +121,18 @@ def frame_root(ticket: str, box: SecretBoxDep) -> RedirectResponse:
 
 @router.get("/{ticket}/{path:path}")
 def frame_file(ticket: str, path: str, db: SessionDep, box: SecretBoxDep) -> Response:
-    """One file of the widget the ticket names; HTML pages get the SDK first."""
-    opened = frames.open_ticket(box, ticket)
-    path, content = frames.frame_file(db, opened, path)
+    """One file of the widget the ticket names; HTML pages get the SDK first.
+
+    A page that cannot be served answers a short HTML page (shown inside the widget's
+    frame) instead of the JSON error other files get."""
+    try:
+        opened = frames.open_ticket(box, ticket)
+        path, content = frames.frame_file(db, opened, path)
+    except NotFound as error:
+        if path and not path.endswith("/") and not media_type(path).startswith("text/html"):
+            raise
+        page = _ERROR_PAGE.replace("MESSAGE", html.escape(error.message))
+        return HTMLResponse(page, status_code=404, headers=_headers("no-store"))
     media = media_type(path)
     if media.startswith("text/html"):
         content = frames.inject_sdk(content, _SDK_SRC)
