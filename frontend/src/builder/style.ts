@@ -1,0 +1,16 @@
+// How a widget's box looks: its own background, the dashboard's radius and shadow.
+import type { DashboardSettings } from "./api";
+
+export function boxStyle(settings: DashboardSettings, background: string | null): Record<string, string> {
+  const { radius, shadow } = settings;
+  return {
+    background: background ?? "var(--surface)",
+    borderRadius: `${radius}px`,
+    boxShadow: `0 ${Math.round(shadow.radius / 3)}px ${shadow.radius}px rgb(0 0 0 / ${shadow.opacity}%)`,
+  };
+}
+
+/** The page behind the grid. */
+export function pageStyle(settings: DashboardSettings): Record<string, string> {
+  return settings.background ? { background: settings.background } : {};
+}
