@@ -1,0 +1,235 @@
+"""The module studio in the browser: the module developer journey (create a widget, edit,
+preview with sample data, publish, pinned and latest dashboards), the integration console,
+and file management with ZIP download and upload."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from typing import Any
+
+from playwright.sync_api import Locator, Page, expect
+
+from tests.e2e.conftest import LiveServer
+
+
+def _widget_html(marker: str) -> str:
+    return (
+        "<!DOCTYPE html>\n<html><body>\n"
+        '<p id="out">waiting</p>\n<script>\n'
+        "var cfg = {}, val;\n"
+        "function draw() { document.getElementById('out').textContent =\n"
+        f"  (cfg.title || '') + ' {marker} ' + JSON.stringify(val); }}\n"
+        "visualbox.onConfigChanged(function (c) { cfg = c; draw(); });\n"
+        "visualbox.onDataChanged(function (d) { val = d; draw(); });\n"
+        "</script>\n</body></html>\n"
+    )
+
+
+def _replace_editor_text(page: Page, path: str, text: str) -> None:
+    """Select everything in the CodeMirror editor of ``path`` and type ``text`` over it."""
+    editor = page.get_by_role("textbox", name=f"Contents of {path}")
+    editor.click()
+    page.keyboard.press("ControlOrMeta+a")
+    page.keyboard.insert_text(text)
+
+
+def _tab(page: Page, path: str) -> Locator:
+    return page.get_by_role("tablist", name="Open files").get_by_role("tab", name=path)
+
+
+def _publish(page: Page, version: str) -> None:
+    page.get_by_role("button", name="Publish", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Publish to the registry")
+    dialog.get_by_label("Version").fill(version)
+    dialog.get_by_label("Changelog").fill(f"Release {version}")
+    dialog.get_by_role("button", name="Publish").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_role("list", name="Published versions")).to_contain_text(version)
+
+
+def _frame_html(page: Page, url: str, dashboard_id: str) -> str:
+    answer = page.request.get(f"{url}/api/dashboards/{dashboard_id}")
+    assert answer.ok, answer.text()
+    frame = answer.json()["widgets"][0]["frame"]
+    assert frame, "the widget has no frame URL"
+    html = page.request.get(f"{url}{frame}" if frame.startswith("/") else frame)
+    assert html.ok
+    return html.text()
+
+
+def test_module_developer_journey(live_server: LiveServer, page: Page) -> None:
+    url = live_server.url
+    live_server.sign_in(page, live_server.create_user())
+    page.goto(f"{url}/modules")
+
+    # Create a widget module from the starting template.
+    page.get_by_role("button", name="Create your first module").click()
+    dialog = page.get_by_role("dialog", name="New module")
+    dialog.get_by_label("Name").fill("Big number")
+    dialog.get_by_label("Widget").check()
+    dialog.get_by_role("button", name="Create").click()
+    expect(page).to_have_url(re.compile(rf"{re.escape(url)}/modules/[\w-]+$"))
+    module_id = page.url.rsplit("/", 1)[1]
+    expect(page.get_by_role("heading", name="Big number")).to_be_visible()
+    expect(page.get_by_text("The module passes the check.")).to_be_visible()
+
+    # index.html is open; edit it: the tab shows unsaved changes until Ctrl-S.
+    expect(_tab(page, "index.html")).to_have_attribute("aria-selected", "true")
+    _replace_editor_text(page, "index.html", _widget_html("v1"))
+    expect(_tab(page, "index.html").get_by_label("unsaved changes")).to_be_visible()
+    page.keyboard.press("ControlOrMeta+s")
+    expect(page.get_by_text("Saved index.html.")).to_be_visible()
+    expect(_tab(page, "index.html").get_by_label("unsaved changes")).to_have_count(0)
+    saved = page.request.get(f"{url}/api/modules/{module_id}/files/index.html")
+    assert "' v1 '" in saved.text()
+
+    # The preview runs the saved page with the test config and the sample data, live.
+    preview = page.frame_locator("iframe[title='Widget preview']").locator("#out")
+    page.get_by_label("Sample data").fill('{"temp": 21.5}')
+    page.get_by_label("Title").fill("Hall")
+    expect(preview).to_have_text('Hall v1 {"temp":21.5}')
+    page.get_by_label("Sample data").fill('{"temp": ')
+    expect(page.get_by_text("Not valid JSON (not sent)")).to_be_visible()
+    page.get_by_label("Sample data").fill("[1, 2]")
+    expect(preview).to_have_text("Hall v1 [1,2]")
+
+    # Publish 1.0.0: a version that is not semver is refused in the dialog first.
+    page.get_by_role("button", name="Publish", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Publish to the registry")
+    expect(dialog.get_by_label("Version")).to_have_value("1.0.0")
+    dialog.get_by_label("Version").fill("1.0")
+    dialog.get_by_role("button", name="Publish").click()
+    expect(dialog.get_by_text("must be a semantic version")).to_be_visible()
+    dialog.get_by_role("button", name="Cancel").click()
+    _publish(page, "1.0.0")
+
+    # Two dashboards use it (the builder is another page): one pinned, one on latest.
+    dashboards: dict[str, str] = {}
+    for name, version in (("Pinned", "1.0.0"), ("Latest", "latest")):
+        widget: dict[str, Any] = {"id": "w1", "module_id": module_id, "version": version}
+        made = page.request.post(f"{url}/api/dashboards", data={"name": name, "widgets": [widget]})
+        assert made.status == 201, made.text()
+        dashboards[name] = made.json()["id"]
+    for name in dashboards:
+        assert "' v1 '" in _frame_html(page, url, dashboards[name])
+
+    # Change the widget, see it in the preview, publish 1.1.0 (1.0.0 again is refused).
+    _replace_editor_text(page, "index.html", _widget_html("v2"))
+    page.keyboard.press("ControlOrMeta+s")
+    expect(preview).to_have_text("Hall v2 [1,2]")
+    page.get_by_role("button", name="Publish", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Publish to the registry")
+    expect(dialog.get_by_label("Version")).to_have_value("1.1.0")
+    dialog.get_by_label("Version").fill("1.0.0")
+    dialog.get_by_role("button", name="Publish").click()
+    expect(dialog.get_by_text("must be greater than 1.0.0")).to_be_visible()
+    dialog.get_by_role("button", name="Cancel").click()
+    _publish(page, "1.1.0")
+
+    pinned = _frame_html(page, url, dashboards["Pinned"])
+    latest = _frame_html(page, url, dashboards["Latest"])
+    assert "' v1 '" in pinned and "' v2 '" not in pinned
+    assert "' v2 '" in latest and "' v1 '" not in latest
+
+
+def test_integration_console_runs_the_working_copy(live_server: LiveServer, page: Page) -> None:
+    live_server.sign_in(page, live_server.create_user())
+    page.goto(f"{live_server.url}/modules")
+    page.get_by_role("button", name="New module").first.click()
+    dialog = page.get_by_role("dialog", name="New module")
+    dialog.get_by_label("Name").fill("Counter")
+    dialog.get_by_label("Integration").check()
+    expect(dialog.get_by_label("Runtime")).to_have_value("python")
+    dialog.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("heading", name="Counter")).to_be_visible()
+    expect(_tab(page, "main.py")).to_be_visible()
+
+    console = page.get_by_role("log", name="Console output")
+    page.get_by_label("Title").fill("Tick")
+    page.get_by_role("button", name="Run").click()
+    expect(page.get_by_role("status").filter(has_text="running")).to_be_visible(timeout=30_000)
+    output = console.locator(".line-output").first
+    expect(output).to_contain_text('"title":"Tick"', timeout=30_000)
+    expect(output.locator(".line-label")).to_have_text("OUTPUT")
+    expect(console.locator(".line-info").filter(has_text="Tick: one output every")).to_be_visible()
+
+    page.get_by_role("button", name="Stop").click()
+    expect(page.get_by_role("status").filter(has_text=re.compile("stopped|exited"))).to_be_visible(
+        timeout=15_000
+    )
+    page.get_by_role("button", name="Clear").click()
+    expect(console.locator(".line")).to_have_count(0)
+
+
+def test_files_add_rename_delete_and_zips(live_server: LiveServer, page: Page) -> None:
+    url = live_server.url
+    live_server.sign_in(page, live_server.create_user())
+    made = page.request.post(f"{url}/api/modules", data={"name": "Files", "kind": "widget"})
+    assert made.status == 201, made.text()
+    module_id = made.json()["id"]
+    page.goto(f"{url}/modules/{module_id}")
+    tree = page.get_by_role("tree", name="Files")
+    expect(tree.get_by_role("treeitem", name="index.html")).to_be_visible()
+
+    # Add a file in a new folder: it opens in a tab.
+    page.get_by_role("button", name="New file").click()
+    dialog = page.get_by_role("dialog", name="New file")
+    dialog.get_by_label("File path").fill("lib/util.js")
+    dialog.get_by_role("button", name="Create").click()
+    expect(tree.get_by_role("treeitem", name="util.js")).to_be_visible()
+    expect(_tab(page, "util.js")).to_have_attribute("aria-selected", "true")
+
+    # Rename it: the tree and the tab follow.
+    tree.get_by_role("button", name="Rename lib/util.js").click()
+    dialog = page.get_by_role("dialog", name="Rename lib/util.js")
+    dialog.get_by_label("New path").fill("lib/helpers.js")
+    dialog.get_by_role("button", name="Rename").click()
+    expect(tree.get_by_role("treeitem", name="helpers.js")).to_be_visible()
+    expect(tree.get_by_role("treeitem", name="util.js")).to_have_count(0)
+    expect(_tab(page, "helpers.js")).to_be_visible()
+
+    # An empty folder, then delete the lib folder (asks first).
+    page.get_by_role("button", name="New folder").click()
+    dialog = page.get_by_role("dialog", name="New folder")
+    dialog.get_by_label("Folder path").fill("img")
+    dialog.get_by_role("button", name="Create").click()
+    expect(tree.get_by_role("treeitem", name="img")).to_be_visible()
+    tree.get_by_role("button", name="Delete lib", exact=True).click()
+    page.get_by_role("dialog", name="Delete lib?").get_by_role("button", name="Delete").click()
+    expect(tree.get_by_role("treeitem", name="lib")).to_have_count(0)
+    expect(_tab(page, "helpers.js")).to_have_count(0)
+
+    # Download the working copy as a ZIP.
+    with page.expect_download() as caught:
+        page.get_by_role("link", name="Download ZIP").click()
+    with zipfile.ZipFile(caught.value.path()) as archive:
+        names = set(archive.namelist())
+    assert {"index.html", "README.md", "config.json"} <= names
+    assert not any(n.startswith("lib/") for n in names)
+
+    # Upload a ZIP: it replaces everything, after a confirmation.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("index.html", "<p>replaced</p>")
+        archive.writestr("README.md", "# Replaced\n\nFrom a ZIP.\n")
+        archive.writestr("config.json", json.dumps([]))
+        archive.writestr("img/dot.png", b"\x89PNG\r\n\x1a\n\x00\x00binary")
+    page.locator("input[type=file][accept^='.zip']").set_input_files(
+        {"name": "new.zip", "mimeType": "application/zip", "buffer": buffer.getvalue()}
+    )
+    page.get_by_role("dialog", name="Replace every file with new.zip?").get_by_role(
+        "button", name="Replace everything"
+    ).click()
+    expect(page.get_by_text("Imported new.zip.")).to_be_visible()
+    expect(tree.get_by_role("treeitem", name="dot.png")).to_be_visible()
+    expect(tree.get_by_role("treeitem", name="lib")).to_have_count(0)
+
+    # A binary file opens read-only and is never rewritten; the README renders.
+    tree.get_by_role("treeitem", name="dot.png").click()
+    expect(page.get_by_text("is a binary file")).to_be_visible()
+    page.get_by_role("button", name="README", exact=True).click()
+    readme = page.get_by_role("dialog", name="README.md")
+    expect(readme.get_by_role("heading", name="Replaced")).to_be_visible()
