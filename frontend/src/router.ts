@@ -62,6 +62,18 @@ router.beforeEach(async (to) => {
   return true;
 });
 
+// A page's code is loaded when first opened. After an upgrade of the server, an open
+// tab asks for files of the old build that are gone: load the page afresh (once).
+const RELOADED = "visualbox.reloaded";
+router.onError((error: unknown, to) => {
+  const message = error instanceof Error ? error.message : String(error);
+  if (!/dynamically imported module|Importing a module script failed/i.test(message)) throw error;
+  if (sessionStorage.getItem(RELOADED) === to.fullPath) throw error;
+  sessionStorage.setItem(RELOADED, to.fullPath);
+  window.location.assign(to.fullPath);
+});
+
 router.afterEach((to) => {
+  sessionStorage.removeItem(RELOADED);
   document.title = to.meta.title ? `${to.meta.title} · VisualBox` : "VisualBox";
 });

@@ -120,7 +120,13 @@ def test_explore_lists_public_dashboards_and_opens_them_in_a_new_tab(
             data={"public": True, "listed": listed},
         )
         tokens[name] = shared.json()["token"]
-    page.request.post(f"{live_server.url}/api/auth/signout")
+    # The owner's home shows the newest public dashboards (listed ones only).
+    page.goto(f"{live_server.url}/")
+    newest = page.get_by_role("list", name="New public dashboards")
+    expect(newest.get_by_role("listitem")).to_have_count(1)
+    expect(newest).to_contain_text("Shared and listed")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(f"{live_server.url}/signin")
 
     # A signed-out visitor may explore.
     page.goto(f"{live_server.url}/explore")
