@@ -233,3 +233,121 @@ def test_files_add_rename_delete_and_zips(live_server: LiveServer, page: Page) -
     page.get_by_role("button", name="README", exact=True).click()
     readme = page.get_by_role("dialog", name="README.md")
     expect(readme.get_by_role("heading", name="Replaced")).to_be_visible()
+
+
+_EVERY_TYPE = [
+    {"type": "text", "name": "city", "label": "City", "default": "Tromsø"},
+    {"type": "password", "name": "key", "label": "API key"},
+    {"type": "textarea", "name": "query", "label": "Query"},
+    {"type": "number", "name": "limit", "label": "Limit", "min": 0, "step": 0.5},
+    {"type": "color", "name": "tint", "label": "Tint", "default": "#112233cc"},
+    {"type": "switch", "name": "metric", "label": "Metric units"},
+    {"type": "slider", "name": "size", "label": "Size", "min": 10, "max": 50, "default": 20},
+    {
+        "type": "select",
+        "name": "unit",
+        "label": "Unit",
+        "options": [{"label": "Celsius", "value": "c"}, {"label": "Fahrenheit", "value": 2}],
+    },
+    {"type": "date", "name": "since", "label": "Since"},
+]
+
+
+def test_config_test_values_of_every_type_reach_the_preview(
+    live_server: LiveServer, page: Page
+) -> None:
+    url = live_server.url
+    live_server.sign_in(page, live_server.create_user())
+    module_id = page.request.post(
+        f"{url}/api/modules", data={"name": "Types", "kind": "widget"}
+    ).json()["id"]
+    html = (
+        '<pre id="out"></pre><script>visualbox.onConfigChanged(function (c) {'
+        " document.getElementById('out').textContent = JSON.stringify(c); });</script>"
+    )
+    for path, content in (("index.html", html), ("config.json", json.dumps(_EVERY_TYPE))):
+        saved = page.request.put(f"{url}/api/modules/{module_id}/files/{path}", data=content)
+        assert saved.ok, saved.text()
+    page.goto(f"{url}/modules/{module_id}")
+    out = page.frame_locator("iframe[title='Widget preview']").locator("#out")
+
+    def shown() -> dict[str, Any]:
+        expect(out).not_to_be_empty()
+        return dict(json.loads(out.inner_text()))
+
+    expect(out).to_contain_text('"city":"Tromsø"')
+    assert shown() == {
+        "city": "Tromsø",
+        "key": None,
+        "query": None,
+        "limit": None,
+        "tint": "#112233cc",
+        "metric": False,
+        "size": 20,
+        "unit": None,
+        "since": None,
+    }
+    expect(page.get_by_label("API key")).to_have_attribute("type", "password")
+    page.get_by_label("City").fill("Oslo")
+    page.get_by_label("API key").fill("s3cret")
+    page.get_by_label("Query").fill("line 1\nline 2")
+    page.get_by_label("Limit").fill("2.5")
+    page.get_by_label("Tint", exact=True).fill("#abcdef")
+    page.get_by_label("Metric units").check()
+    page.get_by_label("Size").fill("35")
+    page.get_by_label("Unit", exact=True).select_option(label="Fahrenheit")
+    page.get_by_label("Since").fill("2024-02-29")
+    expect(out).to_contain_text('"since":"2024-02-29"')
+    assert shown() == {
+        "city": "Oslo",
+        "key": "s3cret",
+        "query": "line 1\nline 2",
+        "limit": 2.5,
+        "tint": "#abcdef",
+        "metric": True,
+        "size": 35,
+        "unit": 2,
+        "since": "2024-02-29",
+    }
+
+
+def test_fork_from_the_registry_and_unsaved_changes_are_guarded(
+    live_server: LiveServer, page: Page
+) -> None:
+    url = live_server.url
+    author = live_server.create_user("Author")
+    live_server.sign_in(page, author)
+    made = page.request.post(f"{url}/api/modules", data={"name": "Gauge", "kind": "widget"})
+    module_id = made.json()["id"]
+    published = page.request.post(
+        f"{url}/api/modules/{module_id}/versions", data={"version": "1.0.0"}
+    )
+    assert published.status == 201, published.text()
+    page.request.post(f"{url}/api/auth/signout")
+
+    live_server.sign_in(page, live_server.create_user("Forker"))
+    page.goto(f"{url}/modules")
+    page.get_by_role("button", name="Fork from registry").click()
+    dialog = page.get_by_role("dialog", name="Fork from the registry")
+    dialog.get_by_label("Search the registry").fill("gauge")
+    dialog.get_by_role("button", name="Fork Gauge").click()
+    expect(page.get_by_text("Forked into “Gauge”.")).to_be_visible()
+    expect(page.get_by_role("heading", name="Gauge")).to_be_visible()
+    expect(page.get_by_text("forked from 1.0.0")).to_be_visible()
+    assert page.url.rsplit("/", 1)[1] != module_id
+
+    # A tab with unsaved changes asks before closing; so does leaving the page.
+    _replace_editor_text(page, "index.html", "<p>changed</p>")
+    page.get_by_role("button", name="Close index.html").click()
+    confirm = page.get_by_role("dialog", name="Close index.html?")
+    confirm.get_by_role("button", name="Cancel").click()
+    expect(_tab(page, "index.html")).to_be_visible()
+    page.get_by_role("link", name="Back to my modules").click()
+    leave = page.get_by_role("dialog", name="Leave the studio?")
+    expect(leave).to_contain_text("index.html")
+    leave.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("heading", name="Gauge")).to_be_visible()
+    page.get_by_role("link", name="Back to my modules").click()
+    leave.get_by_role("button", name="Leave without saving").click()
+    expect(page).to_have_url(f"{url}/modules")
+    expect(page.get_by_role("link", name="Gauge")).to_be_visible()
