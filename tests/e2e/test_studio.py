@@ -60,6 +60,13 @@ def _frame_html(page: Page, url: str, dashboard_id: str) -> str:
     return html.text()
 
 
+def _dashboard_shows(page: Page, url: str, dashboard_id: str, marker: str) -> None:
+    """The dashboard page renders the widget's version ``marker`` inside its iframe."""
+    page.goto(f"{url}/d/{dashboard_id}")
+    widget = page.frame_locator('iframe[title="Widget w1"]').locator("#out")
+    expect(widget).to_contain_text(f" {marker} ")
+
+
 def test_module_developer_journey(live_server: LiveServer, page: Page) -> None:
     url = live_server.url
     live_server.sign_in(page, live_server.create_user())
@@ -115,11 +122,14 @@ def test_module_developer_journey(live_server: LiveServer, page: Page) -> None:
         dashboards[name] = made.json()["id"]
     for name in dashboards:
         assert "' v1 '" in _frame_html(page, url, dashboards[name])
+    studio = page.url
+    _dashboard_shows(page, url, dashboards["Latest"], "v1")
+    page.goto(studio)
 
     # Change the widget, see it in the preview, publish 1.1.0 (1.0.0 again is refused).
     _replace_editor_text(page, "index.html", _widget_html("v2"))
     page.keyboard.press("ControlOrMeta+s")
-    expect(preview).to_have_text("Hall v2 [1,2]")
+    expect(preview).to_have_text("Value v2 42")  # the studio was reopened: defaults again
     page.get_by_role("button", name="Publish", exact=True).click()
     dialog = page.get_by_role("dialog", name="Publish to the registry")
     expect(dialog.get_by_label("Version")).to_have_value("1.1.0")
@@ -133,6 +143,8 @@ def test_module_developer_journey(live_server: LiveServer, page: Page) -> None:
     latest = _frame_html(page, url, dashboards["Latest"])
     assert "' v1 '" in pinned and "' v2 '" not in pinned
     assert "' v2 '" in latest and "' v1 '" not in latest
+    _dashboard_shows(page, url, dashboards["Pinned"], "v1")
+    _dashboard_shows(page, url, dashboards["Latest"], "v2")
 
 
 def test_integration_console_runs_the_working_copy(live_server: LiveServer, page: Page) -> None:
