@@ -1,10 +1,12 @@
-"""The web app's shell: served under its CSP, guarded routes, themes, installable."""
+"""The web app's shell: served under its CSP, guarded routes, themes, installable,
+usable with the keyboard alone."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from tests.e2e.conftest import LiveServer
 
@@ -60,3 +62,53 @@ def test_installable_as_a_progressive_web_app(live_server: LiveServer, page: Pag
     errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
     # Playwright's contexts are incognito, where Chromium never offers installing.
     assert [e["errorId"] for e in errors if e["errorId"] != "in-incognito"] == []
+
+
+def _tab_to(page: Page, target: Locator, limit: int = 40) -> None:
+    """Press Tab until ``target`` has the focus (as a keyboard user would)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if target.evaluate("(el) => el === document.activeElement"):
+            return
+    raise AssertionError(f"Tab never reached {target}")
+
+
+def test_keyboard_only_sign_in_navigate_create_and_delete(
+    live_server: LiveServer, page: Page
+) -> None:
+    user = live_server.create_user()
+    page.goto(f"{live_server.url}/signin")
+    expect(page.get_by_label("Email")).to_be_focused()
+    page.keyboard.type(user.email)
+    page.keyboard.press("Tab")
+    page.keyboard.type(user.password)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Dashboards", exact=True)).to_be_visible()
+
+    # The rail: a link activated with Enter moves the focus to the new page.
+    _tab_to(page, page.get_by_role("link", name="Account"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Account", exact=True)).to_be_visible()
+    expect(page.locator("#main")).to_be_focused()
+    _tab_to(page, page.get_by_role("link", name="Dashboards"))
+    page.keyboard.press("Enter")
+
+    _tab_to(page, page.get_by_role("button", name="New dashboard"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Name of the new dashboard")).to_be_focused()
+    page.keyboard.type("Keyboard made")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/d/[\w-]+$"))
+    page.go_back()
+
+    _tab_to(page, page.get_by_role("button", name="Delete Keyboard made"))
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Delete “Keyboard made”?")
+    expect(dialog.get_by_role("button", name="Delete")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_role("link", name="Keyboard made")).to_be_visible()
+    _tab_to(page, page.get_by_role("button", name="Delete Keyboard made"))
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="No dashboards yet")).to_be_visible()
