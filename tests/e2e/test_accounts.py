@@ -154,7 +154,15 @@ def test_account_settings_name_password_and_email(live_server: LiveServer, page:
     email.get_by_label("Current password").fill("the next password")
     email.get_by_role("button", name="Send a confirmation link").click()
     expect(email.get_by_role("status")).to_contain_text("ada@new.example.com")
-    page.goto(live_server.mail_link("ada@new.example.com"))
+    # The app's own /verify page takes the mailed token as well as the server's page.
+    link = live_server.mail_link("ada@new.example.com")
+    token = parse_qs(urlsplit(link).query)["token"][0]
+    page.goto(f"{live_server.url}/verify?token={token}")
+    expect(page.get_by_text("Thank you, your email address is confirmed.")).to_be_visible()
+    page.get_by_role("link", name="Go to your dashboards").click()
+    expect(page.get_by_role("heading", name="Dashboards", exact=True)).to_be_visible()
+    page.goto(f"{live_server.url}/verify?token={token}")  # used: refused
+    expect(page.get_by_role("alert")).to_contain_text("already used")
     page.goto(f"{live_server.url}/account")
     expect(page.get_by_role("region", name="Email address")).to_contain_text("ada@new.example.com")
 
