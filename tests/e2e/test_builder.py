@@ -104,11 +104,14 @@ def test_newcomer_journey_to_a_live_public_dashboard(
     tree = page.get_by_role("tree", name="Data source")
     tree.get_by_role("button", name=re.compile(r"^value\s+1005$")).click()
     expect(page.get_by_test_id("source-value")).to_contain_text("/i1/value")
+    # Its config is live in the widget before it is saved.
+    widget = page.frame_locator('iframe[title="Widget w1"]')
+    page.get_by_label("Label", exact=True).fill("Flow rate")
+    expect(widget.locator("#label")).to_have_text("Flow rate")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_text("Widget saved.")).to_be_visible()
 
     # The live value appears inside the widget's sandboxed iframe.
-    widget = page.frame_locator('iframe[title="Widget w1"]')
     expect(widget.locator("#value")).to_have_text("1005", timeout=30_000)
 
     # Change the integration's config: it restarts and the value follows.
@@ -263,3 +266,51 @@ def test_a_change_made_elsewhere_shows_a_conflict_and_reload_fetches_it(
     expect(page.get_by_role("button", name="Rename Renamed elsewhere")).to_be_visible()
     answer = page.request.get(url).json()
     assert answer["name"] == "Renamed elsewhere" and answer["revision"] == 2
+
+
+def test_public_view_on_a_phone_waits_for_data_in_one_column(
+    live_server: LiveServer, page: Page, new_context: Callable[..., BrowserContext]
+) -> None:
+    feed = publish_feed(live_server, new_context)
+    owner = live_server.create_user()
+    live_server.sign_in(page, owner)
+    value = {"module_id": "builtin-value", "y": 0, "w": 12, "h": 5}
+    created = page.request.post(
+        f"{live_server.url}/api/dashboards",
+        data={
+            "name": "Pumps",
+            "integrations": [{"id": "i1", "module_id": feed, "label": "Pump 1"}],
+            "widgets": [
+                {**value, "id": "w1", "x": 0, "source": "/i1/value", "title": "Flow"},
+                {
+                    **value,
+                    "id": "w2",
+                    "x": 12,
+                    "source": "/i1/later",
+                    "title": "Later",
+                    "hide_until_data": True,
+                },
+            ],
+        },
+    )
+    assert created.status == 201, created.text()
+    shared = page.request.post(
+        f"{live_server.url}/api/dashboards/{created.json()['id']}/sharing", data={"public": True}
+    )
+    token = shared.json()["token"]
+
+    phone = new_context(viewport={"width": 390, "height": 800}).new_page()
+    phone.goto(f"{live_server.url}/p/{token}")
+    expect(phone.get_by_role("heading", name="Pumps")).to_be_visible()
+    # Data that arrives after the page opened reaches the widget.
+    flow = phone.frame_locator('iframe[title="Flow"]').locator("#value")
+    expect(flow).to_have_text("1005", timeout=30_000)
+    # The other one has no data yet: a placeholder instead of its frame.
+    later = phone.locator('[data-widget="w2"]')
+    expect(later.get_by_role("status")).to_have_text("Waiting for data…")
+    expect(later.locator("iframe")).to_be_hidden()
+    # One column: side by side on a desktop, stacked on a phone, each the page's width.
+    first, second = phone.locator('[data-widget="w1"]').bounding_box(), later.bounding_box()
+    assert first is not None and second is not None
+    assert second["y"] >= first["y"] + first["height"], (first, second)
+    assert first["width"] > 300 and abs(first["width"] - second["width"]) < 1
