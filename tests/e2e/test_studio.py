@@ -363,3 +363,81 @@ def test_fork_from_the_registry_and_unsaved_changes_are_guarded(
     leave.get_by_role("button", name="Leave without saving").click()
     expect(page).to_have_url(f"{url}/modules")
     expect(page.get_by_role("link", name="Gauge")).to_be_visible()
+
+
+def test_list_options_problems_and_yank(live_server: LiveServer, page: Page) -> None:
+    url = live_server.url
+    live_server.sign_in(page, live_server.create_user())
+    for body in (
+        {"name": "Weather", "kind": "integration", "runtime": "go"},
+        {"name": "Gauge", "kind": "widget"},
+        {"name": "Clock", "kind": "widget"},
+    ):
+        assert page.request.post(f"{url}/api/modules", data=body).status == 201
+    gauge = next(m for m in page.request.get(f"{url}/api/modules").json() if m["name"] == "Gauge")
+    page.goto(f"{url}/modules")
+    cards = page.get_by_role("list", name="Your modules").get_by_role("listitem")
+    expect(cards).to_have_count(3)
+
+    # Filter by kind and search, in the browser.
+    page.get_by_label("Integrations").check()
+    expect(cards).to_have_count(1)
+    expect(cards).to_contain_text("Weather")
+    expect(cards).to_contain_text("go")
+    page.get_by_label("All").check()
+    page.get_by_label("Search my modules").fill("gau")
+    expect(cards).to_have_count(1)
+    expect(cards).to_contain_text("Gauge")
+    page.get_by_label("Search my modules").fill("nothing like it")
+    expect(page.get_by_text("No module matches these filters.")).to_be_visible()
+    page.get_by_label("Search my modules").fill("")
+
+    # Delete asks first.
+    page.get_by_role("button", name="Delete Clock").click()
+    page.get_by_role("dialog", name="Delete “Clock”?").get_by_role("button", name="Delete").click()
+    expect(page.get_by_text("Deleted “Clock”.")).to_be_visible()
+    expect(cards).to_have_count(2)
+
+    # Options: a bad tag is refused by the field; good values are saved.
+    page.get_by_role("link", name="Gauge").click()
+    page.get_by_role("button", name="Options").click()
+    options = page.get_by_role("dialog", name="Module options")
+    options.get_by_label("Name").fill("Round gauge")
+    options.get_by_label("Tags").fill("iot, Not A Tag!")
+    options.get_by_role("button", name="Save").click()
+    expect(options.get_by_label("Tags")).to_have_attribute("aria-invalid", "true")
+    options.get_by_label("Tags").fill("iot, meters")
+    options.get_by_role("button", name="Save").click()
+    expect(options).to_be_hidden()
+    expect(page.get_by_role("heading", name="Round gauge")).to_be_visible()
+    assert page.request.get(f"{url}/api/modules/{gauge['id']}").json()["tags"] == ["iot", "meters"]
+
+    # Without README.md the check names the problem and publishing shows the server's reasons.
+    tree = page.get_by_role("tree", name="Files")
+    tree.get_by_role("button", name="Delete README.md").click()
+    page.get_by_role("dialog", name="Delete README.md?").get_by_role(
+        "button", name="Delete"
+    ).click()
+    problems = page.get_by_role("list", name="Problems")
+    expect(problems).to_contain_text("README.md")
+    page.get_by_role("button", name="Publish", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Publish to the registry")
+    dialog.get_by_role("button", name="Publish").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("README.md")
+    dialog.get_by_role("button", name="Cancel").click()
+
+    # README view offers to write one; then publish and yank.
+    page.get_by_role("button", name="README", exact=True).click()
+    readme = page.get_by_role("dialog", name="README.md")
+    expect(readme).to_contain_text("no README.md yet")
+    readme.get_by_role("button", name="Edit README.md").click()
+    expect(_tab(page, "README.md")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_text("The module passes the check.")).to_be_visible()
+    _publish(page, "1.0.0")
+    page.get_by_role("button", name="Yank 1.0.0").click()
+    page.get_by_role("dialog", name="Yank version 1.0.0?").get_by_role(
+        "button", name="Yank"
+    ).click()
+    versions = page.get_by_role("list", name="Published versions")
+    expect(versions.get_by_text("yanked")).to_be_visible()
+    expect(page.get_by_role("button", name="Yank 1.0.0")).to_have_count(0)
