@@ -47,7 +47,12 @@ export function nextPath(route: RouteLocationNormalized, fallback = "/"): string
 }
 
 router.beforeEach(async (to) => {
-  if (to.meta.public) return true;
+  if (to.meta.public) {
+    // Anyone may see it; a signed-in user still gets the navigation (but the bare
+    // public view of a dashboard never asks who is there).
+    if (!to.meta.bare) loadSession().catch(() => undefined);
+    return true;
+  }
   let user;
   try {
     user = await loadSession();

@@ -141,3 +141,11 @@ def test_explore_lists_public_dashboards_and_opens_them_in_a_new_tab(
     tab.wait_for_load_state()
     assert tab.url == f"{live_server.url}/p/{tokens['Shared and listed']}"
     expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+
+
+def test_a_signed_in_user_explores_with_the_navigation(live_server: LiveServer, page: Page) -> None:
+    live_server.sign_in(page, live_server.create_user())
+    page.goto(f"{live_server.url}/explore")
+    expect(page.get_by_role("heading", name="Nothing to explore yet")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    expect(page.get_by_role("link", name="Sign in")).to_have_count(0)
