@@ -239,6 +239,22 @@ def test_grid_edits_persist_after_a_reload(live_server: LiveServer, page: Page) 
     for key in ("x", "y", "width", "height"):
         assert abs(reloaded[key] - after[key]) < 2, (key, reloaded, after)
 
+    # Without a mouse: the widget panel's position and size fields.
+    item.hover()
+    page.get_by_role("button", name="Edit Widget w1").click()
+    page.get_by_label("Column").fill("20")
+    page.get_by_label("Width").fill("10")
+    page.get_by_label("Width").press("Tab")
+    expect(page.get_by_text("The widget must end by column 24")).to_be_visible()
+    page.get_by_label("Column").fill("2")
+    page.get_by_label("Column").press("Tab")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_text("Widget saved.")).to_be_visible()
+    placed = _widget_of(live_server, page, dashboard_id)
+    assert (placed["x"], placed["w"]) == (2, 10), placed
+    expect(item).to_have_attribute("gs-x", "2")
+    expect(item).to_have_attribute("gs-w", "10")
+
 
 def test_a_change_made_elsewhere_shows_a_conflict_and_reload_fetches_it(
     live_server: LiveServer, page: Page
@@ -314,3 +330,46 @@ def test_public_view_on_a_phone_waits_for_data_in_one_column(
     assert first is not None and second is not None
     assert second["y"] >= first["y"] + first["height"], (first, second)
     assert first["width"] > 300 and abs(first["width"] - second["width"]) < 1
+
+
+def test_registry_search_module_page_preview_and_fork(
+    live_server: LiveServer, page: Page, new_context: Callable[..., BrowserContext]
+) -> None:
+    publish_feed(live_server, new_context)
+    user = live_server.create_user()
+    live_server.sign_in(page, user)
+    page.goto(f"{live_server.url}/registry")
+    modules = page.get_by_role("list", name="Modules")
+    expect(modules.get_by_role("link", name="Pump feed")).to_be_visible()
+    expect(modules.get_by_role("link", name="Value", exact=True)).to_be_visible()
+
+    # Filters: widgets only, then a text search across kinds.
+    page.get_by_label("Kind").select_option("widget")
+    expect(modules.get_by_role("link", name="Pump feed")).to_be_hidden()
+    expect(modules.get_by_role("link", name="Value", exact=True)).to_be_visible()
+    page.get_by_label("Kind").select_option("")
+    page.get_by_label("Search modules").fill("pump")
+    expect(page.get_by_text("1 module", exact=True)).to_be_visible()
+    expect(modules.get_by_role("listitem")).to_have_count(1)
+    page.get_by_label("Search modules").fill("")
+    page.get_by_label("Sort").select_option("recent")
+    expect(modules.get_by_role("listitem").first).to_contain_text("Pump feed")
+
+    # A widget's page: README, versions, a live preview with sample data.
+    modules.get_by_role("link", name="Value", exact=True).click()
+    expect(page).to_have_url(f"{live_server.url}/registry/builtin-value")
+    expect(page.get_by_role("region", name="README")).to_contain_text("Shows one value")
+    preview = page.frame_locator('iframe[title="Widget preview"]').locator("#value")
+    expect(preview).to_have_text("42")
+    sample = page.get_by_label("Sample data (JSON)")
+    sample.fill('{"not json')
+    expect(page.get_by_text("This is not valid JSON")).to_be_visible()
+    expect(preview).to_have_text("42")
+    sample.fill('"hello"')
+    expect(preview).to_have_text("hello")
+
+    # Fork: a new module of mine, opened in the studio.
+    page.get_by_role("button", name="Fork").click()
+    expect(page).to_have_url(re.compile(rf"^{re.escape(live_server.url)}/modules/[\w-]+$"))
+    mine = page.request.get(f"{live_server.url}/api/modules").json()
+    assert [m["forked_from"]["module_id"] for m in mine] == ["builtin-value"]
