@@ -186,6 +186,13 @@ def test_files_add_rename_delete_and_zips(live_server: LiveServer, page: Page) -
     tree = page.get_by_role("tree", name="Files")
     expect(tree.get_by_role("treeitem", name="index.html")).to_be_visible()
 
+    # The tree works with the keyboard: arrows move, Left/Right fold a folder.
+    tree.get_by_role("treeitem", name="config.json").focus()
+    page.keyboard.press("ArrowDown")
+    expect(tree.get_by_role("treeitem", name="index.html")).to_be_focused()
+    page.keyboard.press("End")
+    expect(tree.get_by_role("treeitem", name="visualbox.json")).to_be_focused()
+
     # Add a file in a new folder: it opens in a tab.
     page.get_by_role("button", name="New file").click()
     dialog = page.get_by_role("dialog", name="New file")
@@ -202,6 +209,13 @@ def test_files_add_rename_delete_and_zips(live_server: LiveServer, page: Page) -
     expect(tree.get_by_role("treeitem", name="helpers.js")).to_be_visible()
     expect(tree.get_by_role("treeitem", name="util.js")).to_have_count(0)
     expect(_tab(page, "helpers.js")).to_be_visible()
+    folder = tree.get_by_role("treeitem", name="lib")
+    folder.focus()
+    page.keyboard.press("ArrowLeft")
+    expect(folder).to_have_attribute("aria-expanded", "false")
+    expect(tree.get_by_role("treeitem", name="helpers.js")).to_have_count(0)
+    page.keyboard.press("ArrowRight")
+    expect(tree.get_by_role("treeitem", name="helpers.js")).to_be_visible()
 
     # An empty folder, then delete the lib folder (asks first).
     page.get_by_role("button", name="New folder").click()
