@@ -7,6 +7,7 @@
 // unverified ones to /verify?next=... (the "verify your email" notice).
 import { createRouter, createWebHistory, type RouteLocationNormalized } from "vue-router";
 
+import { safeNext } from "./next";
 import { loadSession } from "./session";
 
 declare module "vue-router" {
@@ -40,10 +41,9 @@ export const router = createRouter({
   ],
 });
 
-/** A same-site path from ?next= (never another origin). */
+/** The page to go on to from ?next= (a path of this app, never another origin). */
 export function nextPath(route: RouteLocationNormalized, fallback = "/"): string {
-  const next = route.query.next;
-  return typeof next === "string" && next.startsWith("/") && !next.startsWith("//") ? next : fallback;
+  return safeNext(route.query.next, fallback);
 }
 
 router.beforeEach(async (to) => {
