@@ -29,7 +29,14 @@ from typing import Any
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Response, WebError
+from playwright.sync_api import (
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Response,
+    WebError,
+    expect,
+)
 
 from tests.fixtures.smtp import SmtpServer, running_smtp
 from visualbox.app import create_app
@@ -43,6 +50,8 @@ from visualbox.settings import (
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct horse battery"
+# Generous waits: the suite shares two cores with sandboxed integrations and a database.
+expect.set_options(timeout=10_000)
 _RESOURCE_4XX = re.compile(r"^Failed to load resource: the server responded with a status of 4\d\d")
 
 
