@@ -113,20 +113,16 @@ class LiveServer:
         assert answer.ok, answer.text()
 
     def mail_link(self, to: str, count: int = 1) -> str:
-        """The link of the ``count``-th mail sent to ``to`` (waits for it)."""
-
-        def links() -> list[str]:
-            return [
-                self.smtp.link(i)
-                for i, message in enumerate(self.smtp.messages)
-                if to in str(message["To"])
-            ]
-
-        with self.smtp._changed:
-            self.smtp._changed.wait_for(lambda: len(links()) >= count, 10)
-        found = links()
-        assert len(found) >= count, f"expected {count} mail(s) to {to}, got {len(found)}"
-        return found[count - 1]
+        """The link of the ``count``-th mail sent to ``to`` (waits for it, up to 10 s)."""
+        seen = 0
+        total = 0
+        while True:
+            total += 1
+            message = self.smtp.wait_for(total, timeout=10)[total - 1]
+            if to in str(message["To"]):
+                seen += 1
+                if seen == count:
+                    return self.smtp.link(total - 1)
 
 
 @pytest.fixture
