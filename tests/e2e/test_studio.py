@@ -187,6 +187,7 @@ def test_files_add_rename_delete_and_zips(live_server: LiveServer, page: Page) -
     expect(tree.get_by_role("treeitem", name="index.html")).to_be_visible()
 
     # The tree works with the keyboard: arrows move, Left/Right fold a folder.
+    expect(_tab(page, "index.html")).to_have_attribute("aria-selected", "true")
     tree.get_by_role("treeitem", name="config.json").focus()
     page.keyboard.press("ArrowDown")
     expect(tree.get_by_role("treeitem", name="index.html")).to_be_focused()
