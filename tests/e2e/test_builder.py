@@ -331,6 +331,13 @@ def test_public_view_on_a_phone_waits_for_data_in_one_column(
     assert second["y"] >= first["y"] + first["height"], (first, second)
     assert first["width"] > 300 and abs(first["width"] - second["width"]) < 1
 
+    # The owner's builder on a phone: the same read-only column, no layout editing.
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(f"{live_server.url}/d/{created.json()['id']}")
+    expect(page.frame_locator('iframe[title="Flow"]').locator("#value")).to_have_text("1005")
+    expect(page.get_by_role("button", name="Unlock layout")).to_have_count(0)
+    expect(page.locator(".grid-stack")).to_have_count(0)
+
 
 def test_registry_search_module_page_preview_and_fork(
     live_server: LiveServer, page: Page, new_context: Callable[..., BrowserContext]
