@@ -5,10 +5,12 @@
   port; yields a :class:`LiveServer` (``.url``, ``.smtp``, ``.app``,
   ``.create_user()``, ``.sign_in(page, user)``).
 * ``page``, ``context`` and ``new_context()`` (another visitor) are pytest-playwright's,
-  watched: any console error, uncaught page error or 5xx answer during the test fails
-  it (``console_errors``). The
-  browser's own "Failed to load resource: ... 4xx" lines are the log of answers the
-  app handles (a wrong password, a signed-out visitor) and are not errors.
+  with the app's service worker blocked (a test marked
+  ``@pytest.mark.browser_context_args(service_workers="allow")`` lets it run), and
+  watched: any console error, uncaught page error or 5xx answer
+  during the test fails it (``console_errors``). The browser's own "Failed to load
+  resource: ... 4xx" lines are the log of answers the app handles (a wrong
+  password, a signed-out visitor) and are not errors.
 
 Every test here is marked ``e2e`` (select with ``-m e2e``, leave out with
 ``-m "not e2e"``).
@@ -65,6 +67,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
     return {**browser_type_launch_args, "executable_path": CHROMIUM}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    # The app's service worker stays out of the way of tests (it would answer page
+    # loads itself); the PWA test allows it with the browser_context_args marker.
+    return {**browser_context_args, "service_workers": "block"}
 
 
 @pytest.fixture(scope="session")

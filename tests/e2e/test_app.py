@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from tests.e2e.conftest import LiveServer
@@ -50,6 +51,7 @@ def test_theme_follows_the_system_until_chosen_and_the_choice_stays(
     expect(html).to_have_attribute("data-theme", "dark")
 
 
+@pytest.mark.browser_context_args(service_workers="allow")
 def test_installable_as_a_progressive_web_app(live_server: LiveServer, page: Page) -> None:
     page.goto(f"{live_server.url}/signin")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
