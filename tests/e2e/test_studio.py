@@ -129,7 +129,7 @@ def test_module_developer_journey(live_server: LiveServer, page: Page) -> None:
     # Change the widget, see it in the preview, publish 1.1.0 (1.0.0 again is refused).
     _replace_editor_text(page, "index.html", _widget_html("v2"))
     page.keyboard.press("ControlOrMeta+s")
-    expect(preview).to_have_text("Value v2 42")  # the studio was reopened: defaults again
+    expect(preview).to_have_text("Hall v2 [1,2]")  # test values and sample data were kept
     page.get_by_role("button", name="Publish", exact=True).click()
     dialog = page.get_by_role("dialog", name="Publish to the registry")
     expect(dialog.get_by_label("Version")).to_have_value("1.1.0")
