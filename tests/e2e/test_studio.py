@@ -336,6 +336,12 @@ def test_config_test_values_of_every_type_reach_the_preview(
         "unit": 2,
         "since": "2024-02-29",
     }
+    # The test values are kept for the tab, except the password.
+    kept = page.evaluate("JSON.stringify(Object.entries(sessionStorage))")
+    assert "Oslo" in kept and "s3cret" not in kept
+    page.reload()
+    expect(out).to_contain_text('"city":"Oslo"')
+    assert shown()["key"] is None
 
 
 def test_fork_from_the_registry_and_unsaved_changes_are_guarded(
