@@ -149,3 +149,21 @@ def test_a_signed_in_user_explores_with_the_navigation(live_server: LiveServer, 
     expect(page.get_by_role("heading", name="Nothing to explore yet")).to_be_visible()
     expect(page.get_by_role("navigation", name="Main")).to_be_visible()
     expect(page.get_by_role("link", name="Sign in")).to_have_count(0)
+
+
+def test_a_long_list_can_be_filtered_by_name(live_server: LiveServer, page: Page) -> None:
+    live_server.sign_in(page, live_server.create_user())
+    names = [f"Hall {n}" for n in range(1, 7)] + ["Weather"]
+    for name in names:
+        assert page.request.post(f"{live_server.url}/api/dashboards", data={"name": name}).ok
+    page.goto(f"{live_server.url}/")
+    expect(_cards(page)).to_have_count(7)
+    search = page.get_by_label("Filter dashboards by name")
+    search.fill("weath")
+    expect(_cards(page)).to_have_count(1)
+    expect(_cards(page)).to_contain_text("Weather")
+    search.fill("hall 9")
+    expect(_cards(page)).to_have_count(0)
+    expect(page.get_by_text("No dashboard has “hall 9” in its name.")).to_be_visible()
+    search.fill("")
+    expect(_cards(page)).to_have_count(7)
