@@ -98,9 +98,14 @@ export function useDashboardEditor(id: string) {
     window.clearTimeout(layoutTimer);
     layoutTimer = undefined;
     if (!layoutDirty) return queue;
-    return save((revision) => {
+    return save(async (revision) => {
       layoutDirty = false;
-      return dashboardApi.patch(id, revision, { widgets: dashboard.value?.widgets ?? [] });
+      try {
+        return await dashboardApi.patch(id, revision, { widgets: dashboard.value?.widgets ?? [] });
+      } catch (error) {
+        layoutDirty = true; // not saved: the next change (or leaving) tries again
+        throw error;
+      }
     }).catch(() => undefined);
   }
 
