@@ -157,12 +157,17 @@ class LiveSocket {
 
   private dispatch(raw: unknown): void {
     if (typeof raw !== "string") return;
-    let message: LiveMessage;
+    let frame: unknown;
     try {
-      message = JSON.parse(raw) as LiveMessage;
+      frame = JSON.parse(raw);
     } catch {
       return;
     }
+    // A frame is one message, or a batch of messages in order.
+    for (const message of Array.isArray(frame) ? frame : [frame]) this.deliver(message as LiveMessage);
+  }
+
+  private deliver(message: LiveMessage): void {
     if (!message || typeof message.type !== "string") return;
     if (message.type === "TICK") return;
     for (const room of this.rooms) {

@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 
 from visualbox.app import create_app
+from visualbox.cli.serve import uvicorn_options
 from visualbox.db.tables.accounts import User
 from visualbox.services import accounts, modules, registry
 from visualbox.settings import DatabaseSettings, LiveSettings, Settings
@@ -64,7 +65,11 @@ class Server:
         settings.server.port = self.port
         self.app: FastAPI = create_app(settings)
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", ws="websockets-sansio"
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            **uvicorn_options(settings),
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
@@ -171,7 +176,9 @@ class Client:
     async def _read(self) -> None:
         try:
             async for raw in self.connection:
-                self.messages.append(json.loads(raw))
+                message = json.loads(raw)
+                # A frame holds one message, or a batch of them in an array.
+                self.messages.extend(message if isinstance(message, list) else [message])
                 self._changed.set()
         except Exception:
             pass
@@ -183,7 +190,11 @@ class Client:
         await self.connection.send(json.dumps(message))
 
     async def wait_for(
-        self, predicate: Callable[[dict[str, Any]], bool], *, after: int = 0, timeout: float = TIMEOUT
+        self,
+        predicate: Callable[[dict[str, Any]], bool],
+        *,
+        after: int = 0,
+        timeout: float = TIMEOUT,
     ) -> dict[str, Any]:
         """The first message (from index ``after``) matching ``predicate``."""
 

@@ -99,10 +99,14 @@ async def test_a_crashing_instance_restarts_with_back_off(server: Server) -> Non
         await client.send({"type": "JOIN", "dashboard": board["id"]})
         crash = await client.wait_for(lambda m: m["type"] == "STATE" and m["state"] == "exited")
         assert crash["reason"] == "crashed" and crash["code"] == 3
-        notice = await client.wait_for(lambda m: m["type"] == "STATUS" and "restarting" in m["data"])
+        notice = await client.wait_for(
+            lambda m: m["type"] == "STATUS" and "restarting" in m["data"]
+        )
         assert "1 s" in notice["data"]
         index = client.messages.index(notice)
-        await client.wait_for(lambda m: m["type"] == "STATE" and m["state"] == "running", after=index)
+        await client.wait_for(
+            lambda m: m["type"] == "STATE" and m["state"] == "running", after=index
+        )
         second = await client.wait_for(
             lambda m: m["type"] == "STATUS" and "restarting" in m["data"], after=index + 1
         )

@@ -166,7 +166,9 @@ async def test_strangers_cannot_join_or_command_and_bad_messages_name_the_field(
         await anonymous.send({"type": "JOIN", "dashboard": board["id"]})
         assert (await anonymous.wait_for(lambda m: m["type"] == "ERROR"))["code"] == "not_found"
         await client.send({"type": "RESTART", "room": f"dashboard:{board['id']}", "instance": "x"})
-        assert (await client.wait_for(lambda m: m["type"] == "ERROR", after=1))["code"] == "not_found"
+        assert (await client.wait_for(lambda m: m["type"] == "ERROR", after=1))[
+            "code"
+        ] == "not_found"
         await client.send({"type": "JOIN"})
         bad = await client.wait_for(lambda m: m["type"] == "ERROR", after=2)
         assert bad["code"] == "invalid" and bad["fields"]

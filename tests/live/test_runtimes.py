@@ -33,7 +33,9 @@ func main() {
 CITY = [{"type": "text", "name": "city", "label": "City", "default": "Tromsø"}]
 
 
-@pytest.mark.parametrize(("runtime", "files"), [("node", {"index.js": NODE}), ("go", {"main.go": GO})])
+@pytest.mark.parametrize(
+    ("runtime", "files"), [("node", {"index.js": NODE}), ("go", {"main.go": GO})]
+)
 async def test_node_and_go_integrations_stream_to_viewers(
     server: Server, runtime: str, files: dict[str, str]
 ) -> None:

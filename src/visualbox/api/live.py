@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,6 +47,12 @@ router = APIRouter(tags=["live"])
 
 NO_TICK = 4000
 """Close code: the client sent nothing for ``live.idle_timeout_s``."""
+BATCH = 256
+"""Most messages in one frame."""
+BATCH_CHARS = 256 * 1024
+"""Most characters in one batched frame: each send waits until the previous frame
+left the process, so a slow viewer holds at most this much (or one large message)
+outside its outbox."""
 COMMANDS_PER_S = 20
 COMMAND_BURST = 100
 _TICK = Envelope(dumps({"type": "TICK"}))
@@ -94,15 +100,36 @@ async def _send_forever(websocket: WebSocket, outbox: Outbox, expired: asyncio.E
             items, dropped = await outbox.take()
             if not items and not dropped:
                 break  # closed
-            for room, count in dropped.items():
-                await websocket.send_text(dumps({"type": "DROPPED", "room": room, "count": count}))
-            for _room, envelope in items:
-                await websocket.send_text(envelope.text)
+            texts = [
+                dumps({"type": "DROPPED", "room": room, "count": count})
+                for room, count in dropped.items()
+            ]
+            texts += [envelope.text for _room, envelope in items]
+            for frame in _frames(texts):
+                await websocket.send_text(frame)
     except (WebSocketDisconnect, RuntimeError, OSError):
         return  # the client went away; the receiver sees it too
     if expired.is_set():
         with contextlib.suppress(Exception):
             await websocket.close(code=NO_TICK, reason="no TICK received in time")
+
+
+def _frames(texts: list[str]) -> Iterator[str]:
+    """One message per frame, or, when several wait, JSON arrays of them in order (a
+    viewer that fell behind catches up in a few frames instead of thousands)."""
+    if len(texts) == 1:
+        yield texts[0]
+        return
+    batch: list[str] = []
+    size = 0
+    for text in texts:
+        if batch and (len(batch) == BATCH or size + len(text) > BATCH_CHARS):
+            yield "[" + ",".join(batch) + "]"
+            batch, size = [], 0
+        batch.append(text)
+        size += len(text)
+    if batch:
+        yield "[" + ",".join(batch) + "]"
 
 
 async def _receive_forever(websocket: WebSocket, live: Live, viewer: Viewer) -> None:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from visualbox.errors import VisualBoxError
+
+if TYPE_CHECKING:
+    from visualbox.settings import Settings
 
 
 @click.command()
@@ -68,7 +72,20 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, log_level: 
         log_level=log_level,
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
+        **uvicorn_options(settings),
     )
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn serves the live WebSocket: the sans-I/O `websockets` implementation,
+    client frames capped like client messages, and no per-message compression (it would
+    compress every message once per viewer instead of encoding it once per room, and
+    costs memory per connection)."""
+    return {
+        "ws": "websockets-sansio",
+        "ws_max_size": settings.live.client_message_bytes,
+        "ws_per_message_deflate": False,
+    }
 
 
 def _variable(loc: tuple[int | str, ...]) -> str:

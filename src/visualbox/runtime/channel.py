@@ -26,6 +26,8 @@ LINE_MAX_BYTES = 16 * 1024
 """Longer log lines are cut here and marked with :data:`TRUNCATED`."""
 TRUNCATED = " … [line truncated]"
 _CHUNK = 64 * 1024
+YIELD_EVERY = 32
+"""Frames read in a row before the pump lets other tasks run."""
 
 Emit = Callable[[Message], None]
 
@@ -90,6 +92,7 @@ async def pump_frames(
     reader: asyncio.StreamReader, bucket: TokenBucket, max_bytes: int, emit: Emit
 ) -> None:
     """Turn SDK frames into INIT/OUTPUT messages until the pipe closes."""
+    outputs = 0
     while True:
         await bucket.take()
         try:
@@ -117,6 +120,11 @@ async def pump_frames(
         tag = body[:1]
         if tag == b"O":
             emit(Output(decode_output(body[1:])))
+            outputs += 1
+            if outputs % YIELD_EVERY == 0:
+                # Reading buffered frames never suspends: let the loop run now and then,
+                # so a flooding integration cannot starve everything else.
+                await asyncio.sleep(0)
         elif tag == b"I":
             emit(Init())
         else:

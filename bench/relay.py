@@ -1,0 +1,422 @@
+"""Live relay: latency and throughput of integration → server → viewers, and how many
+integrations this machine keeps running (prints figures; not a test).
+
+    .venv/bin/python bench/relay.py [--viewers 1,20,200] [--integrations 200]
+
+Two servers run as their own processes on 127.0.0.1, each measured by this
+process acting as every viewer:
+
+* **baseline**: a raw `websockets` server; a publisher process sends
+  `{"t": time_ns}` frames, the server `broadcast()`s each to every viewer;
+* **VisualBox**: `visualbox serve` on a fresh data dir; a sandboxed Python
+  integration calls `visualbox.output({"t": time_ns})`, viewers join the
+  dashboard's room over `/api/live`.
+
+Latency is the producer's clock at `output()`/`send()` to the viewer's receipt
+(same host, same clock), at 50 messages per second, for 1, 20 and 200 viewers.
+Throughput is messages per second received by each viewer while the producer
+sends as fast as it can (the integration's output rate limit is lifted for this
+run). Targets (docs/live.md, performance.md): p50 ≤ 2× and p99 ≤ 3× the baseline;
+≥ 10,000 messages/s ingested; ≥ 200 integrations running at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from websockets.asyncio.client import ClientConnection, connect
+
+RATE = 50
+LATENCY_S = 4.0
+FLOOD_S = 3.0
+
+BASELINE_SERVER = """
+import asyncio, sys
+from websockets.asyncio.server import broadcast, serve
+viewers = set()
+async def handler(ws):
+    if ws.request.path == "/pub":
+        async for message in ws:
+            broadcast(viewers, message)
+    else:
+        viewers.add(ws)
+        try:
+            await ws.wait_closed()
+        finally:
+            viewers.discard(ws)
+async def main():
+    async with serve(handler, "127.0.0.1", int(sys.argv[1]), compression=None, max_queue=None):
+        print("ready", flush=True)
+        await asyncio.Future()
+asyncio.run(main())
+"""
+PUBLISHER = """
+import asyncio, json, sys, time
+from websockets.asyncio.client import connect
+async def main(port, rate, seconds):
+    async with connect(f"ws://127.0.0.1:{port}/pub", compression=None) as ws:
+        end = time.monotonic() + seconds
+        n = 0
+        while time.monotonic() < end:
+            await ws.send(json.dumps({"t": time.time_ns(), "n": n}))
+            n += 1
+            if rate:
+                await asyncio.sleep(1 / rate)
+            elif n % 64 == 0:
+                await asyncio.sleep(0)
+asyncio.run(main(int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])))
+"""
+INTEGRATION = """\
+import time, visualbox
+rate = float(visualbox.MODEL["rate"])
+time.sleep(float(visualbox.MODEL["delay"]))
+end = time.monotonic() + float(visualbox.MODEL["seconds"])
+n = 0
+while time.monotonic() < end:
+    visualbox.output({"t": time.time_ns(), "n": n})
+    n += 1
+    if rate:
+        time.sleep(1 / rate)
+while True:
+    time.sleep(3600)
+"""
+SCHEMA = [
+    {"type": "number", "name": "rate", "label": "Rate", "default": 50},
+    {"type": "number", "name": "seconds", "label": "Seconds", "default": 4},
+    {"type": "number", "name": "delay", "label": "Delay", "default": 1},
+]
+TRIVIAL = """\
+import time, visualbox
+n = 0
+while True:
+    visualbox.output(n)
+    n += 1
+    time.sleep(1)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+class Figures:
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.counts: list[int] = []
+        self.last_n = -1
+
+    def line(self, label: str, seconds: float | None = None) -> str:
+        if seconds is None:
+            p50 = statistics.median(self.latencies)
+            p99 = percentile(self.latencies, 0.99)
+            return f"{label}: p50 {p50:.2f} ms, p99 {p99:.2f} ms ({len(self.latencies)} samples)"
+        per_viewer = statistics.median(self.counts) / seconds
+        total = sum(self.counts) / seconds
+        return (
+            f"{label}: {self.ingested(seconds):,.0f} msg/s ingested, {per_viewer:,.0f} msg/s "
+            f"received per viewer, {total:,.0f} deliveries/s"
+        )
+
+    def ingested(self, seconds: float) -> float:
+        return (self.last_n + 1) / seconds
+
+
+async def read_into(
+    ws: ClientConnection, figures: Figures, index: int, pick: Callable[[Any], Any]
+) -> None:
+    with contextlib.suppress(Exception):
+        async for raw in ws:
+            now = time.time_ns()
+            frame = json.loads(raw)
+            for item in frame if isinstance(frame, list) else [frame]:  # VisualBox batches
+                message = pick(item)
+                if message is None:
+                    continue
+                figures.latencies.append((now - message["t"]) / 1e6)
+                figures.counts[index] += 1
+                figures.last_n = max(figures.last_n, message["n"])
+
+
+# --- baseline ----------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def baseline_server() -> AsyncIterator[int]:
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", BASELINE_SERVER, str(port), stdout=subprocess.PIPE
+    )
+    assert process.stdout is not None
+    await process.stdout.readline()
+    try:
+        yield port
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def baseline(viewers: int, rate: float, seconds: float) -> Figures:
+    figures = Figures()
+    figures.counts = [0] * viewers
+    async with baseline_server() as port:
+        sockets = [
+            await connect(f"ws://127.0.0.1:{port}/sub", compression=None, max_queue=None)
+            for _ in range(viewers)
+        ]
+        readers = [
+            asyncio.create_task(read_into(ws, figures, i, lambda m: m))
+            for i, ws in enumerate(sockets)
+        ]
+        publisher = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", PUBLISHER, str(port), str(rate), str(seconds)
+        )
+        await publisher.wait()
+        await asyncio.sleep(0.5)  # let the last frames arrive before closing
+        for ws in sockets:
+            await ws.close()
+        await asyncio.gather(*readers)
+    return figures
+
+
+# --- VisualBox ---------------------------------------------------------------------------
+
+
+class VisualBox:
+    """`visualbox serve` in its own process on a fresh data dir, driven over HTTP."""
+
+    def __init__(self, folder: Path, **env: str) -> None:
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "VISUALBOX_DATA_DIR": str(folder),
+            "VISUALBOX_SERVER__PORT": str(self.port),
+            "VISUALBOX_SANDBOX__OUTPUT_RATE": "1000000",
+            "VISUALBOX_SANDBOX__OUTPUT_BURST": "1000000",
+            "VISUALBOX_LIVE__IDLE_TIMEOUT_S": "600",
+            **env,
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+        self.http = httpx2.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=120)
+
+    def start(self) -> VisualBox:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> VisualBox:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "visualbox", "serve", "--log-level", "warning"],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx2.HTTPError):
+                if self.http.get("/api/health").status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("visualbox serve did not start")
+            time.sleep(0.1)
+        email = "bench@example.com"
+        self.http.post(
+            "/api/auth/signup",
+            json={"name": "Bench", "email": email, "password": "bench password 1"},
+        ).raise_for_status()
+        token = self.http.post("/api/account/tokens", json={"name": "bench"}).json()["token"]
+        self.http.headers["Authorization"] = f"Bearer {token}"
+        self.token = token
+        return self
+
+    def module(self, code: str, schema: list[dict[str, Any]]) -> str:
+        created = self.http.post(
+            "/api/modules",
+            json={"name": "Bench", "kind": "integration", "runtime": "python", "template": False},
+        )
+        created.raise_for_status()
+        module_id: str = created.json()["id"]
+        _ok(self.http.put(f"/api/modules/{module_id}/files/main.py", content=code.encode()))
+        config = json.dumps(schema).encode()
+        _ok(self.http.put(f"/api/modules/{module_id}/files/config.json", content=config))
+        _ok(self.http.put(f"/api/modules/{module_id}/files/README.md", content=b"# Bench\n"))
+        _ok(self.http.post(f"/api/modules/{module_id}/versions", json={"version": "1.0.0"}))
+        return module_id
+
+    def dashboard(self, instances: list[dict[str, Any]]) -> str:
+        body = {"name": "Bench", "integrations": instances}
+        response = _ok(self.http.post("/api/dashboards", json=body))
+        dashboard_id: str = response.json()["id"]
+        return dashboard_id
+
+    async def viewer(self, dashboard_id: str) -> ClientConnection:
+        ws = await connect(
+            f"ws://127.0.0.1:{self.port}/api/live",
+            additional_headers={"Authorization": f"Bearer {self.token}"},
+            compression=None,
+            max_queue=None,
+        )
+        await ws.send(json.dumps({"type": "JOIN", "dashboard": dashboard_id}))
+        return ws
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(60)
+        self.http.close()
+
+
+def _ok(response: httpx2.Response) -> httpx2.Response:
+    if response.is_error:
+        raise RuntimeError(f"{response.request.method} {response.url}: {response.text}")
+    return response
+
+
+def _output(message: dict[str, Any]) -> dict[str, Any] | None:
+    if message.get("type") != "OUTPUT":
+        return None
+    data: dict[str, Any] = message["data"]
+    return data
+
+
+async def visualbox_run(
+    server: VisualBox, module: str, viewers: int, rate: float, seconds: float
+) -> Figures:
+    figures = Figures()
+    figures.counts = [0] * viewers
+    # The integration waits for the viewers to join before it starts sending.
+    delay = 1.0 + viewers * 0.01
+    board = server.dashboard(
+        [{"id": "b", "module_id": module, "label": "B",
+          "config": {"rate": rate, "seconds": seconds, "delay": delay}}]
+    )  # fmt: skip
+    sockets = [await server.viewer(board) for _ in range(viewers)]
+    readers = [
+        asyncio.create_task(read_into(ws, figures, i, _output)) for i, ws in enumerate(sockets)
+    ]
+    await asyncio.sleep(delay + seconds + 1.5)
+    for ws in sockets:
+        await ws.close()
+    await asyncio.gather(*readers)
+    server.http.delete(f"/api/dashboards/{board}").raise_for_status()  # stops its instance
+    return figures
+
+
+async def concurrency(server: VisualBox, count: int) -> tuple[int, float, float]:
+    """Start ``count`` trivial integrations (1 output/s each); how many run, and the
+    memory they take (MemAvailable before and after, per integration)."""
+    module = server.module(TRIVIAL, [])
+    before = _mem_available()
+    boards = []
+    for start in range(0, count, 100):
+        n = min(100, count - start)
+        boards.append(server.dashboard(
+            [{"id": f"i{k}", "module_id": module, "label": f"I{k}"} for k in range(n)]
+        ))  # fmt: skip
+    seen: dict[str, set[str]] = {b: set() for b in boards}
+    twice: dict[str, set[str]] = {b: set() for b in boards}
+    began = time.monotonic()
+    sockets = [await server.viewer(b) for b in boards]
+
+    async def watch(ws: ClientConnection, board: str) -> None:
+        with contextlib.suppress(Exception):
+            async for raw in ws:
+                message = json.loads(raw)
+                if message.get("type") == "OUTPUT":
+                    instance = message["instance"]
+                    (twice if instance in seen[board] else seen)[board].add(instance)
+
+    watchers = [asyncio.create_task(watch(ws, b)) for ws, b in zip(sockets, boards, strict=True)]
+    deadline = time.monotonic() + 180
+    while sum(len(s) for s in twice.values()) < count and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+    running = sum(len(s) for s in twice.values())
+    took = time.monotonic() - began
+    per = (before - _mem_available()) / max(running, 1) / 1024
+    for ws in sockets:
+        await ws.close()
+    await asyncio.gather(*watchers)
+    return running, per, took
+
+
+def _mem_available() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1])
+    raise RuntimeError("no MemAvailable")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--viewers", default="1,20,200")
+    parser.add_argument("--integrations", type=int, default=200)
+    args = parser.parse_args()
+    counts = [int(v) for v in args.viewers.split(",")]
+    print(f"{os.cpu_count()} cores; latency at {RATE} msg/s for {LATENCY_S:g} s, "
+          f"throughput flooding for {FLOOD_S:g} s")  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:
+        server = VisualBox(Path(folder) / "data").start()
+        try:
+            module = server.module(INTEGRATION, SCHEMA)
+            # Warm-up: the first start materializes the source.
+            await visualbox_run(server, module, 1, RATE, 1.0)
+            for viewers in counts:
+                base = await baseline(viewers, RATE, LATENCY_S)
+                ours = await visualbox_run(server, module, viewers, RATE, LATENCY_S)
+                b50 = statistics.median(base.latencies)
+                b99 = percentile(base.latencies, 0.99)
+                o50 = statistics.median(ours.latencies)
+                o99 = percentile(ours.latencies, 0.99)
+                print(f"\n{viewers} viewer(s), latency")
+                print("  " + base.line("baseline  "))
+                print("  " + ours.line("VisualBox "))
+                print(
+                    f"  ratio: p50 {o50 / b50:.2f}x (target <= 2), "
+                    f"p99 {o99 / b99:.2f}x (target <= 3)"
+                )
+                base_t = await baseline(viewers, 0, FLOOD_S)
+                ours_t = await visualbox_run(server, module, viewers, 0, FLOOD_S)
+                bt = sum(base_t.counts) / FLOOD_S
+                ot = sum(ours_t.counts) / FLOOD_S
+                print(f"{viewers} viewer(s), throughput")
+                print("  " + base_t.line("baseline  ", FLOOD_S))
+                print("  " + ours_t.line("VisualBox ", FLOOD_S))
+                print(f"  ratio: deliveries {ot / bt:.2f}x the baseline; ingested "
+                      f"{ours_t.ingested(FLOOD_S):,.0f} msg/s (target >= 10,000)")  # fmt: skip
+        finally:
+            server.stop()
+        server = VisualBox(Path(folder) / "data2").start()
+        try:
+            running, per_kib, took = await concurrency(server, args.integrations)
+            print(f"\n{running} of {args.integrations} trivial integrations running at once "
+                  f"(all had output twice after {took:.1f} s); about {per_kib / 1024:.1f} MiB "
+                  "of memory each (MemAvailable delta), target >= 200")  # fmt: skip
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
