@@ -433,8 +433,25 @@ def test_list_options_problems_and_yank(live_server: LiveServer, page: Page) -> 
     expect(page.get_by_role("heading", name="Round gauge")).to_be_visible()
     assert page.request.get(f"{url}/api/modules/{gauge['id']}").json()["tags"] == ["iot", "meters"]
 
-    # Without README.md the check names the problem and publishing shows the server's reasons.
+    # A config.json the check refuses is not saved; the reasons name the field.
     tree = page.get_by_role("tree", name="Files")
+    tree.get_by_role("treeitem", name="config.json").click()
+    _replace_editor_text(page, "config.json", '[{"type": "colour", "name": "x", "label": "X"}]')
+    page.keyboard.press("ControlOrMeta+s")
+    refused = page.get_by_text("config.json was not saved")
+    expect(refused).to_contain_text("config.json[0].type")
+    expect(_tab(page, "config.json").get_by_label("unsaved changes")).to_be_visible()
+    assert (
+        page.request.get(f"{url}/api/modules/{gauge['id']}/files/config.json").json()[0]["name"]
+        == "title"
+    )
+    page.get_by_role("button", name="Close config.json").click()
+    page.get_by_role("dialog", name="Close config.json?").get_by_role(
+        "button", name="Discard changes"
+    ).click()
+    expect(_tab(page, "config.json")).to_have_count(0)
+
+    # Without README.md the check names the problem and publishing shows the server's reasons.
     tree.get_by_role("button", name="Delete README.md").click()
     page.get_by_role("dialog", name="Delete README.md?").get_by_role(
         "button", name="Delete"
