@@ -327,9 +327,8 @@ async def visualbox_run(
 
 async def concurrency(server: VisualBox, count: int) -> tuple[int, float, float]:
     """Start ``count`` trivial integrations (1 output/s each); how many run, and the
-    memory they take (MemAvailable before and after, per integration)."""
+    memory each takes (PSS of everything running below the server)."""
     module = server.module(TRIVIAL, [])
-    before = _mem_available()
     boards = []
     for start in range(0, count, 100):
         n = min(100, count - start)
@@ -355,26 +354,46 @@ async def concurrency(server: VisualBox, count: int) -> tuple[int, float, float]
         await asyncio.sleep(0.5)
     running = sum(len(s) for s in twice.values())
     took = time.monotonic() - began
-    per = (before - _mem_available()) / max(running, 1) / 1024
+    assert server.process is not None
+    per = _descendants_pss_kib(server.process.pid) / max(running, 1)
     for ws in sockets:
         await ws.close()
     await asyncio.gather(*watchers)
     return running, per, took
 
 
-def _mem_available() -> int:
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemAvailable:"):
-            return int(line.split()[1])
-    raise RuntimeError("no MemAvailable")
+def _descendants_pss_kib(root: int) -> int:
+    """Proportional set size of every process below ``root`` (the sandboxes and what
+    runs in them: bwrap, slirp4netns, the interpreters), in KiB."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    below = {root}
+    changed = True
+    while changed:
+        changed = False
+        for pid, parent in parents.items():
+            if parent in below and pid not in below:
+                below.add(pid)
+                changed = True
+    total = 0
+    for pid in below - {root}:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+    return total
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--viewers", default="1,20,200")
+    parser.add_argument("--viewers", default="1,20,200", help="comma-separated; empty: skip")
     parser.add_argument("--integrations", type=int, default=200)
     args = parser.parse_args()
-    counts = [int(v) for v in args.viewers.split(",")]
+    counts = [int(v) for v in args.viewers.split(",") if v.strip()]
     print(f"{os.cpu_count()} cores; latency at {RATE} msg/s for {LATENCY_S:g} s, "
           f"throughput flooding for {FLOOD_S:g} s")  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
@@ -412,8 +431,8 @@ async def main() -> None:
         try:
             running, per_kib, took = await concurrency(server, args.integrations)
             print(f"\n{running} of {args.integrations} trivial integrations running at once "
-                  f"(all had output twice after {took:.1f} s); about {per_kib / 1024:.1f} MiB "
-                  "of memory each (MemAvailable delta), target >= 200")  # fmt: skip
+                  f"(all had output twice after {took:.1f} s); {per_kib / 1024:.1f} MiB "
+                  "each (PSS of the sandboxes and their processes), target >= 200")  # fmt: skip
         finally:
             server.stop()
 
