@@ -42,6 +42,7 @@ from playwright.sync_api import (
 
 from tests.fixtures.smtp import SmtpServer, running_smtp
 from visualbox.app import create_app
+from visualbox.cli.serve import uvicorn_options
 from visualbox.settings import (
     DatabaseSettings,
     MailSettings,
@@ -154,7 +155,9 @@ def live_server(tmp_path: Path, sqlite_template: Path) -> Iterator[LiveServer]:
             server=ServerSettings(host="127.0.0.1", port=port),
         )
         app = create_app(settings)
-        config = uvicorn.Config(app, lifespan="on", log_level="warning", ws="websockets-sansio")
+        config = uvicorn.Config(
+            app, lifespan="on", log_level="warning", **uvicorn_options(app.state.settings)
+        )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
