@@ -2,7 +2,7 @@
 // updated by sign-in, sign-up, sign-out and account changes.
 import { reactive, readonly } from "vue";
 
-import { type Account, ApiError, api } from "./api";
+import { type Account, api } from "./api";
 
 interface SessionState {
   user: Account | null;
@@ -19,16 +19,12 @@ export const session = readonly(state);
 export function loadSession(force = false): Promise<Account | null> {
   if (loading && !force) return loading;
   loading = api
-    .get<Account>("/api/account")
-    .then((user) => {
+    .get<{ user: Account | null }>("/api/auth/session")
+    .then(({ user }) => {
       state.user = user;
       return user;
     })
     .catch((error: unknown) => {
-      if (error instanceof ApiError && error.status === 401) {
-        state.user = null;
-        return null;
-      }
       loading = null;
       throw error;
     })

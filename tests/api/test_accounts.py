@@ -626,3 +626,15 @@ def test_users_list_is_for_administrators(
     error(admin.http.get("/api/users", params={"limit": 0}), 422, "invalid", "limit")
     error(make_account().http.get("/api/users"), 403, "forbidden")
     error(client.get("/api/users"), 401, "unauthenticated")
+
+
+def test_the_session_endpoint_answers_visitors_without_an_error(
+    client: TestClient, app: FastAPI
+) -> None:
+    visitor = TestClient(app)
+    assert visitor.get("/api/auth/session").json() == {"user": None}
+    signup(client, "ada@example.com")
+    body = client.get("/api/auth/session").json()
+    assert body["user"]["email"] == "ada@example.com" and "password" not in str(body)
+    client.post("/api/auth/signout")
+    assert client.get("/api/auth/session").json() == {"user": None}

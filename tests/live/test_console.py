@@ -26,6 +26,8 @@ async def test_the_owner_runs_a_working_copy_in_the_console(server: Server) -> N
         joined = await client.wait_for(lambda m: m["type"] == "JOINED")
         assert joined["room"] == f"dev:{module}" and joined["role"] == "owner"
         first = await client.wait_for(lambda m: output_of("dev")(m) and m["data"]["level"] == 4)
+        states = [m["state"] for m in client.of("STATE")]
+        assert states[:2] == ["preparing", "running"] or states[0] == "running"  # one start
         log = await client.wait_for(lambda m: m["type"] == "STATUS")
         assert "starting with level 4" in log["data"]
         # An edit of the working copy and a restart with other values run the new code.

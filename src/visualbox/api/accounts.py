@@ -35,6 +35,7 @@ from visualbox.schemas.accounts import (
     Notice,
     PasswordChange,
     PasswordForgot,
+    SessionPublic,
     PasswordReset,
     Signin,
 )
@@ -142,6 +143,12 @@ def reset(body: PasswordReset, db: SessionDep) -> Notice:
 
 
 # -- /api/account -----------------------------------------------------------------------
+
+
+@router.get("/auth/session")
+def get_session(user: OptionalUser) -> SessionPublic:
+    """Who is signed in, if anyone: a page's first question, answered without an error."""
+    return SessionPublic(user=AccountPublic.model_validate(user) if user else None)
 
 
 @router.get("/account")

@@ -101,6 +101,12 @@ class AccountPublic(BaseModel):
     created_at: Time
 
 
+class SessionPublic(BaseModel):
+    """``GET /api/auth/session``: the signed-in account, or ``null``."""
+
+    user: AccountPublic | None
+
+
 class ApiTokenPublic(BaseModel):
     """A token as listed: never the secret itself, only its first characters."""
 

@@ -192,9 +192,12 @@ class Live:
             else:
                 instance.spec = spec
             instance.stopped_by_owner = False
-            if name not in viewer.rooms:
-                await self._enter(viewer, room, "owner")
-            await self._start(instance)
+            joined = name in viewer.rooms
+            running = instance.handle is not None
+            if not joined:
+                await self._enter(viewer, room, "owner")  # starts it when it is not running
+            if joined or running:
+                await self._start(instance)  # (re)start with these values and this code
 
     async def dev_restart(
         self, viewer: Viewer, module_id: str, config: dict[str, Any] | None
