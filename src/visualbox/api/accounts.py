@@ -35,8 +35,8 @@ from visualbox.schemas.accounts import (
     Notice,
     PasswordChange,
     PasswordForgot,
-    SessionPublic,
     PasswordReset,
+    SessionPublic,
     Signin,
 )
 from visualbox.services import accounts
