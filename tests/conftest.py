@@ -114,3 +114,9 @@ def make_account(app: FastAPI) -> Callable[..., Account]:
         return Account(app, user, token)
 
     return make
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API keeps an event loop running in the
+    main thread for the rest of the session, and the asyncio tests need it free."""
+    items.sort(key=lambda item: "/tests/e2e/" in str(item.path))

@@ -1,12 +1,14 @@
-// The signed-in user, shared by every page: loaded once from GET /api/account,
+// The signed-in user, shared by every page: loaded once from GET /api/auth/session,
 // updated by sign-in, sign-up, sign-out and account changes.
 import { reactive, readonly } from "vue";
+import type { Router } from "vue-router";
 
-import { type Account, api } from "./api";
+import { type Account, api, messageOf } from "./api";
+import { toast } from "./toast";
 
 interface SessionState {
   user: Account | null;
-  /** True once the first GET /api/account has answered. */
+  /** True once the first GET /api/auth/session has answered. */
   loaded: boolean;
 }
 
@@ -53,6 +55,16 @@ export async function signOut(): Promise<void> {
   await api.post("/api/auth/signout");
   state.user = null;
   loading = Promise.resolve(null);
+}
+
+/** The "Sign out" buttons: sign out, then the sign-in page; a failure becomes a toast. */
+export async function signOutAndLeave(router: Router): Promise<void> {
+  try {
+    await signOut();
+    await router.push({ name: "signin" });
+  } catch (error) {
+    toast(messageOf(error), "error");
+  }
 }
 
 /** Replace the cached account after a change (rename, verification). */
