@@ -167,7 +167,12 @@ async def read_into(
 async def baseline_server() -> AsyncIterator[int]:
     port = free_port()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", BASELINE_SERVER, str(port), stdout=subprocess.PIPE
+        sys.executable,
+        "-c",
+        BASELINE_SERVER,
+        str(port),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # asyncio's "socket.send() raised" as viewers leave
     )
     assert process.stdout is not None
     await process.stdout.readline()
