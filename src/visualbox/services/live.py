@@ -22,17 +22,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Coroutine
 from datetime import datetime
 from typing import Any
 
 from visualbox.db.engine import Database
 from visualbox.db.tables.accounts import User
-from visualbox.errors import Forbidden, NotFound, VisualBoxError
+from visualbox.errors import Forbidden, NotFound
 from visualbox.hub import Envelope, Hub
-from visualbox.runtime.messages import Init, Message, Output, State, Status
-from visualbox.runtime.runners import Runner, SourceUnavailable
-from visualbox.runtime.sandbox.base import ExitReason
-from visualbox.services import live_values, run_tokens
+from visualbox.runtime.runners import Runner
+from visualbox.services import live_values
+from visualbox.services.live_instances import Instances
 from visualbox.services.live_rooms import (
     DEV_INSTANCE,
     STOPPED,
@@ -47,15 +47,11 @@ from visualbox.services.live_rooms import (
     load_dashboard,
     load_dev,
     load_shared,
-    now_iso,
 )
 from visualbox.services.secrets import SecretBox
 from visualbox.settings import Settings
 
 log = logging.getLogger(__name__)
-
-HEALTHY_AFTER_S = 60.0
-"""A run that lasted this long resets the crash back-off."""
 
 
 class Live:
@@ -68,11 +64,10 @@ class Live:
         self.runner = runner
         self.hub = hub
         self.rooms: dict[str, Room] = {}
+        self.instances = Instances(self.settings, box, runner, hub, self._spawn)
         self._locks: dict[str, asyncio.Lock] = {}
-        self._dirty: dict[tuple[str, str], tuple[str, str]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._closing = False
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -86,7 +81,7 @@ class Live:
 
     async def close(self) -> None:
         """Stop every instance (no process outlives this) and save the last values."""
-        self._closing = True
+        self.instances.closing = True
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -147,7 +142,7 @@ class Live:
         room.idle_since = None
         viewer.send(room.name, room.joined_message(role))
         for instance in list(room.instances.values()):
-            await self._start(instance, only_if_idle=True)
+            await self.instances.start(instance, only_if_idle=True)
 
     # --- owner commands ------------------------------------------------------------------
 
@@ -167,12 +162,12 @@ class Live:
         instance = self._owned_instance(viewer, room_name, instance_id)
         instance.stopped_by_owner = False
         instance.failures = 0
-        await self._start(instance)
+        await self.instances.start(instance)
 
     async def terminate(self, viewer: Viewer, room_name: str, instance_id: str) -> None:
         instance = self._owned_instance(viewer, room_name, instance_id)
         instance.stopped_by_owner = True
-        await self._stop(instance)
+        await self.instances.stop(instance)
 
     # --- development console -------------------------------------------------------------
 
@@ -197,7 +192,7 @@ class Live:
             if not joined:
                 await self._enter(viewer, room, "owner")  # starts it when it is not running
             if joined or running:
-                await self._start(instance)  # (re)start with these values and this code
+                await self.instances.start(instance)  # (re)start with these values and this code
 
     async def dev_restart(
         self, viewer: Viewer, module_id: str, config: dict[str, Any] | None
@@ -229,7 +224,7 @@ class Live:
         the change starts an instance that keeps running.
         """
         loop = self._loop
-        if loop is None or self._closing:
+        if loop is None or self.instances.closing:
             return
         loop.call_soon_threadsafe(self._spawn, self._reload(dashboard_id, changed=True))
 
@@ -285,7 +280,7 @@ class Live:
         wanted = {s.id: s for s in spec.instances}
         removed = [i for i in room.instances.values() if i.id not in wanted]
         for gone in removed:
-            await self._stop(gone)
+            await self.instances.stop(gone)
             del room.instances[gone.id]
             self.hub.publish(room.name, Envelope(gone.message("REMOVED")))
         if removed and room.dashboard_id:
@@ -295,17 +290,17 @@ class Live:
             if instance is None:
                 instance = room.add_instance(instance_spec)
                 if room.watched or instance_spec.keep_running:
-                    await self._start(instance)
+                    await self.instances.start(instance)
                 continue
             old, instance.spec = instance.spec, instance_spec
             if old.digest != instance_spec.digest:
                 instance.stopped_by_owner = False
                 instance.failures = 0
                 if room.watched or instance_spec.keep_running or instance.handle is not None:
-                    await self._start(instance)
+                    await self.instances.start(instance)
             elif instance_spec.keep_running and instance.state in (STOPPED, "exited"):
                 if not instance.stopped_by_owner:
-                    await self._start(instance)
+                    await self.instances.start(instance)
         if revision_changed:
             message = {"type": "DASHBOARD", "room": room.name, "revision": room.revision}
             self.hub.publish(room.name, Envelope(dumps(message), key="DASHBOARD"))
@@ -324,134 +319,8 @@ class Live:
             await self.leave(viewer, room.name)
             viewer.send(room.name, _error("not_found", why))
         for instance in list(room.instances.values()):
-            await self._stop(instance)
+            await self.instances.stop(instance)
         self.rooms.pop(room.name, None)
-
-    # --- instances -----------------------------------------------------------------------
-
-    async def _start(self, instance: Instance, *, only_if_idle: bool = False) -> None:
-        """(Re)start ``instance`` with its current spec.
-
-        With ``only_if_idle``, only when it is not running and not meant to be stopped:
-        never started, stopped while nobody watched, or crashed with no restart pending.
-        """
-        async with instance.lock:
-            if only_if_idle and not _idle(instance):
-                return
-            await self._start_locked(instance)
-
-    async def _start_locked(self, instance: Instance) -> None:
-        if self._closing:
-            return
-        if instance.restart_timer is not None:
-            instance.restart_timer.cancel()
-            instance.restart_timer = None
-        spec = instance.spec
-        if spec.ref is None:
-            self._set_state(instance, "exited", reason="unavailable", detail=spec.problem)
-            return
-        handle = instance.handle
-        if handle is not None and instance.handle_hash == spec.ref.content_hash:
-            await handle.restart(spec.config)
-            return
-        if handle is not None:
-            await handle.terminate()
-            instance.handle = instance.handle_hash = None
-        token = run_tokens.issue(self.box, [spec.ref])
-        try:
-            instance.handle = await self.runner.start(
-                instance.run_id,
-                spec.ref,
-                token,
-                spec.config,
-                lambda message: self._on_message(instance, message),
-            )
-        except (SourceUnavailable, VisualBoxError, ValueError, OSError) as exc:
-            log.warning("could not start %s: %s", instance.run_id, exc)
-            self._set_state(instance, "exited", reason="unavailable", detail=str(exc))
-            return
-        instance.handle_hash = spec.ref.content_hash
-
-    async def _stop(self, instance: Instance) -> None:
-        async with instance.lock:
-            if instance.restart_timer is not None:
-                instance.restart_timer.cancel()
-                instance.restart_timer = None
-            handle, instance.handle, instance.handle_hash = instance.handle, None, None
-            if handle is not None:
-                await handle.terminate()
-            self._set_state(instance, STOPPED)
-
-    def _set_state(
-        self, instance: Instance, state: str, *, reason: str | None = None, detail: str = ""
-    ) -> None:
-        instance.state, instance.code, instance.reason, instance.detail = (
-            state,
-            None,
-            reason,
-            detail,
-        )
-        self._publish_state(instance)
-
-    def _publish_state(self, instance: Instance) -> None:
-        envelope = Envelope(instance.state_message(), key=f"{instance.id}\0S")
-        self.hub.publish(instance.room.name, envelope)
-
-    def _on_message(self, instance: Instance, message: Message) -> None:
-        """Every message of every run comes through here, on the event loop: keep it lean."""
-        room = instance.room.name
-        if isinstance(message, Output):
-            data = dumps(message.data)
-            at = now_iso()
-            instance.last_data, instance.last_at = data, at
-            if instance.room.dashboard_id is not None:
-                self._dirty[(instance.room.dashboard_id, instance.id)] = (data, at)
-            self.hub.publish(room, Envelope(instance.output_message(data, at), f"{instance.id}\0O"))
-        elif isinstance(message, Status):
-            text = instance.message("STATUS", status=str(message.status), data=message.data)
-            instance.logs.append(text)
-            self.hub.publish(room, Envelope(text, owner_only=True))
-        elif isinstance(message, Init):
-            self.hub.publish(room, Envelope(instance.message("INIT")))
-        elif isinstance(message, State):
-            self._on_state(instance, message)
-
-    def _on_state(self, instance: Instance, message: State) -> None:
-        instance.state = str(message.state)
-        instance.code, instance.reason, instance.detail = (
-            message.code,
-            message.reason,
-            message.detail,
-        )
-        if instance.state == "running":
-            instance.running_since = time.monotonic()
-        self._publish_state(instance)
-        if instance.state != "exited" or message.reason == ExitReason.TERMINATED:
-            return
-        if message.reason == ExitReason.EXITED:
-            return  # finished its work (exit code 0): not a crash
-        since = instance.running_since
-        if since is not None and time.monotonic() - since >= HEALTHY_AFTER_S:
-            instance.failures = 0
-        wanted = instance.room.watched or instance.spec.keep_running
-        if not wanted or instance.stopped_by_owner or self._closing:
-            return
-        delay = min(self.settings.restart_backoff_max_s, 2.0**instance.failures)
-        instance.failures += 1
-        notice = instance.message("STATUS", status="T_WARNING", data=f"restarting in {delay:g} s")
-        instance.logs.append(notice)
-        self.hub.publish(instance.room.name, Envelope(notice, owner_only=True))
-        assert self._loop is not None
-        instance.restart_timer = self._loop.call_later(
-            delay, lambda: self._spawn(self._restart_after_crash(instance))
-        )
-
-    async def _restart_after_crash(self, instance: Instance) -> None:
-        instance.restart_timer = None
-        room = instance.room
-        if room.instances.get(instance.id) is instance and not instance.stopped_by_owner:
-            if room.watched or instance.spec.keep_running:
-                await self._start(instance)
 
     # --- background loops ----------------------------------------------------------------
 
@@ -481,7 +350,7 @@ class Live:
                 return
             for instance in list(room.instances.values()):
                 if not instance.spec.keep_running and instance.state != STOPPED:
-                    await self._stop(instance)
+                    await self.instances.stop(instance)
             if all(i.state == STOPPED for i in room.instances.values()):
                 if self.rooms.get(room.name) is room:
                     del self.rooms[room.name]
@@ -492,7 +361,8 @@ class Live:
             await self._flush()
 
     async def _flush(self) -> None:
-        batch, self._dirty = self._dirty, {}
+        instances = self.instances
+        batch, instances.dirty = instances.dirty, {}
         if not batch:
             return
         try:
@@ -501,11 +371,11 @@ class Live:
             )
         except Exception:
             log.exception("saving %d live values failed; retrying later", len(batch))
-            self._dirty = {**batch, **self._dirty}
+            instances.dirty = {**batch, **instances.dirty}
 
     # --- helpers -------------------------------------------------------------------------
 
-    def _spawn(self, coroutine: Any) -> None:
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
@@ -524,14 +394,6 @@ class Live:
                 return function(db, *args)
 
         return await asyncio.to_thread(run)
-
-
-def _idle(instance: Instance) -> bool:
-    if instance.stopped_by_owner or instance.restart_timer is not None:
-        return False
-    if instance.handle is None:
-        return True
-    return instance.state == "exited" and instance.reason != ExitReason.EXITED
 
 
 def _parse_iso(text: str) -> datetime:

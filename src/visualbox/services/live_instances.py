@@ -1,0 +1,183 @@
+"""Starting, stopping and watching integration instances for the live service.
+
+:class:`Instances` starts an :class:`~visualbox.services.live_rooms.Instance` through
+the runner with a run token for exactly its source, turns every message of its run
+into the room's messages (encoded once), keeps its last value (and marks it for
+the next database flush), and restarts it with exponential back-off after a crash
+while someone still wants it. ``services/live.py`` decides *when*; this module *how*.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from visualbox.errors import VisualBoxError
+from visualbox.hub import Envelope, Hub
+from visualbox.runtime.messages import Init, Message, Output, State, Status
+from visualbox.runtime.runners import Runner, SourceUnavailable
+from visualbox.runtime.sandbox.base import ExitReason
+from visualbox.services import run_tokens
+from visualbox.services.live_rooms import STOPPED, Instance, dumps, now_iso
+from visualbox.services.secrets import SecretBox
+from visualbox.settings import LiveSettings
+
+log = logging.getLogger(__name__)
+
+HEALTHY_AFTER_S = 60.0
+"""A run that lasted this long resets the crash back-off."""
+
+
+class Instances:
+    def __init__(
+        self,
+        settings: LiveSettings,
+        box: SecretBox,
+        runner: Runner,
+        hub: Hub,
+        spawn: Callable[[Coroutine[Any, Any, None]], None],
+    ) -> None:
+        self.settings = settings
+        self.box = box
+        self.runner = runner
+        self.hub = hub
+        self.dirty: dict[tuple[str, str], tuple[str, str]] = {}
+        """Last values not yet written: ``{(dashboard, instance): (data JSON, at)}``."""
+        self.closing = False
+        self._spawn = spawn
+
+    async def start(self, instance: Instance, *, only_if_idle: bool = False) -> None:
+        """(Re)start ``instance`` with its current spec.
+
+        With ``only_if_idle``, only when it is not running and not meant to be stopped:
+        never started, stopped while nobody watched, or crashed with no restart pending.
+        """
+        async with instance.lock:
+            if only_if_idle and not idle(instance):
+                return
+            await self._start_locked(instance)
+
+    async def _start_locked(self, instance: Instance) -> None:
+        if self.closing:
+            return
+        if instance.restart_timer is not None:
+            instance.restart_timer.cancel()
+            instance.restart_timer = None
+        spec = instance.spec
+        if spec.ref is None:
+            self.set_state(instance, "exited", reason="unavailable", detail=spec.problem)
+            return
+        handle = instance.handle
+        if handle is not None and instance.handle_hash == spec.ref.content_hash:
+            await handle.restart(spec.config)
+            return
+        if handle is not None:
+            await handle.terminate()
+            instance.handle = instance.handle_hash = None
+        token = run_tokens.issue(self.box, [spec.ref])
+        try:
+            instance.handle = await self.runner.start(
+                instance.run_id,
+                spec.ref,
+                token,
+                spec.config,
+                lambda message: self._on_message(instance, message),
+            )
+        except (SourceUnavailable, VisualBoxError, ValueError, OSError) as exc:
+            log.warning("could not start %s: %s", instance.run_id, exc)
+            self.set_state(instance, "exited", reason="unavailable", detail=str(exc))
+            return
+        instance.handle_hash = spec.ref.content_hash
+
+    async def stop(self, instance: Instance) -> None:
+        async with instance.lock:
+            if instance.restart_timer is not None:
+                instance.restart_timer.cancel()
+                instance.restart_timer = None
+            handle, instance.handle, instance.handle_hash = instance.handle, None, None
+            if handle is not None:
+                await handle.terminate()
+            self.set_state(instance, STOPPED)
+
+    def set_state(
+        self, instance: Instance, state: str, *, reason: str | None = None, detail: str = ""
+    ) -> None:
+        instance.state, instance.code, instance.reason, instance.detail = (
+            state,
+            None,
+            reason,
+            detail,
+        )
+        self._publish_state(instance)
+
+    def _publish_state(self, instance: Instance) -> None:
+        envelope = Envelope(instance.state_message(), key=f"{instance.id}\0S")
+        self.hub.publish(instance.room.name, envelope)
+
+    def _on_message(self, instance: Instance, message: Message) -> None:
+        """Every message of every run comes through here, on the event loop: keep it lean."""
+        room = instance.room.name
+        if isinstance(message, Output):
+            data = dumps(message.data)
+            at = now_iso()
+            instance.last_data, instance.last_at = data, at
+            if instance.room.dashboard_id is not None:
+                self.dirty[(instance.room.dashboard_id, instance.id)] = (data, at)
+            self.hub.publish(room, Envelope(instance.output_message(data, at), f"{instance.id}\0O"))
+        elif isinstance(message, Status):
+            text = instance.message("STATUS", status=str(message.status), data=message.data)
+            instance.logs.append(text)
+            self.hub.publish(room, Envelope(text, owner_only=True))
+        elif isinstance(message, Init):
+            self.hub.publish(room, Envelope(instance.message("INIT")))
+        elif isinstance(message, State):
+            self._on_state(instance, message)
+
+    def _on_state(self, instance: Instance, message: State) -> None:
+        instance.state = str(message.state)
+        instance.code, instance.reason, instance.detail = (
+            message.code,
+            message.reason,
+            message.detail,
+        )
+        if instance.state == "running":
+            instance.running_since = time.monotonic()
+        self._publish_state(instance)
+        if instance.state != "exited" or message.reason == ExitReason.TERMINATED:
+            return
+        if message.reason == ExitReason.EXITED:
+            return  # finished its work (exit code 0): not a crash
+        since = instance.running_since
+        if since is not None and time.monotonic() - since >= HEALTHY_AFTER_S:
+            instance.failures = 0
+        wanted = instance.room.watched or instance.spec.keep_running
+        if not wanted or instance.stopped_by_owner or self.closing:
+            return
+        delay = min(self.settings.restart_backoff_max_s, 2.0**instance.failures)
+        instance.failures += 1
+        notice = instance.message("STATUS", status="T_WARNING", data=f"restarting in {delay:g} s")
+        instance.logs.append(notice)
+        self.hub.publish(instance.room.name, Envelope(notice, owner_only=True))
+        instance.restart_timer = asyncio.get_running_loop().call_later(
+            delay, lambda: self._spawn(self._restart_after_crash(instance))
+        )
+
+    async def _restart_after_crash(self, instance: Instance) -> None:
+        instance.restart_timer = None
+        room = instance.room
+        if room.instances.get(instance.id) is instance and not instance.stopped_by_owner:
+            if room.watched or instance.spec.keep_running:
+                await self.start(instance)
+
+
+def idle(instance: Instance) -> bool:
+    """Not running and not meant to be stopped: never started, stopped while nobody
+    watched, or crashed with no restart pending."""
+    if instance.stopped_by_owner or instance.restart_timer is not None:
+        return False
+    if instance.handle is None:
+        return True
+    return instance.state == "exited" and instance.reason != ExitReason.EXITED
