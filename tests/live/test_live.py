@@ -198,3 +198,22 @@ async def wait_until(condition: Callable[[], bool], timeout: float = TIMEOUT) ->
             await asyncio.sleep(0.05)  # polling a condition, with a deadline
 
     await asyncio.wait_for(poll(), timeout)
+
+
+async def test_a_revoked_token_ends_the_connection_at_its_next_command(server: Server) -> None:
+    owner = server.account()
+    module = owner.module("python", {"main.py": PYTHON_COUNTER}, schema=LEVEL_SCHEMA)
+    board = owner.dashboard([{"id": "i1", "module_id": module, "label": "C", "config": {}}])
+    client = await viewer(server, owner)
+    try:
+        await client.send({"type": "JOIN", "dashboard": board["id"]})
+        joined = await client.wait_for(lambda m: m["type"] == "JOINED")
+        await client.wait_for(output_of("i1"))
+        with owner.http() as http:
+            (token,) = http.get("/api/account/tokens").json()
+            assert http.delete(f"/api/account/tokens/{token['id']}").status_code == 204
+        await client.send({"type": "RESTART", "room": joined["room"], "instance": "i1"})
+        await client.closed.wait()
+        assert client.connection.close_code == 1008
+    finally:
+        await client.close()

@@ -45,6 +45,8 @@ from visualbox.services.live_rooms import Viewer, dumps
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["live"])
 
+RECHECK_S = 30.0
+"""Longest time between two checks of a signed-in connection's credentials."""
 NO_TICK = 4000
 """Close code: the client sent nothing for ``live.idle_timeout_s``."""
 BATCH = 256
@@ -135,6 +137,7 @@ def _frames(texts: list[str]) -> Iterator[str]:
 async def _receive_forever(websocket: WebSocket, live: Live, viewer: Viewer) -> None:
     limit = live.settings.client_message_bytes
     bucket = TokenBucket(COMMANDS_PER_S, COMMAND_BURST)
+    checked = time.monotonic()
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
@@ -150,7 +153,30 @@ async def _receive_forever(websocket: WebSocket, live: Live, viewer: Viewer) -> 
         if not bucket.try_take():
             viewer.send("", _error(RateLimited("Too many messages; slow down.")))
             continue
+        # Who is asking is checked again before every command, and at least every
+        # RECHECK_S while the connection only ticks: a signed-out session or a revoked
+        # token ends the connection, not just its next one.
+        now = time.monotonic()
+        if viewer.user is not None and (not _is_tick(raw) or now - checked > RECHECK_S):
+            checked = now
+            if not await _still_signed_in(websocket, viewer):
+                await websocket.close(code=1008, reason="signed out or credentials revoked")
+                return
         await _handle(raw, live, viewer)
+
+
+def _is_tick(raw: str) -> bool:
+    return raw.replace(" ", "") == '{"type":"TICK"}'
+
+
+async def _still_signed_in(websocket: WebSocket, viewer: Viewer) -> bool:
+    assert viewer.user is not None
+    database: Database = websocket.app.state.db
+    try:
+        user = await asyncio.to_thread(_authenticate, websocket, database)
+    except VisualBoxError:
+        return False
+    return user is not None and user.id == viewer.user.id
 
 
 async def _handle(raw: str, live: Live, viewer: Viewer) -> None:
