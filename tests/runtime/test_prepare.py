@@ -242,3 +242,25 @@ def test_prepared_entries_hold_no_set_id_or_shared_writable_files(tmp_path: Path
     # that uid can no longer change what later runs load.
     owners = {(p.lstat().st_uid, p.lstat().st_gid) for p in tree}
     assert owners == {(os.geteuid(), os.getegid())}
+
+
+def test_python_code_edits_reuse_the_prepared_dependencies(tmp_path: Path) -> None:
+    """The venv depends on requirements.txt alone, unless it points at other files."""
+
+    def key(name: str, files: dict[str, str]) -> str:
+        return cache_key(module("python", tmp_path / name, files))
+
+    base = {"requirements.txt": "tinydep==1.0\n"}
+    first = key("a", {**base, "main.py": "print(1)\n"})
+    assert key("b", {**base, "main.py": "print(2)\n", "extra.py": ""}) == first
+    assert key("c", {"requirements.txt": "tinydep==1.1\n", "main.py": "print(1)\n"}) != first
+    local_lines = ("-r base.txt", "-e .", "./wheels/x.whl", "--requirement=b.txt", "x @ ./x")
+    for local in (*local_lines, "y @ file:///app/y"):
+        requirements = {"requirements.txt": f"tinydep==1.0\n{local}\n"}
+        one = key(f"d{len(local)}1", {**requirements, "main.py": "print(1)\n"})
+        two = key(f"d{len(local)}2", {**requirements, "main.py": "print(2)\n"})
+        assert one != two, local  # the whole module counts then
+    node = {"package.json": "{}", "index.js": "1"}
+    assert cache_key(module("node", tmp_path / "n1", node)) != cache_key(
+        module("node", tmp_path / "n2", {**node, "index.js": "2"})
+    )

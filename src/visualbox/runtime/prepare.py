@@ -29,6 +29,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -88,9 +89,30 @@ def _tools_fingerprint(runtime: Runtime) -> str:
 
 
 def cache_key(module: ModuleSource) -> str:
-    """Hash of (module content, runtime, SDK, interpreter and tool versions)."""
-    parts = [module.content_hash, module.runtime, _sdk_hash(), _tools_fingerprint(module.runtime)]
+    """Hash of (what the prepare step reads, runtime, SDK, interpreter and tool versions).
+
+    What a Python prepare reads is ``requirements.txt`` alone, unless it names other
+    files (``-r``, ``-e .``, local paths): editing ``main.py`` then reuses the
+    prepared venv. Node's prepared copy and Go's binary contain the code, so they
+    are keyed on the whole module.
+    """
+    parts = [_inputs_hash(module), module.runtime, _sdk_hash(), _tools_fingerprint(module.runtime)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+_LOCAL_REFERENCE = re.compile(
+    rb"^\s*(?:-[rceEf]|--(?:requirement|constraint|editable|find-links)|[./~])|file:|@\s*[./~]",
+    re.M,
+)
+"""A requirements line that reads other files of the module (or of the host)."""
+
+
+def _inputs_hash(module: ModuleSource) -> str:
+    if module.runtime == "python":
+        requirements = (module.root / "requirements.txt").read_bytes()
+        if not _LOCAL_REFERENCE.search(requirements):
+            return "requirements:" + hashlib.sha256(requirements).hexdigest()
+    return module.content_hash
 
 
 @dataclass(frozen=True)
