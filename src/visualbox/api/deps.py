@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
 
 from visualbox.db.engine import Database
 from visualbox.db.tables.accounts import User
@@ -70,18 +71,21 @@ MailerDep = Annotated[Mailer, Depends(get_mailer)]
 LiveDep = Annotated[Live, Depends(get_live)]
 
 
-def check_same_origin(request: Request) -> None:
-    source = request.headers.get("origin") or request.headers.get("referer")
+def check_same_origin(connection: HTTPConnection) -> None:
+    """Refuse a browser request (or WebSocket) sent by another site's page."""
+    source = connection.headers.get("origin") or connection.headers.get("referer")
     if source is None:
         return  # not a browser cross-site request (browsers send Origin on unsafe requests)
     parts = urlsplit(source)
-    if parts.netloc != request.headers.get("host", ""):
+    if parts.netloc != connection.headers.get("host", ""):
         raise Forbidden("Cross-site request refused.")
 
 
-def optional_user(request: Request, db: SessionDep) -> User | None:
-    """The caller, or ``None`` when the request carries no credentials at all."""
-    header = request.headers.get("authorization")
+def user_from_credentials(db: Session, connection: HTTPConnection) -> User | None:
+    """The user an ``Authorization: Bearer`` API token or the session cookie names;
+    ``None`` without credentials or with an unknown cookie. A bad token is an error
+    (:class:`Unauthenticated`): it never falls back to the cookie."""
+    header = connection.headers.get("authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
@@ -90,13 +94,15 @@ def optional_user(request: Request, db: SessionDep) -> User | None:
         if user is None:
             raise Unauthenticated("The API token is invalid, expired or revoked.")
         return user
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie is None:
-        return None
-    user = accounts.user_for_session(db, cookie)
-    if user is None:
-        return None
-    if request.method not in _SAFE_METHODS:
+    cookie = connection.cookies.get(SESSION_COOKIE)
+    return accounts.user_for_session(db, cookie) if cookie is not None else None
+
+
+def optional_user(request: Request, db: SessionDep) -> User | None:
+    """The caller, or ``None`` when the request carries no credentials at all."""
+    user = user_from_credentials(db, request)
+    by_cookie = "authorization" not in request.headers
+    if user is not None and by_cookie and request.method not in _SAFE_METHODS:
         check_same_origin(request)
     return user
 

@@ -14,16 +14,15 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
-from visualbox.api.deps import SESSION_COOKIE
+from visualbox.api.deps import check_same_origin, user_from_credentials
 from visualbox.db.engine import Database
 from visualbox.db.tables.accounts import User
-from visualbox.errors import RateLimited, VisualBoxError
+from visualbox.errors import Forbidden, RateLimited, VisualBoxError
 from visualbox.hub import Envelope
 from visualbox.hub.outbox import Outbox
 from visualbox.runtime.channel import TokenBucket
@@ -38,9 +37,8 @@ from visualbox.schemas.live import (
     Tick,
     client_message,
 )
-from visualbox.services import accounts
 from visualbox.services.live import Live
-from visualbox.services.live_rooms import Viewer, dumps
+from visualbox.services.live_rooms import Viewer, dumps, error_message
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["live"])
@@ -64,7 +62,9 @@ _TICK = Envelope(dumps({"type": "TICK"}))
 async def live_socket(websocket: WebSocket) -> None:
     live: Live = websocket.app.state.live
     database: Database = websocket.app.state.db
-    if not _same_origin(websocket):
+    try:
+        check_same_origin(websocket)  # another site's page must not use our cookie
+    except Forbidden:
         await websocket.close(code=1008, reason="cross-site WebSocket refused")
         return
     try:
@@ -183,7 +183,7 @@ async def _handle(raw: str, live: Live, viewer: Viewer) -> None:
     try:
         data = json.loads(raw)
     except ValueError:
-        viewer.send("", _error_dict("invalid", "Messages must be JSON objects.", []))
+        viewer.send("", error_message("invalid", "Messages must be JSON objects.", []))
         return
     try:
         command = client_message.validate_python(data)
@@ -192,7 +192,7 @@ async def _handle(raw: str, live: Live, viewer: Viewer) -> None:
             {"field": ".".join(str(p) for p in e["loc"][1:]) or "type", "reason": e["msg"]}
             for e in exc.errors(include_url=False, include_input=False)
         ]
-        viewer.send("", _error_dict("invalid", "The message is not valid.", fields, data))
+        viewer.send("", error_message("invalid", "The message is not valid.", fields, data))
         return
     try:
         await _dispatch(command, live, viewer)
@@ -200,7 +200,7 @@ async def _handle(raw: str, live: Live, viewer: Viewer) -> None:
         viewer.send("", _error(exc, data))
     except Exception:
         log.exception("live command %s failed", type(command).__name__)
-        viewer.send("", _error_dict("internal", "Something went wrong on the server.", [], data))
+        viewer.send("", error_message("internal", "Something went wrong on the server.", [], data))
 
 
 async def _dispatch(command: Any, live: Live, viewer: Viewer) -> None:
@@ -226,26 +226,9 @@ async def _dispatch(command: Any, live: Live, viewer: Viewer) -> None:
         await live.dev_stop(viewer, command.module)
 
 
-def _same_origin(websocket: WebSocket) -> bool:
-    """Browsers always send Origin on WebSockets; another site's page must not use our
-    cookie (cross-site WebSocket hijacking). Non-browser clients send none."""
-    origin = websocket.headers.get("origin")
-    if origin is None:
-        return True
-    return urlsplit(origin).netloc == websocket.headers.get("host", "")
-
-
 def _authenticate(websocket: WebSocket, database: Database) -> User | None:
     with database.session() as db:
-        header = websocket.headers.get("authorization")
-        if header is not None:
-            scheme, _, token = header.partition(" ")
-            user = accounts.user_for_api_token(db, token.strip()) if token else None
-            if scheme.lower() != "bearer" or user is None:
-                raise VisualBoxError("The API token is invalid, expired or revoked.")
-        else:
-            cookie = websocket.cookies.get(SESSION_COOKIE)
-            user = accounts.user_for_session(db, cookie) if cookie else None
+        user = user_from_credentials(db, websocket)
         if user is not None:
             db.refresh(user)  # load every attribute: it is used after the session ends
             db.expunge(user)
@@ -253,17 +236,7 @@ def _authenticate(websocket: WebSocket, database: Database) -> User | None:
 
 
 def _error(exc: VisualBoxError, request: Any = None) -> dict[str, Any]:
-    fields = [f.as_dict() for f in exc.fields]
-    return _error_dict(exc.code, exc.message, fields, request)
-
-
-def _error_dict(
-    code: str, message: str, fields: list[dict[str, str]], request: Any = None
-) -> dict[str, Any]:
-    error: dict[str, Any] = {"type": "ERROR", "code": code, "message": message, "fields": fields}
-    if isinstance(request, dict) and isinstance(request.get("type"), str):
-        error["request"] = request["type"][:32]
-    return error
+    return error_message(exc.code, exc.message, [f.as_dict() for f in exc.fields], request)
 
 
 async def notify_live(request: Request) -> AsyncIterator[None]:

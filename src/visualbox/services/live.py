@@ -43,6 +43,7 @@ from visualbox.services.live_rooms import (
     Viewer,
     dashboards_to_resume,
     dumps,
+    error_message,
     iso,
     load_dashboard,
     load_dev,
@@ -87,8 +88,7 @@ class Live:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for room in self.rooms.values():
             for instance in room.instances.values():
-                if instance.restart_timer is not None:
-                    instance.restart_timer.cancel()
+                instance.cancel_restart()
             for viewer in list(room.viewers):
                 viewer.expire()
         await self.runner.close()
@@ -312,12 +312,12 @@ class Live:
                 continue
             if not room.public or room.share_token != membership.share_token:
                 await self.leave(viewer, room.name)
-                viewer.send(room.name, _error("not_found", "This public link was disabled."))
+                viewer.send(room.name, error_message("not_found", "This public link was disabled."))
 
     async def _close_room(self, room: Room, why: str) -> None:
         for viewer in list(room.viewers):
             await self.leave(viewer, room.name)
-            viewer.send(room.name, _error("not_found", why))
+            viewer.send(room.name, error_message("not_found", why))
         for instance in list(room.instances.values()):
             await self.instances.stop(instance)
         self.rooms.pop(room.name, None)
@@ -341,19 +341,18 @@ class Live:
                 await self._reap_room(room, now, timeout)
 
     async def _reap_room(self, room: Room, now: float, timeout: float) -> None:
-        if True:
-            for viewer in list(room.viewers):
-                if now - viewer.last_seen > timeout:
-                    viewer.expire()  # stopped ticking: the connection is closed
-                    await self.leave(viewer, room.name)
-            if room.viewers or room.idle_since is None or now - room.idle_since < timeout:
-                return
-            for instance in list(room.instances.values()):
-                if not instance.spec.keep_running and instance.state != STOPPED:
-                    await self.instances.stop(instance)
-            if all(i.state == STOPPED for i in room.instances.values()):
-                if self.rooms.get(room.name) is room:
-                    del self.rooms[room.name]
+        for viewer in list(room.viewers):
+            if now - viewer.last_seen > timeout:
+                viewer.expire()  # stopped ticking: the connection is closed
+                await self.leave(viewer, room.name)
+        if room.viewers or room.idle_since is None or now - room.idle_since < timeout:
+            return
+        for instance in list(room.instances.values()):
+            if not instance.spec.keep_running and instance.state != STOPPED:
+                await self.instances.stop(instance)
+        if all(i.state == STOPPED for i in room.instances.values()):
+            if self.rooms.get(room.name) is room:
+                del self.rooms[room.name]
 
     async def _flush_forever(self) -> None:
         while True:
@@ -398,7 +397,3 @@ class Live:
 
 def _parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def _error(code: str, message: str, fields: list[dict[str, str]] | None = None) -> dict[str, Any]:
-    return {"type": "ERROR", "code": code, "message": message, "fields": fields or []}

@@ -63,9 +63,7 @@ class Instances:
     async def _start_locked(self, instance: Instance) -> None:
         if self.closing:
             return
-        if instance.restart_timer is not None:
-            instance.restart_timer.cancel()
-            instance.restart_timer = None
+        instance.cancel_restart()
         spec = instance.spec
         if spec.ref is None:
             self.set_state(instance, "exited", reason="unavailable", detail=spec.problem)
@@ -94,26 +92,24 @@ class Instances:
 
     async def stop(self, instance: Instance) -> None:
         async with instance.lock:
-            if instance.restart_timer is not None:
-                instance.restart_timer.cancel()
-                instance.restart_timer = None
+            instance.cancel_restart()
             handle, instance.handle, instance.handle_hash = instance.handle, None, None
             if handle is not None:
                 await handle.terminate()
             self.set_state(instance, STOPPED)
 
     def set_state(
-        self, instance: Instance, state: str, *, reason: str | None = None, detail: str = ""
+        self,
+        instance: Instance,
+        state: str,
+        *,
+        code: int | None = None,
+        reason: str | None = None,
+        detail: str = "",
     ) -> None:
-        instance.state, instance.code, instance.reason, instance.detail = (
-            state,
-            None,
-            reason,
-            detail,
-        )
-        self._publish_state(instance)
-
-    def _publish_state(self, instance: Instance) -> None:
+        """Record the instance's state and tell its room."""
+        instance.state, instance.code = state, code
+        instance.reason, instance.detail = reason, detail
         envelope = Envelope(instance.state_message(), key=f"{instance.id}\0S")
         self.hub.publish(instance.room.name, envelope)
 
@@ -137,15 +133,15 @@ class Instances:
             self._on_state(instance, message)
 
     def _on_state(self, instance: Instance, message: State) -> None:
-        instance.state = str(message.state)
-        instance.code, instance.reason, instance.detail = (
-            message.code,
-            message.reason,
-            message.detail,
-        )
-        if instance.state == "running":
+        if message.state == "running":
             instance.running_since = time.monotonic()
-        self._publish_state(instance)
+        self.set_state(
+            instance,
+            str(message.state),
+            code=message.code,
+            reason=message.reason,
+            detail=message.detail,
+        )
         if instance.state != "exited" or message.reason == ExitReason.TERMINATED:
             return
         if message.reason == ExitReason.EXITED:

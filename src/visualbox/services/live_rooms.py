@@ -45,6 +45,21 @@ def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+def error_message(
+    code: str, message: str, fields: list[dict[str, str]] | None = None, request: Any = None
+) -> dict[str, Any]:
+    """An ``ERROR`` for one client; ``request`` (the client's message) names its type."""
+    error: dict[str, Any] = {
+        "type": "ERROR",
+        "code": code,
+        "message": message,
+        "fields": fields or [],
+    }
+    if isinstance(request, dict) and isinstance(request.get("type"), str):
+        error["request"] = request["type"][:32]
+    return error
+
+
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -215,6 +230,12 @@ class Instance:
     @property
     def id(self) -> str:
         return self.spec.id
+
+    def cancel_restart(self) -> None:
+        """Drop a pending restart after a crash (if any)."""
+        if self.restart_timer is not None:
+            self.restart_timer.cancel()
+            self.restart_timer = None
 
     @property
     def run_id(self) -> str:
