@@ -104,6 +104,15 @@ def widget_config(db: Session, box: SecretBox, dashboard_id: str, widget_id: str
     return _item_config(db, box, dashboard_id, "widgets", widget_id)
 
 
+def instance_configs(box: SecretBox, dashboard: Dashboard) -> dict[str, dict[str, Any]]:
+    """Every integration instance's full config, secrets decrypted once for all."""
+    secrets = read_secrets(box, dashboard)["integrations"]
+    return {
+        item["id"]: _full_config(item, secrets.get(item["id"], {}))
+        for item in dashboard.document["integrations"]
+    }
+
+
 def _item_config(
     db: Session, box: SecretBox, dashboard_id: str, section: str, item_id: str
 ) -> dict[str, Any]:
@@ -113,9 +122,13 @@ def _item_config(
     item = next((i for i in dashboard.document[section] if i["id"] == item_id), None)
     if item is None:
         raise NotFound(f"No {_KINDS[section]} {item_id!r} on this dashboard.")
-    config = {k: v for k, v in item["config"].items() if not is_secret_marker(v)}
-    config.update({k: None for k, v in item["config"].items() if is_secret_marker(v)})
-    config.update(read_secrets(box, dashboard)[section].get(item_id, {}))
+    return _full_config(item, read_secrets(box, dashboard)[section].get(item_id, {}))
+
+
+def _full_config(item: dict[str, Any], secrets: dict[str, str]) -> dict[str, Any]:
+    """The item's values, each password marker replaced by its secret (or ``None``)."""
+    config = {k: (None if is_secret_marker(v) else v) for k, v in item["config"].items()}
+    config.update(secrets)
     return config
 
 

@@ -104,9 +104,10 @@ def load_dashboard(db: Session, box: SecretBox, dashboard_id: str) -> DashboardS
     if dashboard is None:
         raise NotFound("No such dashboard.")
     owner = db.get(User, dashboard.owner_id)
+    configs = dashboards.instance_configs(box, dashboard)
     specs = []
     for item in dashboard.document["integrations"]:
-        config = dashboards.instance_config(db, box, dashboard_id, item["id"])
+        config = configs[item["id"]]
         try:
             resolved = registry.resolve(db, item["module_id"], item["version"], user=owner)
         except VisualBoxError as exc:
