@@ -20,7 +20,8 @@ import httpx2 as httpx
 import pytest
 from sqlalchemy.orm import Session
 
-from tests.fixtures.postgres import DatabaseFactory, free_port
+from tests.fixtures.ports import free_port
+from tests.fixtures.postgres import DatabaseFactory
 from visualbox.db.engine import create_db_engine
 from visualbox.db.schema import migrate
 from visualbox.services import accounts

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ import uvicorn
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 
+from tests.fixtures.ports import free_port
 from visualbox.app import create_app
 from visualbox.cli.serve import uvicorn_options
 from visualbox.db.tables.accounts import User
@@ -47,13 +47,6 @@ LEVEL_SCHEMA = [
     {"type": "number", "name": "level", "label": "Level", "default": 1},
     {"type": "number", "name": "every", "label": "Every (s)", "default": 0.2},
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Server:

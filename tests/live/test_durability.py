@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.ports import free_port
 from tests.live.conftest import (
     LEVEL_SCHEMA,
     PYTHON_COUNTER,
     TIMEOUT,
     Server,
-    free_port,
     live_settings,
     output_of,
     viewer,
