@@ -98,6 +98,16 @@ def test_full_manifest() -> None:
     assert load_manifest(tree_with(manifest=m.to_json()), default_name="y") == m
 
 
+def test_sample_is_any_json_up_to_64_kib() -> None:
+    sample = {"series": [[1, 2.5], [2, None]], "label": "ü"}
+    manifest = {"kind": "widget", "sample": sample}
+    m = load_manifest(tree_with("index.html", manifest=manifest), default_name="x")
+    assert m.sample == sample and m.to_json()["sample"] == sample
+    big = {"kind": "widget", "sample": "x" * (64 * 1024)}
+    found = refused(tree_with("index.html", manifest=big))
+    assert found["visualbox.json.sample"] == "must be at most 64 KiB of JSON"
+
+
 def test_every_manifest_problem_is_reported() -> None:
     found = refused(
         tree_with(

@@ -146,6 +146,8 @@ export interface ModuleVersion {
   runtime: string | null;
   readme: string;
   config_schema: unknown[];
+  /** visualbox.json as published; `sample` is the module's example data, if any. */
+  manifest?: { sample?: unknown };
 }
 
 export interface MyModule {

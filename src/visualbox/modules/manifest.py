@@ -1,4 +1,5 @@
-"""``visualbox.json``: what a module is (name, kind, runtime, description, tags, version).
+"""``visualbox.json``: what a module is (name, kind, runtime, description, tags, version,
+sample).
 
 The manifest is optional. Without it the kind and runtime are inferred from the
 entry file at the top of the module (:data:`ENTRY_FILES`), so modules written for
@@ -31,11 +32,13 @@ ENTRY_FILES: dict[str, str] = {
 """The entry file of each runtime, and ``widget`` → ``index.html``."""
 RUNTIMES: tuple[Runtime, ...] = ("python", "node", "go")
 KINDS: tuple[Kind, ...] = ("integration", "widget")
-MANIFEST_KEYS = ("name", "kind", "runtime", "description", "tags", "version")
+MANIFEST_KEYS = ("name", "kind", "runtime", "description", "tags", "version", "sample")
 MAX_NAME_CHARS = 100
 MAX_DESCRIPTION_CHARS = 500
 MAX_TAGS = 10
 MAX_TAG_CHARS = 32
+MAX_SAMPLE_BYTES = 64 * 1024
+"""``sample`` (example data for previews) as compact JSON, at most this long."""
 TAG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"
 """A tag: 1-32 characters of a-z, 0-9 and '-', not starting with '-' (manifest and API alike)."""
 _TAG_RE = re.compile(TAG_PATTERN)
@@ -50,6 +53,8 @@ class Manifest:
     description: str = ""
     tags: tuple[str, ...] = ()
     version: str | None = None
+    sample: Any = None
+    """Example data: what a widget's preview shows, or what an integration outputs."""
 
     @property
     def entry_file(self) -> str:
@@ -65,6 +70,8 @@ class Manifest:
         out["tags"] = list(self.tags)
         if self.version:
             out["version"] = self.version
+        if self.sample is not None:
+            out["sample"] = self.sample
         return out
 
 
@@ -127,6 +134,12 @@ def load_manifest(tree: FileTree, *, default_name: str) -> Manifest:
     ):
         bad("version", "must be a semantic version such as 1.2.0")
 
+    sample = raw.get("sample")
+    if sample is not None:
+        size = len(json.dumps(sample, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > MAX_SAMPLE_BYTES:
+            bad("sample", f"must be at most {MAX_SAMPLE_BYTES // 1024} KiB of JSON")
+
     if problems:
         raise InvalidInput(f"{MANIFEST_FILE}: {len(problems)} problem(s)", problems)
     return Manifest(
@@ -136,6 +149,7 @@ def load_manifest(tree: FileTree, *, default_name: str) -> Manifest:
         description=cast(str, description),
         tags=tuple(tags),
         version=version,
+        sample=sample,
     )
 
 
