@@ -9,10 +9,11 @@ of them; ``tests/test_settings.py`` fails when one is missing there.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,6 +27,11 @@ class _Group(BaseModel):
     silently ignored (which would skip the production checks)."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+_ORIGIN_RE = re.compile(
+    r"https?://[A-Za-z0-9.-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?"
+)
 
 
 class ServerSettings(_Group):
@@ -145,6 +151,11 @@ class AccountSettings(_Group):
         10, ge=1, description="Failed sign-ins allowed per email and per client per window."
     )
     signin_window_s: float = Field(300, gt=0, description="Sign-in rate-limit window, seconds.")
+    sample_dashboard: bool = Field(
+        True,
+        description="The first account gets a live sample dashboard (a simulated device "
+        "shown by the built-in widgets).",
+    )
 
 
 class SecuritySettings(_Group):
@@ -194,6 +205,24 @@ class LiveSettings(_Group):
     )
 
 
+class FrameSettings(_Group):
+    img_sources: list[str] = Field(
+        default_factory=list,
+        description="Origins widgets may load images from besides VisualBox itself, for "
+        'example map tiles: JSON list such as `["https://tile.openstreetmap.org"]`. '
+        "Each is `http(s)://host[:port]`. Images can carry data out, so list only "
+        "servers you trust with what your widgets show.",
+    )
+
+    @field_validator("img_sources")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not _ORIGIN_RE.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin such as https://tiles.example.org")
+        return value
+
+
 class Settings(BaseSettings):
     """The root of every setting."""
 
@@ -212,6 +241,7 @@ class Settings(BaseSettings):
     accounts: AccountSettings = Field(default_factory=AccountSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     live: LiveSettings = Field(default_factory=LiveSettings)
+    frames: FrameSettings = Field(default_factory=FrameSettings)
 
     @property
     def database_url(self) -> str:

@@ -12,6 +12,7 @@ import pytest
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from tests.api.test_dashboards import WIDGET_SCHEMA, World, make_module
 from tests.conftest import Account
@@ -21,6 +22,7 @@ from visualbox.db.tables.modules import Module
 from visualbox.errors import NotFound
 from visualbox.services import dashboards, frames, modules, registry
 from visualbox.services.secrets import SecretBox
+from visualbox.settings import FrameSettings
 
 INDEX = b"<!DOCTYPE html>\n<html lang='en'><head><title>W</title></head><body>v1</body></html>"
 SDK_TAG = b'<script src="/frames/sdk.js?v='
@@ -318,3 +320,26 @@ def test_the_version_cache_keeps_recent_trees_within_its_budget() -> None:
     assert cache.get("b") is None and cache.get("a") is not None and cache.get("c") is not None
     cache.put("huge", {"x": b"x" * 11})  # larger than the budget: never kept
     assert cache.get("huge") is None and cache.get("a") is not None
+
+
+def test_image_origins_the_operator_allows_join_the_frame_policy(
+    app: FastAPI, client: TestClient, make_account: Callable[..., Account]
+) -> None:
+    module_id = widget(app, make_account(), {"index.html": INDEX}, publish="1.0.0")
+    url = registry_frame(client, module_id)
+    default = client.get(url).headers["content-security-policy"]
+    assert "img-src 'self' data: blob:;" in default
+
+    app.state.settings.frames.img_sources = ["https://tiles.example.org", "http://127.0.0.1:8081"]
+    policy = client.get(url).headers["content-security-policy"]
+    assert "img-src 'self' data: blob: https://tiles.example.org http://127.0.0.1:8081;" in policy
+    assert policy.replace(" https://tiles.example.org http://127.0.0.1:8081", "") == default
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["javascript:alert(1)", "https://t.example.org/tiles", "*", "https://a.org; script-src *"],
+)
+def test_image_origins_must_be_plain_origins(origin: str) -> None:
+    with pytest.raises(ValidationError, match="is not an origin"):
+        FrameSettings(img_sources=[origin])

@@ -1,7 +1,7 @@
 """HTTP routes that serve widgets into sandboxed iframes (docs/api/frames.md).
 
 Mounted without a prefix: ``/frames/sdk.js``, ``/frames/lib/{name}`` and
-``/frames/{ticket}/{path}``. Every answer carries :data:`FRAME_CSP`, whose
+``/frames/{ticket}/{path}``. Every answer carries :func:`frame_csp`, whose
 ``sandbox allow-scripts`` gives the document an opaque ("null") origin even when it
 is opened outside our iframe. Chromium matches ``'self'`` against the URL's origin
 in such a document, so the widget may load its own files, the SDK and the chart
@@ -18,13 +18,14 @@ import html
 import math
 import mimetypes
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from visualbox import __version__
-from visualbox.api.deps import SecretBoxDep, SessionDep
+from visualbox.api.deps import SecretBoxDep, SessionDep, SettingsDep
 from visualbox.errors import FieldError, InvalidInput, NotFound
 from visualbox.modules.tree import normalize_path
 from visualbox.services import frames
@@ -35,7 +36,15 @@ SDK_FILE = Path(__file__).parent.parent / "frames" / "sdk.js"
 LIB_DIR = Path(__file__).parent.parent / "web" / "lib"
 """Chart libraries VisualBox serves itself: ``/frames/lib/<name>`` (no CDN anywhere)."""
 
-FRAME_CSP = "; ".join(
+
+def frame_csp(img_sources: Sequence[str] = ()) -> str:
+    """The frames' policy; ``img_sources`` (``FRAMES__IMG_SOURCES``) may add image origins."""
+    return _FRAME_CSP.replace(
+        "img-src 'self' data: blob:", " ".join(["img-src 'self' data: blob:", *img_sources])
+    )
+
+
+_FRAME_CSP = "; ".join(
     [
         "sandbox allow-scripts",
         "default-src 'none'",
@@ -68,9 +77,13 @@ body{margin:0;height:100vh;display:grid;place-items:center;font:14px system-ui,s
 text-align:center;padding:0 1em;opacity:.75}</style></head><body><p>MESSAGE</p></body></html>"""
 
 
-def _headers(cache: str) -> dict[str, str]:
+FRAME_CSP = _FRAME_CSP
+"""The policy with the default settings."""
+
+
+def _headers(cache: str, csp: str = FRAME_CSP) -> dict[str, str]:
     return {
-        "Content-Security-Policy": FRAME_CSP,
+        "Content-Security-Policy": csp,
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
         "Cross-Origin-Resource-Policy": "cross-origin",
@@ -120,7 +133,9 @@ def frame_root(ticket: str, box: SecretBoxDep) -> RedirectResponse:
 
 
 @router.get("/{ticket}/{path:path}")
-def frame_file(ticket: str, path: str, db: SessionDep, box: SecretBoxDep) -> Response:
+def frame_file(
+    ticket: str, path: str, db: SessionDep, box: SecretBoxDep, settings: SettingsDep
+) -> Response:
     """One file of the widget the ticket names; HTML pages get the SDK first.
 
     A page that cannot be served answers a short HTML page (shown inside the widget's
@@ -137,4 +152,5 @@ def frame_file(ticket: str, path: str, db: SessionDep, box: SecretBoxDep) -> Res
     if media.startswith("text/html"):
         content = frames.inject_sdk(content, _SDK_SRC)
     left = max(0, math.floor(opened.expires_at - time.time()))
-    return Response(content, media_type=media, headers=_headers(f"private, max-age={left}"))
+    csp = frame_csp(settings.frames.img_sources)
+    return Response(content, media_type=media, headers=_headers(f"private, max-age={left}", csp))
