@@ -10,11 +10,38 @@ from tests.e2e.widgets import WidgetPreview, ink
 
 def test_value_draws_reacts_to_data_and_config(live_server: LiveServer, page: Page) -> None:
     preview = WidgetPreview.open(live_server, page, "value")
+    value = preview.frame.locator("#value")
+    expect(value).to_have_text("23.17")  # the manifest's sample
     first = preview.shot()
     assert ink(first) > 200
-    preview.set_data(23.17)
-    expect(preview.frame.locator("#value")).to_have_text("23.17")
+    preview.set_data(41.5)
+    expect(value).to_have_text("41.5")
     second = preview.shot_after_change(first)
     preview.set_config("Label", "Temperature")
     expect(preview.frame.locator("#label")).to_have_text("Temperature")
-    preview.shot_after_change(second)
+    third = preview.shot_after_change(second)
+    preview.set_config("Unit", "°C")
+    expect(preview.frame.locator("#unit")).to_have_text("°C")
+    preview.shot_after_change(third)
+
+
+def test_value_decimals_and_shapes(live_server: LiveServer, page: Page) -> None:
+    preview = WidgetPreview.open(live_server, page, "value")
+    value = preview.frame.locator("#value")
+    preview.set_config("Decimals", "1")
+    expect(value).to_have_text("23.2")
+    preview.set_data({"value": 7})
+    expect(value).to_have_text("7.0")
+    preview.set_data({"v": "3.14159"})  # numeric text is a number
+    expect(value).to_have_text("3.1")
+    preview.set_data("open")
+    expect(value).to_have_text("open")
+    preview.set_data(True)
+    expect(value).to_have_text("true")
+    preview.set_config("Decimals", "")  # empty: as it is
+    preview.set_data(2.71828)
+    expect(value).to_have_text("2.71828")
+    preview.set_data(None)
+    expect(value).to_have_text("–")
+    preview.set_data({"a": [1, 2]})  # any other object: its JSON
+    expect(value).to_have_text('{"a":[1,2]}')
