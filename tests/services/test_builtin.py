@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def test_every_builtin_is_published_once(app: FastAPI, client: TestClient) -> No
         system = user_by_email(db, SYSTEM_EMAIL)
         assert system is not None and system.is_system and system.password_hash is None
         resolved = registry.resolve(db, builtin_id("counter"), "latest", user=None)
-        assert resolved.runtime == "python" and resolved.version == "1.0.0"
+        assert resolved.runtime == "python" and resolved.version == "1.0.1"
     page = client.get(f"/api/registry/modules/{builtin_id('counter')}").json()
     assert page["owner_name"] == "VisualBox" and "example" in page["tags"]
     found = client.get("/api/registry/search", params={"q": "counter"}).json()
@@ -56,4 +57,20 @@ def test_version_bump_republishes(app: FastAPI, tmp_path: Path) -> None:
         tree = registry.module_tree(db, resolved)
         assert tree["main.py"] == b"import visualbox\nvisualbox.output(1)\n"
         module = registry.listed_module(db, "builtin-counter2")
-        assert [v.version for v in registry.versions_of(db, module)] == ["1.1.0", "1.0.0"]
+        assert [v.version for v in registry.versions_of(db, module)] == ["1.1.0", "1.0.1"]
+
+
+def test_every_builtin_documents_its_config_output_and_an_example() -> None:
+    for folder in builtin_folders():
+        readme = (folder / "README.md").read_text()
+        for section in ("## Configuration", "## Example"):
+            assert section in readme, f"{folder.name}: README.md has no {section}"
+        assert "## Output" in readme or "## Data" in readme, f"{folder.name}: no ## Output/Data"
+        configuration = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+        for field in json.loads((folder / "config.json").read_text()):
+            name = field["name"]
+            # a numbered family is documented by its first: `sensor1_kind` … `sensor3_kind`
+            first = re.sub(r"\d", "1", name)
+            assert f"`{name}`" in configuration or f"`{first}`" in configuration, (
+                f"{folder.name}: README.md does not document config field {name}"
+            )
