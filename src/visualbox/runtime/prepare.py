@@ -186,7 +186,7 @@ class Preparer:
                     "UV_PYTHON_DOWNLOADS": "never",
                     "UV_LINK_MODE": "copy",
                     "UV_NO_PROGRESS": "1",
-                    "UV_NATIVE_TLS": "1",
+                    "UV_SYSTEM_CERTS": "1",
                 }
             )
             if self.settings.python_index_url:
