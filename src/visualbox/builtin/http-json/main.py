@@ -38,18 +38,11 @@ class PollError(Exception):
     pass
 
 
-def scrub(text: str) -> str:
+def say(text: str, stream: IO[str] = sys.stdout) -> None:
+    """One status line (stdout: T_INFO, stderr: T_ERROR), scrubbed of the secret."""
     for secret in SECRETS:
         text = text.replace(secret, "***")
-    return text
-
-
-def info(text: str) -> None:
-    print(scrub(text), flush=True)
-
-
-def error(text: str) -> None:
-    print(scrub(text), file=sys.stderr, flush=True)
+    print(text, file=stream, flush=True)
 
 
 @dataclass
@@ -137,11 +130,6 @@ def read_settings(model: dict[str, Any]) -> Settings:
     return settings
 
 
-def origin(url: str) -> tuple[str, str]:
-    parts = urllib.parse.urlsplit(url)
-    return parts.scheme, parts.netloc.lower()
-
-
 class SecretRedirect(urllib.request.HTTPRedirectHandler):
     """Follows redirects; the secret header goes along only to the same origin."""
 
@@ -149,16 +137,10 @@ class SecretRedirect(urllib.request.HTTPRedirectHandler):
         self.secret = secret
 
     def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: IO[bytes],
-        code: int,
-        msg: str,
-        headers: http.client.HTTPMessage,
-        newurl: str,
+        self, req: urllib.request.Request, *args: Any, **kwargs: Any
     ) -> urllib.request.Request | None:
-        new = super().redirect_request(req, fp, code, msg, headers, newurl)
-        if new is not None and self.secret and origin(new.full_url) == origin(req.full_url):
+        new = super().redirect_request(req, *args, **kwargs)
+        if new is not None and self.secret and (new.type, new.host) == (req.type, req.host):
             new.add_unredirected_header(*self.secret)
         return new
 
@@ -168,9 +150,11 @@ def build_opener(settings: Settings) -> urllib.request.OpenerDirector:
     if not settings.verify_tls:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-    return urllib.request.build_opener(
+    opener = urllib.request.build_opener(
         urllib.request.HTTPSHandler(context=context), SecretRedirect(settings.secret)
     )
+    opener.addheaders = [("User-Agent", "VisualBox-http-json/1.0")]  # unless a header sets one
+    return opener
 
 
 def fetch(settings: Settings, opener: urllib.request.OpenerDirector) -> bytes:
@@ -185,12 +169,11 @@ def fetch(settings: Settings, opener: urllib.request.OpenerDirector) -> bytes:
     except urllib.error.HTTPError as exc:
         exc.close()
         raise PollError(f"HTTP {exc.code} {str(exc.reason)[:80]}".rstrip()) from None
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, TimeoutError):
+    except (urllib.error.URLError, TimeoutError) as exc:
+        reason = getattr(exc, "reason", exc)  # a timeout while reading comes bare
+        if isinstance(reason, TimeoutError):
             raise PollError(f"no answer within {settings.timeout:g} s") from None
-        raise PollError(f"cannot connect: {exc.reason}") from None
-    except TimeoutError:
-        raise PollError(f"no answer within {settings.timeout:g} s") from None
+        raise PollError(f"cannot connect: {reason}") from None
     except (OSError, http.client.HTTPException) as exc:
         raise PollError(f"connection failed: {type(exc).__name__}: {exc}") from None
     if len(data) > MAX_BYTES:
@@ -238,13 +221,13 @@ def main() -> None:
     try:
         settings = read_settings(visualbox.MODEL)
     except ConfigError as exc:
-        error(f"config: {exc}. Fix this setting; nothing is polled until then.")
+        say(f"config: {exc}. Fix this setting; nothing is polled until then.", sys.stderr)
         while True:
             time.sleep(3600)
     opener = build_opener(settings)
-    info(f"polling {settings.method} {public_url(settings.url)} every {settings.interval:g} s")
+    say(f"polling {settings.method} {public_url(settings.url)} every {settings.interval:g} s")
     for note in settings.notes:
-        info(f"note: {note}")
+        say(f"note: {note}")
     failures = 0
     while True:
         try:
@@ -253,10 +236,10 @@ def main() -> None:
             failures += 1
             wait = min(settings.interval * 2**failures, max(settings.interval, BACKOFF_CAP_S))
             reason = str(exc) if isinstance(exc, PollError) else f"{type(exc).__name__}: {exc}"
-            error(f"{reason}; next try in {wait:g} s")
+            say(f"{reason}; next try in {wait:g} s", sys.stderr)
         else:
             if failures:
-                info(f"recovered after {failures} failed poll(s)")
+                say(f"recovered after {failures} failed poll(s)")
             failures = 0
             wait = settings.interval
             # a JSON string goes out as JSON text, so "42" stays a string on the dashboard
