@@ -50,6 +50,8 @@ class FileSite:
     ) -> None:
         self.root = root
         self.validators = validators
+        self.redirects: dict[str, str] = {}
+        """Paths (under ``/data/``) answered with a redirect to another URL."""
         """``etag`` (ETag and Last-Modified), ``last-modified`` (as http.server) or ``none``."""
         self.auth = auth
         self.trap = trap
@@ -103,6 +105,8 @@ class FileSite:
             if request.headers.get("Authorization") != f"Basic {token}":
                 return self.send(request, 401, b"no", {"WWW-Authenticate": 'Basic realm="dao"'})
         path = unquote(urlsplit(request.path).path)
+        if path[len(PREFIX) :] in self.redirects:
+            return self.send(request, 302, b"", {"Location": self.redirects[path[len(PREFIX) :]]})
         if not path.startswith(PREFIX) or ".." in path.split("/"):
             return self.send(request, 404, b"not here")
         target = self.root / path[len(PREFIX) :]
@@ -237,20 +241,41 @@ def test_discovers_devices_and_sensors_and_merges_what_the_files_hold(
     assert errors(got) == []
 
 
-def test_links_off_the_base_url_are_never_followed(
+def test_links_and_redirects_off_the_base_url_are_never_followed(
     site: FileSite, trap: FileSite, cache_dir: Path
 ) -> None:
     write_field_site(site.root, days=1)
-    run_builtin(
+    moved = f"station-b/battery/{day_file(datetime.now(UTC))}"
+    site.redirects[moved] = f"http://{HOST_ALIAS}:{trap.port}/trap/{day_file(datetime.now(UTC))}"
+    got = run_builtin(
         NAME,
         config(site, lastDays=1),
         cache_dir,
         allow_host_ports=ports(site, trap),
-        until=lambda c: bool(c.outputs),
+        until=lambda c: bool(c.outputs) and bool(errors(c)),
     )
     assert trap.paths() == []
-    assert site.paths(), "the collector asked the site nothing"
+    assert site.requests(moved) == [302]
+    refused = f"refused a redirect off the base URL (to {site.redirects[moved]})"
+    assert errors(got) == [f"{moved}: {refused}"]
+    assert sorted(got.outputs[0]["devices"]) == ["station-a", "station-b"]
     assert all(path.startswith(PREFIX) for path in site.paths()), site.paths()
+
+
+def test_max_points_keeps_the_newest_points(site: FileSite, cache_dir: Path) -> None:
+    truth = write_field_site(site.root, days=2)
+    got = run_builtin(
+        NAME,
+        config(site, devices="station-b", lastDays=2, maxPoints=50),
+        cache_dir,
+        allow_host_ports=[site.port],
+        until=lambda c: bool(c.outputs),
+    )
+    model = got.outputs[0]
+    for sensor in ("battery", "humidity", "temperature"):
+        assert model["devices"]["station-b"][sensor] == series(truth["station-b"][sensor][-50:])
+    fixes = truth["station-b"]["gps"][-50:]
+    assert model["positions"]["station-b"]["track"] == [list(values) for _, values in fixes]
 
 
 # --- which day files ----------------------------------------------------------------------
@@ -271,7 +296,8 @@ def test_last_days_and_a_date_range_select_the_right_files(site: FileSite, cache
     first = datetime(days[0].year, days[0].month, days[0].day, tzinfo=UTC).timestamp() * 1000
     assert got.outputs[0]["devices"]["station-a"]["temperature"][0][0] == first
 
-    site.log.clear()
+    with site.lock:
+        site.log.clear()
     start, end = today - timedelta(days=4), today - timedelta(days=3)
     got = run_builtin(
         NAME,

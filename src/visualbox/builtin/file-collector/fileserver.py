@@ -153,11 +153,13 @@ class FileServer:
             with self._opener.open(request, timeout=TIMEOUT_S) as answer:
                 body = answer.read(MAX_BYTES + 1)
                 if len(body) > MAX_BYTES:
-                    raise FetchError(f"{self.name(url)}: larger than {MAX_BYTES >> 20} MiB")
+                    raise FetchError(f"larger than {MAX_BYTES >> 20} MiB")
                 modified = answer.headers["Last-Modified"]
                 if modified and modified == answer.headers["Date"]:
                     modified = None  # changed in the second it was served: may change again
                 return Response(answer.status, body, answer.headers["ETag"], modified)
+        except FetchError as error:  # too large, or a refused redirect
+            raise FetchError(f"{self.name(url)}: {error}") from None
         except urllib.error.HTTPError as error:
             error.close()
             if error.code in (304, 404, 410):
