@@ -17,6 +17,7 @@ from visualbox.api.deps import (
     CurrentUser,
     MailerDep,
     OptionalUser,
+    SecretBoxDep,
     SessionDep,
     SettingsDep,
     SignedInUser,
@@ -39,7 +40,7 @@ from visualbox.schemas.accounts import (
     SessionPublic,
     Signin,
 )
-from visualbox.services import accounts
+from visualbox.services import accounts, samples
 from visualbox.settings import Settings
 
 router = APIRouter(tags=["accounts"])
@@ -70,11 +71,14 @@ def signup(
     db: SessionDep,
     settings: SettingsDep,
     mailer: MailerDep,
+    box: SecretBoxDep,
 ) -> AccountPublic:
-    """Create an account and sign it in (the first account becomes administrator)."""
+    """Create an account and sign it in (the first account becomes administrator and,
+    unless ACCOUNTS__SAMPLE_DASHBOARD is off, gets the live sample dashboard)."""
     user, token = accounts.sign_up(
         db, mailer, settings, name=body.name, email=body.email, password=body.password
     )
+    samples.welcome(db, box, settings, user)
     _set_session_cookie(response, token, settings)
     return AccountPublic.model_validate(user)
 

@@ -1,0 +1,98 @@
+"""The first run, as a newcomer has it: ``visualbox serve`` on an empty data directory,
+sign up, and the sample dashboard is live within seconds."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import PASSWORD
+from tests.fixtures.ports import free_port
+
+LIVE_WITHIN_S = 10.0
+NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    """``visualbox serve`` in a subprocess on an empty data directory; yields its URL."""
+    data = tmp_path / "empty"
+    port = free_port()
+    env = {
+        **os.environ,
+        "VISUALBOX_DATA_DIR": str(data),
+        "VISUALBOX_SERVER__PORT": str(port),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "visualbox", "serve", "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert process.stdout is not None
+        url = ""
+        for line in process.stdout:  # it prints the URL to open, then starts listening
+            found = re.search(rb"Open (http://\S+?)/? in your browser", line)
+            if found:
+                url = found.group(1).decode()
+                break
+        assert url, "visualbox serve printed no URL"
+        deadline = time.monotonic() + 60
+        while not _listening(port):
+            assert process.poll() is None, "visualbox serve stopped"
+            assert time.monotonic() < deadline, "visualbox serve did not listen within 60 s"
+            time.sleep(0.05)  # polling a condition, with a deadline
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_sign_up_on_a_fresh_server_and_the_sample_is_live_within_seconds(
+    served: str, page: Page
+) -> None:
+    page.goto(served)
+    page.get_by_role("link", name="Create an account").click()
+    page.get_by_label("Name").fill("Ada Lovelace")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Repeat the password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign up").click()
+
+    # The first account needs no mail (no SMTP server): straight to its dashboards.
+    sample = page.get_by_role("link", name="Sample: a live device")
+    expect(sample).to_be_visible()
+    sample.click()
+    opened = time.monotonic()
+
+    def left() -> float:
+        return max(0.0, LIVE_WITHIN_S - (time.monotonic() - opened)) * 1000
+
+    value = page.frame_locator('iframe[title="Temperature"]').locator("#value")
+    expect(value).to_have_text(NUMBER, timeout=left())
+    first = value.inner_text()
+    expect(value).not_to_have_text(first, timeout=left())
+    expect(value).to_have_text(NUMBER)
+    for title in ("Humidity", "Battery", "Position", "Temperature, last two minutes"):
+        expect(page.locator(f'iframe[title="{title}"]')).to_be_visible()
+    expect(page.get_by_text("Simulated device")).to_be_visible()
