@@ -534,3 +534,11 @@ def test_index_pages_yield_only_child_folders() -> None:
         "station-b",
         "station-c",
     ]
+
+
+def test_odd_bytes_are_bad_lines_not_crashes() -> None:
+    readings = load("readings")
+    text = 'time,v\n2024-01-05T00:00:00Z,1\n2024-01-05T00:10:00Z,"2\x00\n\x00\x01,\n,,\n'
+    parsed = readings.read_rows(text, readings.Layout())
+    assert parsed.rows == [(T0, (1.0,))]
+    assert parsed.bad == 3

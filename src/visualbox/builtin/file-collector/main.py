@@ -14,7 +14,7 @@ import time
 from datetime import UTC, date, datetime
 from typing import Any
 
-from collector import MAX_DAYS, Collection, Plan
+from collector import MAX_DAYS, Collection, Plan, Report
 from fileserver import FileServer
 from readings import DELIMITERS, Layout
 
@@ -94,24 +94,23 @@ def main() -> int:
             if report.changed:
                 visualbox.output(collection.model(datetime.now(UTC)))
         except Exception as error:  # a bug must not become a crash loop
-            print(f"poll {collection.polls} failed: {error!r}", file=sys.stderr)
-        else:
-            problems = [p for p in report.problems if started - shown.get(p, -REPEAT_S) >= REPEAT_S]
-            shown = {p: t for p, t in shown.items() if p in report.problems}
-            for problem in problems[:SHOWN]:
-                print(problem, file=sys.stderr, flush=True)
-                shown[problem] = started
-            if len(problems) > SHOWN:
-                print(f"... and {len(problems) - SHOWN} more problems", file=sys.stderr)
-            if report.changed or problems:
-                devices = len(collection.sensors)
-                sensors = sum(len(names) for names in collection.sensors.values())
-                print(
-                    f"poll {collection.polls}: {devices} devices, {sensors} sensors; files "
-                    f"{report.read} read, {report.unchanged} unchanged, {report.missing} missing, "
-                    f"{report.failed} failed",
-                    flush=True,
-                )
+            report = Report(problems=[f"poll failed: {error!r}"])
+        problems = [p for p in report.problems if started - shown.get(p, -REPEAT_S) >= REPEAT_S]
+        shown = {p: t for p, t in shown.items() if p in report.problems}
+        for problem in problems[:SHOWN]:
+            print(problem, file=sys.stderr, flush=True)
+            shown[problem] = started
+        if len(problems) > SHOWN:
+            print(f"... and {len(problems) - SHOWN} more problems", file=sys.stderr, flush=True)
+        if report.changed or problems:
+            devices = len(collection.sensors)
+            sensors = sum(len(names) for names in collection.sensors.values())
+            print(
+                f"poll {collection.polls}: {devices} devices, {sensors} sensors; files "
+                f"{report.read} read, {report.unchanged} unchanged, {report.missing} missing, "
+                f"{report.failed} failed",
+                flush=True,
+            )
         time.sleep(max(interval - (time.monotonic() - started), 0.0))
 
 

@@ -75,7 +75,11 @@ def candidates(line: str) -> list[str | None]:
 def split(line: str, sep: str | None) -> list[str]:
     if sep is None:
         return line.split()
-    return [cell.strip() for cell in next(csv.reader([line], delimiter=sep))]
+    try:
+        cells = next(csv.reader([line], delimiter=sep))
+    except csv.Error:  # a stray line break in a field: a bad line, not a crash
+        cells = line.split(sep)
+    return [cell.strip() for cell in cells]
 
 
 def number(cell: str, sep: str | None) -> float | None:
