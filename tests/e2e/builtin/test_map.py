@@ -1,7 +1,15 @@
-"""The built-in Map widget in Chromium (no map tiles: nothing leaves the machine)."""
+"""The built-in Map widget in Chromium (tiles only from a loopback tile server)."""
 
 from __future__ import annotations
 
+import io
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from PIL import Image
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import LiveServer
@@ -97,3 +105,69 @@ def test_map_refuses_other_data_calmly(live_server: LiveServer, page: Page) -> N
     preview.set_data([59.91, 10.75])
     expect(message).to_be_hidden()
     expect(the_map).to_have_attribute("data-markers", "1")
+
+
+TILE_COLOUR = (167, 243, 208)
+
+
+class _Tiles(BaseHTTPRequestHandler):
+    """Every /{z}/{x}/{y}.png is a plain light-green tile."""
+
+    png = b""
+    served: list[str] = []
+
+    def do_GET(self) -> None:
+        if not re.fullmatch(r"/\d+/\d+/\d+\.png", self.path):
+            self.send_error(404)
+            return
+        type(self).served.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(self.png)))
+        self.end_headers()
+        self.wfile.write(self.png)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def tile_server() -> Iterator[tuple[str, list[str]]]:
+    """A loopback tile server: its origin and the tile paths it served."""
+    out = io.BytesIO()
+    Image.new("RGB", (256, 256), TILE_COLOUR).save(out, "PNG")
+    served: list[str] = []
+    handler = type("Tiles", (_Tiles,), {"png": out.getvalue(), "served": served})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", served
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_map_draws_tiles_from_an_allowed_server(
+    live_server: LiveServer, page: Page, tile_server: tuple[str, list[str]]
+) -> None:
+    origin, served = tile_server
+    # What the operator does with VISUALBOX_FRAMES__IMG_SOURCES (read on every frame).
+    live_server.app.state.settings.frames.img_sources = [origin]
+    preview = WidgetPreview.open(live_server, page, "map")
+    the_map = preview.frame.locator("#map")
+    expect(the_map).to_have_attribute("data-track", "34")
+    before = preview.shot()
+    preview.set_config("Tile URL template", origin + "/{z}/{x}/{y}.png")
+    preview.set_config("Attribution", "Test tiles <b>")
+    expect(the_map).to_have_attribute("data-tiles", "on")
+    expect(the_map.locator("img.leaflet-tile-loaded").first).to_be_visible()
+    expect(the_map.locator(".leaflet-control-attribution")).to_have_text("Test tiles <b>")
+    after = preview.shot_after_change(before)
+    assert served, "no tile was asked for"
+    tile_pixels = Image.open(io.BytesIO(after)).convert("RGB").getcolors(1 << 24) or []
+    assert sum(count for count, colour in tile_pixels if colour == TILE_COLOUR) > 10_000
+    # The track is still drawn on top of the tiles; the grid is gone.
+    expect(the_map).to_have_attribute("data-markers", "2")
+    expect(the_map.locator(".grid-label")).to_have_count(0)
