@@ -238,6 +238,10 @@ def test_discovers_devices_and_sensors_and_merges_what_the_files_hold(
             "lon": fixes[-1][1][1],
             "track": [list(values) for _, values in fixes],
         }
+    assert model["markers"] == [
+        {"lat": fix["lat"], "lon": fix["lon"], "label": device, "t": fix["t"]}
+        for device, fix in sorted(model["positions"].items())
+    ]
     assert errors(got) == []
 
 

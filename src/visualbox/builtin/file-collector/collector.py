@@ -2,7 +2,7 @@
 
     collection = Collection(plan, FileServer(base_url, user, password))
     report = collection.poll(datetime.now(UTC))     # report.changed, counts, problems
-    model = collection.model(now)                   # {"devices", "latest", "positions", ...}
+    model = collection.model(now)       # {"devices", "latest", "positions", "markers", ...}
 
 **Which files are requested.** A file is named by (device, sensor, day). Days
 are UTC. The first poll asks for every file in the window. After that:
@@ -239,7 +239,7 @@ class Collection:
                 state.rows = [row for row in state.rows if row[0] >= cutoff]
 
     def model(self, now: datetime) -> dict[str, Any]:
-        """The data model: series per device and sensor, latest values, positions."""
+        """The data model: series per device and sensor, latest values, positions, markers."""
         devices: dict[str, dict[str, list[list[float]]]] = {}
         latest: dict[str, dict[str, dict[str, float]]] = {}
         positions: dict[str, dict[str, Any]] = {}
@@ -256,9 +256,14 @@ class Collection:
                 devices[device][sensor] = [[t, values[0]] for t, values in rows]
                 if rows:
                     latest[device][sensor] = {"t": rows[-1][0], "v": rows[-1][1][0]}
+        markers = [
+            {"lat": fix["lat"], "lon": fix["lon"], "label": device, "t": fix["t"]}
+            for device, fix in positions.items()
+        ]
         return {
             "devices": devices,
             "latest": latest,
             "positions": positions,
+            "markers": markers,
             "updated_at": round(now.timestamp() * 1000),
         }
