@@ -15,7 +15,10 @@ from playwright.sync_api import Page, expect
 from tests.e2e.conftest import LiveServer
 from tests.e2e.widgets import WidgetPreview, ink
 
-EXPECTED = 'Expected [lat, lon], {"lat", "lon"}, a list of those, {"markers", "track"} or GeoJSON'
+EXPECTED = (
+    'Expected [lat, lon], {"lat", "lon"}, a list of those, {"markers", "track"}, '
+    "points by name or GeoJSON"
+)
 
 
 def test_map_draws_markers_and_tracks_and_reacts(live_server: LiveServer, page: Page) -> None:
@@ -171,3 +174,55 @@ def test_map_draws_tiles_from_an_allowed_server(
     # The track is still drawn on top of the tiles; the grid is gone.
     expect(the_map).to_have_attribute("data-markers", "2")
     expect(the_map.locator(".grid-label")).to_have_count(0)
+
+
+def test_map_draws_named_points_with_their_tracks(live_server: LiveServer, page: Page) -> None:
+    preview = WidgetPreview.open(live_server, page, "map")
+    the_map = preview.frame.locator("#map")
+    tracks = the_map.locator("path.track")
+    expect(the_map).to_have_attribute("data-track", "34")
+    before = preview.shot()
+    # The File collector's `positions`: one marker per device, a track where it has one.
+    preview.set_data(
+        {
+            "station-a": {
+                "t": 1764316800000,
+                "lat": 78.9235,
+                "lon": 11.93,
+                "track": [[78.9229, 11.9312], [78.9232, 11.9306], [78.9235, 11.93]],
+            },
+            "station-b": {
+                "t": 1764317400000,
+                "lat": 78.2232,
+                "lon": 15.6267,
+                "track": [[78.2236, 15.6259], [78.2232, 15.6267]],
+            },
+            "buoy": {"lat": 78.5, "lon": 13.1, "label": "Buoy 7"},
+            "offline": None,
+        }
+    )
+    expect(the_map).to_have_attribute("data-markers", "3")
+    expect(the_map).to_have_attribute("data-track", "5")
+    expect(the_map.locator(".leaflet-tooltip")).to_have_text(["station-a", "station-b", "Buoy 7"])
+    # The newest fix by time, not the last key.
+    expect(the_map.locator(".coords")).to_have_text("station-b78.22320, 15.62670")
+    # Each device its own colour, the first the configured one; markers match their track.
+    expect(tracks).to_have_count(2)
+    assert [tracks.nth(i).get_attribute("stroke") for i in range(2)] == ["#2563eb", "#ea580c"]
+    markers = the_map.locator("path.leaflet-interactive")
+    expect(markers).to_have_count(3)
+    fills = [markers.nth(i).get_attribute("fill") for i in range(3)]
+    assert fills == ["#2563eb", "#ea580c", "#16a34a"]
+    after = preview.shot_after_change(before)
+
+    preview.set_config("Marker colour", "#dc2626")
+    expect(tracks.first).to_have_attribute("stroke", "#dc2626")
+    expect(tracks.nth(1)).to_have_attribute("stroke", "#ea580c")
+    preview.shot_after_change(after)
+
+    # A value that is not a point is refused; only nulls is no data.
+    preview.set_data({"station-a": {"lat": 78.9, "lon": 11.9}, "updated_at": 1764316800000})
+    expect(preview.frame.locator("#message")).to_have_text(EXPECTED)
+    expect(tracks).to_have_count(0)
+    preview.set_data({"station-a": None})
+    expect(preview.frame.locator("#message")).to_have_text("No data")
