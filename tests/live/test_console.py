@@ -135,3 +135,29 @@ def _last_n(live: object, dashboard_id: str) -> int:
         return -1
     n: int = json.loads(room.instances["i1"].last_data)["n"]
     return n
+
+
+BAD_CONFIG = """\
+import sys
+print("config: url is not a URL", file=sys.stderr, flush=True)
+sys.exit(78)
+"""
+
+
+async def test_an_instance_whose_config_cannot_work_is_not_restarted(server: Server) -> None:
+    owner = server.account()
+    board = owner.dashboard(
+        [{"id": "i1", "module_id": owner.module("python", {"main.py": BAD_CONFIG}), "label": "X"}]
+    )
+    client = await viewer(server, owner)
+    try:
+        await client.send({"type": "JOIN", "dashboard": board["id"]})
+        ended = await client.wait_for(lambda m: m["type"] == "STATE" and m["state"] == "exited")
+        assert (ended["reason"], ended["code"]) == ("config", 78)
+        # the restart decision is made as the STATE is handled: none is pending
+        instance = server.app.state.live.rooms[f"dashboard:{board['id']}"].instances["i1"]
+        assert instance.restart_timer is None
+        assert not [m for m in instance.logs if "restarting" in str(m)]
+        assert any("url is not a URL" in str(m) for m in instance.logs)
+    finally:
+        await client.close()

@@ -488,9 +488,11 @@ async def test_clean_exit_and_crash_are_told_apart(sandbox: BwrapSandbox) -> Non
     ok, _, _ = await run(sandbox, "print('fine')")
     crash, _, err = await run(sandbox, "raise SystemExit(3)")
     killed, _, _ = await run(sandbox, "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")
+    config, _, _ = await run(sandbox, "raise SystemExit(78)")
     assert (ok.reason, ok.code) == (ExitReason.EXITED, 0)
     assert (crash.reason, crash.code) == (ExitReason.CRASHED, 3)
     assert (killed.reason, killed.code) == (ExitReason.CRASHED, -11)
+    assert (config.reason, config.code) == (ExitReason.CONFIG, 78)
 
 
 GRANDCHILD = """

@@ -144,8 +144,8 @@ class Instances:
         )
         if instance.state != "exited" or message.reason == ExitReason.TERMINATED:
             return
-        if message.reason == ExitReason.EXITED:
-            return  # finished its work (exit code 0): not a crash
+        if message.reason in (ExitReason.EXITED, ExitReason.CONFIG):
+            return  # finished its work (exit code 0), or cannot work with this config (78)
         since = instance.running_since
         if since is not None and time.monotonic() - since >= HEALTHY_AFTER_S:
             instance.failures = 0
@@ -176,4 +176,7 @@ def idle(instance: Instance) -> bool:
         return False
     if instance.handle is None:
         return True
-    return instance.state == "exited" and instance.reason != ExitReason.EXITED
+    return instance.state == "exited" and instance.reason not in (
+        ExitReason.EXITED,
+        ExitReason.CONFIG,
+    )

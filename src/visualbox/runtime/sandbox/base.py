@@ -70,6 +70,12 @@ class ExitReason(enum.StrEnum):
     CPU_LIMIT = "cpu_limit"
     TIME_LIMIT = "time_limit"  # limits.time_s ran out
     TERMINATED = "terminated"  # stopped through terminate()
+    CONFIG = "config"  # exit code 78 (EX_CONFIG): the config cannot work; not restarted
+
+
+EX_CONFIG = 78
+"""The exit status that says "my config cannot work" (sysexits.h), so do not restart."""
+CONFIG_DETAIL = "the config cannot work (exit status 78); see the log"
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from .base import (
+    CONFIG_DETAIL,
+    EX_CONFIG,
     ExitInfo,
     ExitReason,
     Limits,
@@ -420,6 +422,8 @@ class BwrapProcess(SandboxProcess):
             reason, detail = ExitReason.OOM, f"exceeded {self._limits.memory_mb} MiB"
         elif code == 0:
             reason, detail = ExitReason.EXITED, ""
+        elif code == EX_CONFIG:
+            reason, detail = ExitReason.CONFIG, CONFIG_DETAIL
         elif code == -signal.SIGXCPU or (
             code == -signal.SIGKILL
             and self._limits.cpu_time_s is not None

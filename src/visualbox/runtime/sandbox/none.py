@@ -19,6 +19,8 @@ import tempfile
 from pathlib import Path
 
 from visualbox.runtime.sandbox.base import (
+    CONFIG_DETAIL,
+    EX_CONFIG,
     ExitInfo,
     ExitReason,
     Sandbox,
@@ -40,6 +42,8 @@ def exit_info(returncode: int, reason: ExitReason | None = None) -> ExitInfo:
     """ExitInfo for a returncode (negative = killed by that signal)."""
     if reason is None:
         reason = ExitReason.EXITED if returncode == 0 else ExitReason.CRASHED
+        if returncode == EX_CONFIG:
+            return ExitInfo(returncode, ExitReason.CONFIG, CONFIG_DETAIL)
     if returncode < 0:
         detail = f"killed by signal {signal.Signals(-returncode).name}"
     else:

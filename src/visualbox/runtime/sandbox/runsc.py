@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from .base import (
+    CONFIG_DETAIL,
+    EX_CONFIG,
     ExitInfo,
     ExitReason,
     Sandbox,
@@ -206,6 +208,8 @@ class RunscProcess(SandboxProcess):
             return ExitInfo(code, ExitReason.TIME_LIMIT, f"ran longer than {self._limits.time_s} s")
         if code == 0:
             return ExitInfo(code, ExitReason.EXITED)
+        if code == EX_CONFIG:
+            return ExitInfo(code, ExitReason.CONFIG, CONFIG_DETAIL)
         if code == -signal.SIGKILL:
             # gVisor's sentry and the command share the memory cgroup; a SIGKILL we did
             # not send is the OOM killer.
