@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import PASSWORD
+from tests.e2e.conftest import PASSWORD, LiveServer
 from tests.fixtures.ports import free_port
 
 LIVE_WITHIN_S = 10.0
@@ -96,3 +96,15 @@ def test_sign_up_on_a_fresh_server_and_the_sample_is_live_within_seconds(
     for title in ("Humidity", "Battery", "Position", "Temperature, last two minutes"):
         expect(page.locator(f'iframe[title="{title}"]')).to_be_visible()
     expect(page.get_by_text("Simulated device")).to_be_visible()
+
+
+def test_anyone_without_dashboards_can_start_from_the_live_sample(
+    live_server: LiveServer, page: Page
+) -> None:
+    live_server.sign_in(page, live_server.create_user())
+    page.goto(live_server.url)
+    expect(page.get_by_text("No dashboards yet")).to_be_visible()
+    page.get_by_role("button", name="Start from the live sample").click()
+    expect(page).to_have_url(re.compile(r"/d/[\w-]+$"))
+    value = page.frame_locator('iframe[title="Temperature"]').locator("#value")
+    expect(value).to_have_text(NUMBER, timeout=LIVE_WITHIN_S * 1000)

@@ -59,3 +59,20 @@ def test_the_sample_can_be_turned_off(app: FastAPI, client: TestClient) -> None:
     app.state.settings.accounts.sample_dashboard = False
     sign_up(client, "first@example.com")
     assert client.get("/api/dashboards").json() == []
+
+
+def test_anyone_signed_in_can_start_from_a_sample(app: FastAPI, client: TestClient) -> None:
+    app.state.settings.accounts.sample_dashboard = False
+    assert client.get("/api/dashboards/samples").status_code == 401
+    sign_up(client, "first@example.com")
+    listed = client.get("/api/dashboards/samples").json()
+    assert {"name": FIRST_RUN, "title": load_sample(FIRST_RUN).name} in listed
+    made = client.post(f"/api/dashboards/samples/{FIRST_RUN}")
+    assert made.status_code == 201, made.text
+    assert made.json()["name"] == load_sample(FIRST_RUN).name
+    assert [d["id"] for d in client.get("/api/dashboards").json()] == [made.json()["id"]]
+    for name in ("nope", "live-device.json", ".live-device"):
+        missing = client.post(f"/api/dashboards/samples/{name}")
+        assert missing.status_code == 404, name
+        assert missing.json()["error"]["fields"] == [{"field": "name", "reason": "no such sample"}]
+    assert client.post("/api/dashboards/samples/..%2Flive-device").status_code == 404

@@ -23,7 +23,13 @@ export const dashboards = {
   remove: (d: DashboardSummary) => api.delete(one(d.id)),
   exportOf: (d: DashboardSummary) => api.get<Record<string, unknown>>(`${one(d.id)}/export`),
   importFrom: (document: unknown) => api.post<DashboardSummary>(`${base}/import`, document),
+  /** A new dashboard from a sample of built-in modules (docs/builtin.md). */
+  fromSample: (name: string) =>
+    api.post<DashboardSummary>(`${base}/samples/${encodeURIComponent(name)}`),
 };
+
+/** The live sample: a simulated device shown by the built-in widgets. */
+export const LIVE_SAMPLE = "live-device";
 
 /** Only what the list shows (the API answers the whole dashboard to some calls). */
 export function summary(d: DashboardSummary): DashboardSummary {

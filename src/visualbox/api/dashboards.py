@@ -22,8 +22,9 @@ from visualbox.schemas.dashboards import (
     DashboardUpdate,
     IntegrationAdd,
     IntegrationChange,
+    SamplePublic,
 )
-from visualbox.services import dashboards, frames
+from visualbox.services import dashboards, frames, samples
 from visualbox.services.secrets import SecretBox
 from visualbox.services.sharing import share_path
 from visualbox.settings import Settings
@@ -85,6 +86,30 @@ def import_dashboard(
     live: LiveDep,
 ) -> DashboardPublic:
     created = dashboards.import_dashboard(db, box, user, body)
+    live.dashboard_changed(created.id)
+    return dashboard_public(created, settings, db, box)
+
+
+@router.get("/samples")
+def list_samples(user: CurrentUser) -> list[SamplePublic]:
+    """The sample dashboards anyone may start from (built-in modules only)."""
+    return [
+        SamplePublic(name=name, title=samples.load_sample(name).name)
+        for name in samples.sample_names()
+    ]
+
+
+@router.post("/samples/{name}", status_code=201)
+def create_from_sample(
+    name: str,
+    db: SessionDep,
+    user: CurrentUser,
+    box: SecretBoxDep,
+    settings: SettingsDep,
+    live: LiveDep,
+) -> DashboardPublic:
+    """A new dashboard of mine made from sample ``name`` (404 for an unknown one)."""
+    created = samples.create_sample(db, box, user, name)
     live.dashboard_changed(created.id)
     return dashboard_public(created, settings, db, box)
 

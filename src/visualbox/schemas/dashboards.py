@@ -119,6 +119,13 @@ class IntegrationChange(_Input):
     keep_running: bool | None = None
 
 
+class SamplePublic(BaseModel):
+    """A sample dashboard: ``name`` for ``POST /api/dashboards/samples/{name}``."""
+
+    name: str
+    title: str
+
+
 class DashboardExport(_Input):
     """The portable form: no ids of this server, no secret values."""
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from visualbox.db.tables.accounts import User
 from visualbox.db.tables.dashboards import Dashboard
-from visualbox.errors import VisualBoxError
+from visualbox.errors import FieldError, NotFound, VisualBoxError
 from visualbox.schemas.dashboards import DashboardExport
 from visualbox.services import dashboards
 from visualbox.services.secrets import SecretBox
@@ -35,6 +35,8 @@ def sample_names() -> list[str]:
 
 def load_sample(name: str) -> DashboardExport:
     """The sample ``name`` (``samples/<name>.json``), validated as an export."""
+    if name not in sample_names():
+        raise NotFound("No such sample dashboard.", [FieldError("name", "no such sample")])
     return DashboardExport.model_validate(json.loads((SAMPLES_DIR / f"{name}.json").read_text()))
 
 
