@@ -31,7 +31,8 @@ import pytest
 
 from tests.builtin.fieldcase import write_field_site
 from tests.builtin.harness import HOST_ALIAS, Collector, builtin_dir, run_builtin, start_builtin
-from visualbox.runtime.messages import StatusLevel
+from visualbox.runtime.messages import RunState, StatusLevel
+from visualbox.runtime.sandbox.base import EX_CONFIG, ExitReason
 
 NAME = "file-collector"
 PREFIX = "/data/"
@@ -429,6 +430,49 @@ def test_a_wrong_password_is_an_error_and_never_shown(
         text = everything(run)
         token = base64.b64encode(f"dao:{password}".encode()).decode()
         assert password not in text and token not in text
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"baseUrl": "ftp://dao:Pol4r-s3cret@{host}/data/"},
+            "config: baseUrl: must be an http:// or https:// URL, not 'ftp://{host}/data/'",
+        ),
+        (
+            {"baseUrl": "http://{alias}:port/data/"},
+            "config: baseUrl: Port could not be cast to integer value as 'port'",
+        ),
+        (
+            {"filePattern": "today.txt"},
+            "config: filePattern: 'today.txt' has no date field such as %Y-%m-%d",
+        ),
+        ({"dateFrom": "2024-02-01", "dateTo": "2024-01-31"}, "config: dateFrom: is after dateTo"),
+        (
+            {"timeFormat": "yesterday"},
+            "config: timeFormat: use auto, iso, unix, unix_ms or a pattern like %d.%m.%Y",
+        ),
+        ({"devices": "station-a, .."}, "config: devices/sensors: '..' is not a folder name"),
+    ],
+)
+def test_a_config_that_cannot_work_is_named_then_it_exits_with_78(
+    site: FileSite, cache_dir: Path, values: dict[str, str], message: str
+) -> None:
+    host = f"{HOST_ALIAS}:{site.port}"
+    cfg = config(
+        site, **{name: value.format(host=host, alias=HOST_ALIAS) for name, value in values.items()}
+    )
+    got = run_builtin(
+        NAME, cfg, cache_dir, allow_host_ports=[site.port], until=lambda c: bool(c.exits())
+    )
+    # it ended by itself with status 78: reason "config", which a dashboard does not restart
+    assert [(e.state, e.reason, e.code) for e in got.exits()] == [
+        (RunState.EXITED, ExitReason.CONFIG, EX_CONFIG)
+    ]
+    assert errors(got) == [message.format(host=host)]
+    assert got.outputs == []
+    assert site.paths() == []
+    assert "Pol4r-s3cret" not in everything(got)
 
 
 def test_bad_lines_are_reported_and_the_rest_is_kept(site: FileSite, cache_dir: Path) -> None:

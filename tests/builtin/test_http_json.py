@@ -15,7 +15,8 @@ from tests.fixtures.http_api import HttpApi, Reply
 from visualbox.errors import InvalidInput
 from visualbox.modules.check import check_tree
 from visualbox.modules.tree import read_dir
-from visualbox.runtime.messages import Output, Status, StatusLevel
+from visualbox.runtime.messages import Output, RunState, Status, StatusLevel
+from visualbox.runtime.sandbox.base import EX_CONFIG, ExitReason
 
 NAME = "http-json"
 SECRET = "Bearer s3cr3t-t0ken-42"
@@ -192,32 +193,47 @@ def test_a_json_string_stays_a_string(api: HttpApi, cache_dir: Path) -> None:
     assert got.outputs[0] == "42"
 
 
-def test_a_bad_setting_is_one_status_naming_the_field_then_it_waits(
-    api: HttpApi, cache_dir: Path
+def ended_for_its_config(c: Collector) -> bool:
+    """It ended by itself with status 78: ``config``, which a dashboard does not restart."""
+    return [(e.state, e.reason, e.code) for e in c.exits()] == [
+        (RunState.EXITED, ExitReason.CONFIG, EX_CONFIG)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"headers": "Accept: application/json\nno colon here"},
+            "config: headers: line 2 'no colon here' is not 'Name: value'",
+        ),
+        ({"url": "ftp://{host}/data"}, "config: url: must be an http:// or https:// address"),
+        (
+            {"url": "http://me:pw@{host}/data"},
+            "config: url: must not contain credentials; use the secret header",
+        ),
+        (
+            {"secretHeaderValue": SECRET},
+            "config: secretHeaderName: is needed when a secret header value is set",
+        ),
+        (
+            {"pointer": "data/0"},
+            "config: pointer: 'data/0' must be empty or start with '/' (e.g. /data/0)",
+        ),
+    ],
+)
+def test_a_setting_that_cannot_work_is_named_then_it_exits_with_78(
+    api: HttpApi, cache_dir: Path, values: dict[str, str], message: str
 ) -> None:
     api.serve("/data", Reply.json(DOC))
-
-    async def go() -> Collector:
-        running = await start_builtin(
-            NAME,
-            config(api, headers="Accept: application/json\nno colon here"),
-            cache_dir,
-            allow_host_ports=[api.port],
-        )
-        try:
-            await running.wait_for(lambda c: len(errors(c)) >= 1, 60)
-            with pytest.raises(TimeoutError):  # neither exits nor polls
-                await running.wait_for(lambda c: bool(c.exits() or c.outputs), 1.0)
-        finally:
-            await running.stop()
-        return running.collector
-
-    got = asyncio.run(go())
-    assert errors(got) == [
-        "config: headers: line 2 'no colon here' is not 'Name: value'. "
-        "Fix this setting; nothing is polled until then."
-    ]
+    host = f"{HOST_ALIAS}:{api.port}"
+    cfg = config(api, **{name: value.format(host=host) for name, value in values.items()})
+    got = run(api, cache_dir, cfg, lambda c: bool(c.exits()))
+    assert ended_for_its_config(got), got.exits()
+    assert errors(got) == [message]
+    assert got.outputs == []
     assert api.requests == []
+    assert all(SECRET not in json.dumps(m.to_json()) for m in got.messages)
 
 
 def test_the_config_schema_refuses_bad_values() -> None:

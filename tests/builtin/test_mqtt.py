@@ -15,9 +15,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.builtin.harness import HOST_ALIAS, Collector, start_builtin
 from tests.fixtures.mosquitto import Mosquitto, make_tls, mosquitto_broker
-from visualbox.runtime.messages import StatusLevel
+from visualbox.runtime.messages import RunState, StatusLevel
+from visualbox.runtime.sandbox.base import EX_CONFIG, ExitReason
 
 Scenario = Callable[[], Awaitable[None]]
 
@@ -291,27 +294,65 @@ def test_reconnects_when_the_broker_comes_back(tmp_path: Path, cache_dir: Path) 
     run(scenario)
 
 
-def test_bad_topic_filter_is_named(cache_dir: Path) -> None:
-    async def scenario() -> None:
-        running = await start_builtin(
-            "mqtt",
-            {"host": HOST_ALIAS, "topics": "ok/#\nsensors/#/temp\nhome/a+"},
-            cache_dir,
-            network="none",
-        )
+def ends_for_its_config(cache_dir: Path, values: dict[str, Any]) -> Collector:
+    """Run with ``values`` (no network: it must stop before connecting) until it exits.
+
+    It must end by itself with status 78: reason ``config``, which a dashboard
+    does not restart, with nothing sent.
+    """
+
+    async def scenario() -> Collector:
+        running = await start_builtin("mqtt", values, cache_dir, network="none")
         try:
             await running.wait_for(lambda c: bool(c.exits()))
         finally:
             await running.stop()
-        got = running.collector
-        errors = got.statuses(StatusLevel.ERROR)
-        assert any("line 2" in e and "'sensors/#/temp'" in e and "'#'" in e for e in errors)
-        assert any("line 3" in e and "'home/a+'" in e and "'+'" in e for e in errors)
-        assert not any("ok/#" in e for e in errors)
-        assert got.exits()[0].code == 2
-        assert not got.outputs
+        return running.collector
 
-    run(scenario)
+    got = asyncio.run(asyncio.wait_for(scenario(), 50))
+    assert [(e.state, e.reason, e.code) for e in got.exits()] == [
+        (RunState.EXITED, ExitReason.CONFIG, EX_CONFIG)
+    ]
+    assert not got.outputs
+    return got
+
+
+def test_bad_topic_filters_are_named_on_one_line_then_it_exits_with_78(cache_dir: Path) -> None:
+    got = ends_for_its_config(
+        cache_dir, {"host": HOST_ALIAS, "topics": "ok/#\nsensors/#/temp\nhome/a+"}
+    )
+    assert got.statuses(StatusLevel.ERROR) == [
+        "config: topics: line 2: topic filter 'sensors/#/temp': '#' must be a whole level "
+        "and the last one (like sensors/#); topics: line 3: topic filter 'home/a+': "
+        "'+' must be a whole level (like home/+/temp)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"password": "Br0ker-s3cret"},
+            "config: password: MQTT sends a password only with a user name",
+        ),
+        (
+            {"tls": True, "caCert": "-----BEGIN CERTIFICATE-----\nnot base64\n"},
+            "config: caCert: not a usable PEM certificate (",
+        ),
+        (
+            {"tls": True, "caCert": "certificat signé"},
+            "config: caCert: not a usable PEM certificate (",
+        ),
+        ({"host": "   "}, "config: host: give the broker's host name or address"),
+    ],
+)
+def test_a_setting_that_cannot_work_is_named_then_it_exits_with_78(
+    cache_dir: Path, values: dict[str, Any], message: str
+) -> None:
+    got = ends_for_its_config(cache_dir, {"host": HOST_ALIAS, "topics": "a/#", **values})
+    [line] = got.statuses(StatusLevel.ERROR)
+    assert line.startswith(message), line
+    assert "Br0ker-s3cret" not in json.dumps([m.to_json() for m in got.messages])
 
 
 def test_tls_with_a_self_signed_ca(tmp_path: Path, cache_dir: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -11,12 +10,13 @@ from typing import Any
 
 import pytest
 
-from tests.builtin.harness import HOST_ALIAS, Collector, builtin_dir, run_builtin, start_builtin
+from tests.builtin.harness import HOST_ALIAS, Collector, builtin_dir, run_builtin
 from tests.fixtures.http_api import HttpApi, Reply
 from visualbox.errors import InvalidInput
 from visualbox.modules.check import check_tree
 from visualbox.modules.tree import read_dir
-from visualbox.runtime.messages import Output, Status, StatusLevel
+from visualbox.runtime.messages import Output, RunState, Status, StatusLevel
+from visualbox.runtime.sandbox.base import EX_CONFIG, ExitReason
 
 NAME = "table-from-url"
 SECRET = "Bearer t4ble-s3cret-99"
@@ -163,29 +163,44 @@ def test_the_secret_header_reaches_the_server_but_never_a_message(
     assert all("token=abc" not in s for s in got.statuses(StatusLevel.INFO))
 
 
-def test_a_bad_setting_is_one_status_naming_the_field_then_it_waits(
-    api: HttpApi, cache_dir: Path
+def ended_for_its_config(c: Collector) -> bool:
+    """It ended by itself with status 78: ``config``, which a dashboard does not restart."""
+    return [(e.state, e.reason, e.code) for e in c.exits()] == [
+        (RunState.EXITED, ExitReason.CONFIG, EX_CONFIG)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"delimiter": ";;"}, "config: delimiter: ';;' must be one character, 'tab' or empty"),
+        ({"url": "file:///etc/passwd"}, "config: url: must be an http:// or https:// address"),
+        (
+            {"url": "http://me:pw@{host}/t.csv"},
+            "config: url: must not contain credentials; use the secret header",
+        ),
+        (
+            {"secretHeaderName": "Authorization"},
+            "config: secretHeaderValue: is empty while a secret header name is set",
+        ),
+        (
+            {"secretHeaderName": "Bad Name", "secretHeaderValue": SECRET},
+            "config: secretHeaderName: 'Bad Name' is not a valid header name",
+        ),
+    ],
+)
+def test_a_setting_that_cannot_work_is_named_then_it_exits_with_78(
+    api: HttpApi, cache_dir: Path, values: dict[str, str], message: str
 ) -> None:
     api.serve("/t.csv", Reply(200, b"a\n1\n", "text/csv"))
-
-    async def go() -> Collector:
-        running = await start_builtin(
-            NAME, config(api, "/t.csv", delimiter=";;"), cache_dir, allow_host_ports=[api.port]
-        )
-        try:
-            await running.wait_for(lambda c: len(errors(c)) >= 1, 60)
-            with pytest.raises(TimeoutError):  # neither exits nor fetches
-                await running.wait_for(lambda c: bool(c.exits() or c.outputs), 1.0)
-        finally:
-            await running.stop()
-        return running.collector
-
-    got = asyncio.run(go())
-    assert errors(got) == [
-        "config: delimiter: ';;' must be one character, 'tab' or empty. "
-        "Fix this setting; nothing is fetched until then."
-    ]
+    host = f"{HOST_ALIAS}:{api.port}"
+    cfg = config(api, "/t.csv", **{name: value.format(host=host) for name, value in values.items()})
+    got = run(api, cache_dir, cfg, lambda c: bool(c.exits()))
+    assert ended_for_its_config(got), got.exits()
+    assert errors(got) == [message]
+    assert got.outputs == []
     assert api.requests == []
+    assert all(SECRET not in json.dumps(m.to_json()) for m in got.messages)
 
 
 def test_the_config_schema_refuses_bad_values() -> None:

@@ -118,8 +118,10 @@ class FileServer:
     def __init__(self, base_url: str, username: str = "", password: str = "") -> None:
         base, url_user, url_password = split_credentials(base_url)
         parts = urlsplit(base)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"the base URL must be an http:// or https:// URL, not {base!r}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an http:// or https:// URL, not {base!r}")
+        if parts.port == 0:  # .port itself raises ValueError unless a number up to 65535
+            raise ValueError(f"port 0 cannot be connected to, in {base!r}")
         self.base = base if base.endswith("/") else base + "/"
         user = username or url_user or ""
         secret = password or url_password or ""

@@ -3,8 +3,9 @@
 The server holds ``<base>/<device>/<sensor>/<day file>``; see README.md. Each
 poll asks only for new or changed files (collector.py says which) and outputs
 the merged model when something changed. Progress goes to stdout, problems to
-stderr (each at most every ``REPEAT_S`` seconds while it lasts); a bad config
-is reported once and the integration stops (exit code 0: a restart would not help).
+stderr (each at most every ``REPEAT_S`` seconds while it lasts). A config that
+cannot work is one stderr line naming the field, then exit status 78 (EX_CONFIG:
+not restarted, since a restart would not help).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from readings import DELIMITERS, Layout
 
 import visualbox
 
+EX_CONFIG = 78
+"""Exit status for "the config cannot work" (sysexits.h): the run is not restarted."""
 SHOWN = 5
 """Problems printed per poll; the rest are counted."""
 REPEAT_S = 300.0
@@ -33,7 +36,22 @@ def names(value: Any) -> list[str]:
 
 def day(config: dict[str, Any], name: str) -> date | None:
     value = config.get(name)
-    return date.fromisoformat(value) if value else None
+    try:
+        return date.fromisoformat(value) if value else None
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: {value!r} is not a date like 2024-01-31") from None
+
+
+def server_from(config: dict[str, Any]) -> FileServer:
+    """The file server of ``config``, or ValueError naming the field."""
+    try:
+        return FileServer(
+            str(config.get("baseUrl") or ""),
+            str(config.get("username") or ""),
+            str(config.get("password") or ""),
+        )
+    except ValueError as error:
+        raise ValueError(f"baseUrl: {error}") from None
 
 
 def plan_from(config: dict[str, Any]) -> Plan:
@@ -74,15 +92,11 @@ def plan_from(config: dict[str, Any]) -> Plan:
 def main() -> int:
     config: dict[str, Any] = visualbox.MODEL
     try:
-        server = FileServer(
-            str(config.get("baseUrl") or ""),
-            str(config.get("username") or ""),
-            str(config.get("password") or ""),
-        )
+        server = server_from(config)
         plan = plan_from(config)
     except ValueError as error:
-        print(f"config: {error}", file=sys.stderr)
-        return 0
+        print(f"config: {error}", file=sys.stderr, flush=True)
+        return EX_CONFIG
     interval = max(float(config.get("interval") or 60), 0.1)
     collection = Collection(plan, server)
     shown: dict[str, float] = {}

@@ -2,7 +2,8 @@
 
 Progress goes to stdout (T_INFO), problems to stderr (T_ERROR). A failed poll is
 retried after a wait that doubles (up to BACKOFF_CAP_S) and resets on success; the
-process never exits on its own, and a bad setting is reported once, then it waits.
+process never exits on its own, except for a setting that cannot work: one stderr
+line naming the field, then exit status 78 (EX_CONFIG: not restarted).
 The secret header's value is never printed: every message is scrubbed of it.
 """
 
@@ -23,6 +24,8 @@ from typing import IO, Any
 import visualbox
 
 BACKOFF_CAP_S = 300.0
+EX_CONFIG = 78
+"""Exit status for "the config cannot work" (sysexits.h): the run is not restarted."""
 MAX_BYTES = 16 * 1024 * 1024
 TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP header name (RFC 9110)
 SECRETS: list[str] = []
@@ -221,9 +224,8 @@ def main() -> None:
     try:
         settings = read_settings(visualbox.MODEL)
     except ConfigError as exc:
-        say(f"config: {exc}. Fix this setting; nothing is polled until then.", sys.stderr)
-        while True:
-            time.sleep(3600)
+        say(f"config: {exc}", sys.stderr)
+        sys.exit(EX_CONFIG)
     opener = build_opener(settings)
     say(f"polling {settings.method} {public_url(settings.url)} every {settings.interval:g} s")
     for note in settings.notes:

@@ -2,7 +2,9 @@
 
 paho-mqtt's network loop runs in the main thread (it reconnects with back-off
 for ever); a second thread sends the data model, at most ``MAX_RATE`` times a
-second, coalescing the messages that arrive in between. See README.md.
+second, coalescing the messages that arrive in between. A config that cannot
+work is one stderr line naming the field(s), then exit status 78 (EX_CONFIG: not
+restarted). See README.md.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ MAX_TOPICS = 1000
 MAX_PAYLOAD_BYTES = 64 * 1024
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 60
+EX_CONFIG = 78
+"""Exit status for "the config cannot work" (sysexits.h): the run is not restarted."""
 
 
 def log(text: str) -> None:
@@ -55,9 +59,9 @@ def now_ms() -> int:
 def filter_problem(topic_filter: str) -> str | None:
     """Why ``topic_filter`` is not a valid MQTT topic filter, or None."""
     if len(topic_filter.encode("utf-8")) > 65535:
-        return "is longer than 65,535 bytes"
+        return "it is longer than 65,535 bytes"
     if "\0" in topic_filter:
-        return "contains a NUL character"
+        return "it contains a NUL character"
     levels = topic_filter.split("/")
     for index, level in enumerate(levels):
         if "#" in level and (level != "#" or index != len(levels) - 1):
@@ -77,7 +81,7 @@ def read_filters(text: str) -> tuple[list[str], list[str]]:
             continue
         problem = filter_problem(topic_filter)
         if problem:
-            problems.append(f"topics: line {number}: topic filter {topic_filter!r} {problem}")
+            problems.append(f"topics: line {number}: topic filter {topic_filter!r}: {problem}")
         else:
             filters.append(topic_filter)
     if not filters and not problems:
@@ -86,7 +90,7 @@ def read_filters(text: str) -> tuple[list[str], list[str]]:
 
 
 def tls_context(verify: bool, ca_pem: str) -> ssl.SSLContext:
-    """Raises ``ssl.SSLError`` when ``ca_pem`` holds no usable certificate."""
+    """Raises ``ssl.SSLError`` (or ``TypeError``, when not ASCII) for an unusable ``ca_pem``."""
     if ca_pem.strip():
         context = ssl.create_default_context(cadata=ca_pem.strip())
     else:
@@ -243,12 +247,12 @@ def main() -> int:
             context = tls_context(
                 config.get("verifyCert") is not False, str(config.get("caCert") or "")
             )
-        except ssl.SSLError as exc:
-            problems.append(f"caCert: not a usable PEM certificate ({exc.reason or exc})")
+        except (ssl.SSLError, TypeError, ValueError) as exc:  # TypeError: not ASCII
+            detail = getattr(exc, "reason", None) or (exc.args[-1] if exc.args else exc)
+            problems.append(f"caCert: not a usable PEM certificate ({detail})")
     if problems:
-        for problem in problems:
-            error(f"config: {problem}")
-        return 2
+        error("config: " + "; ".join(problems))
+        return EX_CONFIG
 
     where = f"{host}:{port}" + (" (TLS)" if use_tls else "")
     topics = Topics(history)

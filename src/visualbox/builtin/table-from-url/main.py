@@ -3,7 +3,8 @@
 Progress goes to stdout (T_INFO), problems to stderr (T_ERROR). A failed fetch is
 retried after a wait that doubles (up to BACKOFF_CAP_S) and resets on success. With
 `interval` 0 the first successful fetch is the last: the program ends with code 0
-("finished", never restarted). A bad setting is reported once, then it waits.
+("finished", never restarted). A setting that cannot work is one stderr line
+naming the field, then exit status 78 (EX_CONFIG: not restarted either).
 The secret header's value is never printed: every message is scrubbed of it.
 """
 
@@ -27,6 +28,8 @@ from typing import IO, Any
 import visualbox
 
 BACKOFF_CAP_S = 300.0
+EX_CONFIG = 78
+"""Exit status for "the config cannot work" (sysexits.h): the run is not restarted."""
 MAX_BYTES = 16 * 1024 * 1024
 TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP header name (RFC 9110)
 NUMBER = re.compile(r"[+-]?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?|[+-]?\.[0-9]+")
@@ -237,9 +240,8 @@ def main() -> None:
     try:
         settings = read_settings(visualbox.MODEL)
     except ConfigError as exc:
-        say(f"config: {exc}. Fix this setting; nothing is fetched until then.", sys.stderr)
-        while True:
-            time.sleep(3600)
+        say(f"config: {exc}", sys.stderr)
+        sys.exit(EX_CONFIG)
     opener = build_opener(settings)
     every = f"every {settings.interval:g} s" if settings.interval else "once"
     parts = urllib.parse.urlsplit(settings.url)  # no query: it may hold a key
