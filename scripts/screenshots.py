@@ -1,10 +1,14 @@
 """Takes the screenshots of docs/screenshots/ (run ``scripts/screenshots``).
 
-Starts a real VisualBox on a temporary data dir and a free 127.0.0.1 port, signs up,
-creates two modules (a Greenhouse integration and a Gauge widget), two dashboards fed
-by them and by the built-in Counter, shares one, then drives Debian's Chromium with
-Playwright through the main pages and saves 1280x800 PNGs (the public view at 390x844).
-Nothing leaves loopback.
+Starts a real VisualBox on a temporary data dir and a free 127.0.0.1 port, and a
+file server on another with three days of an arctic field site (the thesis's DAO
+case, ``tests/builtin/fieldcase.py``). Signs up (the first account gets the live
+sample dashboard), creates two modules (a Greenhouse integration and a small Level
+bar widget for the studio), a Greenhouse dashboard of built-in widgets fed by it
+and by the built-in Counter, a Shop dashboard, a Field station dashboard fed by the
+built-in File collector, shares one, then drives Debian's Chromium with Playwright
+through the main pages and saves 1280x800 PNGs (the public view at 390x844).
+Nothing leaves loopback: the sandbox reaches the file server as 10.0.2.2:<port>.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +37,17 @@ from playwright.sync_api import (
 )
 
 from visualbox.app import create_app
-from visualbox.settings import ServerSettings, Settings
+from visualbox.services.builtin import builtin_id
+from visualbox.services.samples import FIRST_RUN, load_sample
+from visualbox.settings import SandboxSettings, ServerSettings, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # a dev script: the field site generator of the tests
+from tests.builtin.fieldcase import write_field_site  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
-OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+OUT = ROOT / "docs" / "screenshots"
+HOST_ALIAS = "10.0.2.2"  # the host's loopback as the sandbox sees it (slirp4netns)
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 NUMBER = re.compile(r"\d")
@@ -72,12 +85,12 @@ GREENHOUSE_CONFIG = [
     {"type": "slider", "name": "interval", "label": "Seconds between readings",
      "min": 1, "max": 60, "default": 2},
 ]  # fmt: skip
-GAUGE_HTML = """\
+LEVEL_HTML = """\
 <!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>Gauge</title>
+<title>Level bar</title>
 <style>
   html, body { margin: 0; height: 100%; }
   body { display: flex; flex-direction: column; justify-content: center; padding: 0 18px;
@@ -113,7 +126,7 @@ GAUGE_HTML = """\
 </body>
 </html>
 """
-GAUGE_CONFIG = [
+LEVEL_CONFIG = [
     {"type": "text", "name": "label", "label": "Label", "default": ""},
     {"type": "number", "name": "min", "label": "Minimum", "default": 0},
     {"type": "number", "name": "max", "label": "Maximum", "default": 100},
@@ -123,13 +136,19 @@ GAUGE_CONFIG = [
 
 
 @contextmanager
-def running_server(data: Path) -> Iterator[str]:
-    """VisualBox on ``data`` served by uvicorn in a thread; yields its URL."""
+def running_server(data: Path, allow_host_ports: list[int]) -> Iterator[str]:
+    """VisualBox on ``data`` served by uvicorn in a thread; yields its URL. Its
+    integrations may reach the host loopback ports ``allow_host_ports``."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)  # listening before uvicorn runs: early requests wait in the backlog
     port = int(sock.getsockname()[1])
-    app = create_app(Settings(data_dir=data, server=ServerSettings(host="127.0.0.1", port=port)))
+    settings = Settings(
+        data_dir=data,
+        server=ServerSettings(host="127.0.0.1", port=port),
+        sandbox=SandboxSettings(allow_host_ports=allow_host_ports),
+    )
+    app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -139,6 +158,25 @@ def running_server(data: Path) -> Iterator[str]:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+class QuietFiles(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def file_server(root: Path) -> Iterator[int]:
+    """A plain HTTP file server with folder listings for ``root`` on 127.0.0.1; its port."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietFiles, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
 
 
 def call(api: APIRequestContext, method: str, path: str, body: Any = None) -> Any:
@@ -166,88 +204,163 @@ def module(
     return str(made["id"])
 
 
-# The Greenhouse dashboard: (id, module, title, source, x, y, w, h, config); "gauge" is the
-# Gauge widget made here, "value" the built-in Value widget.
+# A dashboard's cell: (id, widget, title, source, x, y, w, h, config), the widget a
+# built-in one (its folder name).
 Cell = tuple[str, str, str, str, int, int, int, int, dict[str, Any]]
-CELLS: list[Cell] = [
+MUTED = "#64748b"  # text that reads on the light and the dark theme's cells alike
+GREENHOUSE: list[Cell] = [
     ("temp", "value", "Temperature (°C)", "/sensors/temperature", 0, 0, 6, 5,
      {"color": "#ea580c"}),
     ("hum", "value", "Humidity (%)", "/sensors/humidity", 6, 0, 6, 5, {"color": "#0284c7"}),
     ("visitcount", "value", "Visitors today", "/visitors/count", 12, 0, 6, 5, {}),
     ("ordercount", "value", "Orders", "/orders/count", 18, 0, 6, 5, {"color": "#16a34a"}),
-    ("co2", "gauge", "CO₂", "/sensors/co2", 0, 5, 12, 4,
-     {"label": "Air quality", "min": 400, "max": 1000, "unit": "ppm", "color": "#14b8a6"}),
-    ("humbar", "gauge", "Humidity", "/sensors/humidity", 12, 5, 12, 4,
-     {"label": "Target 55–65", "unit": "%", "color": "#0284c7"}),
-    ("soil", "gauge", "Soil moisture", "/sensors/soil", 0, 9, 12, 4,
-     {"label": "Bed 3", "unit": "%", "color": "#a16207"}),
-    ("tank", "gauge", "Water tank", "/sensors/tank", 12, 9, 12, 4,
-     {"label": "Rainwater", "unit": "%", "color": "#2563eb"}),
-    ("light", "value", "Light (lux)", "/sensors/light", 0, 13, 12, 5, {"color": "#ca8a04"}),
-    ("time", "value", "Last reading", "/sensors/time", 12, 13, 12, 5,
+    ("co2", "gauge", "CO₂ (ppm)", "/sensors/co2", 0, 5, 6, 7,
+     {"unit": "ppm", "decimals": 0, "min": 400, "max": 1200, "warn": 800, "alarm": 1000,
+      "textColor": MUTED}),
+    ("soil", "gauge", "Soil moisture, bed 3", "/sensors/soil", 6, 5, 6, 7,
+     {"unit": "%", "decimals": 0, "warn": 35, "alarm": 25, "lowIsBad": True,
+      "textColor": MUTED}),
+    ("trend", "line-chart", "Temperature, live", "/sensors/temperature", 12, 5, 12, 7,
+     {"unit": "°C", "color": "#ea580c", "textColor": MUTED}),
+    ("tank", "status-light", "Rainwater tank", "/sensors/tank", 0, 12, 6, 5,
+     {"unit": "%", "warn": 30, "alarm": 15, "lowIsBad": True, "textColor": MUTED}),
+    ("light", "value", "Light (lux)", "/sensors/light", 6, 12, 9, 5, {"color": "#ca8a04"}),
+    ("time", "value", "Last reading", "/sensors/time", 15, 12, 9, 5,
      {"fontSize": 40, "color": "#7c3aed"}),
 ]  # fmt: skip
-INSTANCES = [
+GREENHOUSE_INSTANCES = [
     {"id": "sensors", "label": "Sensors", "config": {"interval": 1}},
     {"id": "visitors", "module_id": "builtin-counter", "label": "Visitors",
      "config": {"start": 1280, "step": 3, "interval": 1}},
     {"id": "orders", "module_id": "builtin-counter", "label": "Orders",
      "config": {"start": 86, "step": 1, "interval": 2}},
 ]  # fmt: skip
-LIVE = [cell[2] for cell in CELLS]
+
+# The thesis's field case (§7.5): two arctic stations' day files on a plain file server,
+# collected by the built-in File collector (instance "dao").
+COLD = {"unit": "°C", "decimals": 1, "min": -40, "max": 10, "warn": -28, "alarm": -35,
+        "lowIsBad": True}  # fmt: skip
+BATTERY = {"unit": "V", "warn": 3.75, "alarm": 3.6, "lowIsBad": True}
+LATEST = """\
+| | station-a | station-b |
+|---|--:|--:|
+| Temperature | {{/station-a/temperature/v}} °C | {{/station-b/temperature/v}} °C |
+| Humidity | {{/station-a/humidity/v}} % | {{/station-b/humidity/v}} % |
+| Battery | {{/station-a/battery/v}} V | {{/station-b/battery/v}} V |
+"""
+FIELD: list[Cell] = [
+    ("temp-a", "gauge", "Temperature A", "/dao/latest/station-a/temperature/v",
+     0, 0, 5, 6, COLD),
+    ("temp-b", "gauge", "Temperature B", "/dao/latest/station-b/temperature/v",
+     5, 0, 5, 6, COLD),
+    ("battery-a", "status-light", "Battery A", "/dao/latest/station-a/battery/v",
+     10, 0, 5, 3, BATTERY),
+    ("battery-b", "status-light", "Battery B", "/dao/latest/station-b/battery/v",
+     10, 3, 5, 3, BATTERY),
+    ("temp-a-days", "line-chart", "Station A internal temperature, last 3 days",
+     "/dao/devices/station-a/temperature", 0, 6, 15, 8, {"unit": "°C", "color": "#0284c7"}),
+    ("battery-b-days", "line-chart", "Station B battery, last 3 days",
+     "/dao/devices/station-b/battery", 0, 14, 15, 8, {"unit": "V", "color": "#d97706"}),
+    ("positions", "map", "Positions (GNSS)", "/dao/positions", 15, 0, 9, 15, {}),
+    ("latest", "markdown", "Latest readings", "/dao/latest", 15, 15, 9, 7,
+     {"text": LATEST, "fontSize": 13}),
+]  # fmt: skip
+
+# When a built-in widget's frame has drawn live data: (element, attribute, pattern), the
+# element's text when the attribute is "".
+TEN_OR_MORE = re.compile(r"^[1-9]\d+$")
+STATE = re.compile(r"^(ok|warn|alarm)$")
+DRAWN = {
+    "value": ("#value", "", NUMBER),
+    "gauge": ("#gauge", "data-state", STATE),
+    "status-light": ("#light", "data-state", STATE),
+    "line-chart": ("#chart", "data-points", TEN_OR_MORE),  # some seconds of history
+    "map": ("#map", "data-track", TEN_OR_MORE),
+    "markdown": ("#content", "", NUMBER),
+}
+SAMPLE = load_sample(FIRST_RUN)
+SAMPLE_CELLS = [(w.title, w.module_id.removeprefix("builtin-")) for w in SAMPLE.widgets]
 
 
-def seed(api: APIRequestContext) -> dict[str, str]:
-    """The account, modules and dashboards; the ids and the public link token."""
+def cells(layout: list[Cell]) -> list[tuple[str, str]]:
+    """(title, widget) of each cell."""
+    return [(cell[2], cell[1]) for cell in layout]
+
+
+def widgets(layout: list[Cell]) -> list[dict[str, Any]]:
+    return [
+        {"id": wid, "module_id": builtin_id(kind), "title": title, "source": source,
+         "x": x, "y": y, "w": w, "h": h, "config": config}
+        for wid, kind, title, source, x, y, w, h, config in layout
+    ]  # fmt: skip
+
+
+def sign_up(api: APIRequestContext) -> None:
+    """Ada, the server's first account: she gets the live sample dashboard."""
     account = {"name": "Ada Lovelace", "email": "ada@example.org", "password": "a long password"}
     call(api, "POST", "/api/auth/signup", account)
+
+
+def seed(api: APIRequestContext, site_port: int) -> dict[str, str]:
+    """Ada's modules and dashboards; the ids and the public link token."""
     greenhouse = module(
         api,
         {"name": "Greenhouse", "kind": "integration", "runtime": "python"},
         {"main.py": GREENHOUSE_PY, "config.json": json.dumps(GREENHOUSE_CONFIG, indent=2)},
         {"description": "Temperature, humidity and CO₂ of the greenhouse.", "tags": ["iot"]},
     )
-    gauge = module(
+    level = module(
         api,
-        {"name": "Gauge", "kind": "widget"},
-        {"index.html": GAUGE_HTML, "config.json": json.dumps(GAUGE_CONFIG, indent=2)},
+        {"name": "Level bar", "kind": "widget"},
+        {"index.html": LEVEL_HTML, "config.json": json.dumps(LEVEL_CONFIG, indent=2)},
         {"description": "A value on a bar between a minimum and a maximum.", "tags": ["bar"]},
     )
-    modules = {"value": "builtin-value", "gauge": gauge}
-    widgets = [
-        {"id": wid, "module_id": modules[kind], "title": title, "source": source,
-         "x": x, "y": y, "w": w, "h": h, "config": config}
-        for wid, kind, title, source, x, y, w, h, config in CELLS
-    ]  # fmt: skip
-    integrations = [{"module_id": greenhouse, **instance} for instance in INSTANCES]
+    integrations = [{"module_id": greenhouse, **instance} for instance in GREENHOUSE_INSTANCES]
     farm = call(
         api,
         "POST",
         "/api/dashboards",
-        {"name": "Greenhouse", "integrations": integrations, "widgets": widgets},
+        {"name": "Greenhouse", "integrations": integrations, "widgets": widgets(GREENHOUSE)},
     )
+    sales = {**widgets(GREENHOUSE)[2], "id": "w1", "title": "Sales", "source": "/sales/count"}
     shop = {
         "name": "Shop",
         "integrations": [{"id": "sales", "module_id": "builtin-counter", "label": "Sales"}],
-        "widgets": [{**widgets[2], "id": "w1", "title": "Sales", "source": "/sales/count"}],
+        "widgets": [sales],
     }
     call(api, "POST", "/api/dashboards", shop)
+    collector = {
+        "id": "dao",
+        "module_id": "builtin-file-collector",
+        "label": "DAO data server",
+        "config": {"baseUrl": f"http://{HOST_ALIAS}:{site_port}/", "lastDays": 3},
+    }
+    field = call(
+        api,
+        "POST",
+        "/api/dashboards",
+        {"name": "Field station", "integrations": [collector], "widgets": widgets(FIELD)},
+    )
     sharing = {"public": True, "listed": True}
     shared = call(api, "POST", f"/api/dashboards/{farm['id']}/sharing", sharing)
     return {
         "dashboard": farm["id"],
+        "field": field["id"],
         "greenhouse": greenhouse,
-        "gauge": gauge,
+        "level": level,
         "token": shared["token"],
     }
 
 
-def wait_live(page: Page, titles: list[str]) -> None:
-    """Every named widget's frame shows a number."""
-    for title in titles:
-        expect(page.frame_locator(f'iframe[title="{title}"]').locator("#value")).to_have_text(
-            NUMBER
-        )
+def wait_drawn(page: Page, titles: list[tuple[str, str]]) -> None:
+    """Every (title, widget) cell's frame has drawn live data (see DRAWN)."""
+    for title, kind in titles:
+        selector, attribute, pattern = DRAWN[kind]
+        element = page.frame_locator(f'iframe[title="{title}"]').locator(selector)
+        if attribute:
+            expect(element).to_have_attribute(attribute, pattern)
+        else:
+            expect(element).to_have_text(pattern)
 
 
 def shoot(page: Page, name: str) -> None:
@@ -264,19 +377,25 @@ SCROLL_TO_TOP = """e => {
 }"""
 
 
-def take(browser: Browser, url: str) -> None:
+def take(browser: Browser, url: str, site_port: int) -> None:
     context = browser.new_context(
         base_url=url, viewport=DESKTOP, color_scheme="light", service_workers="block"
     )
     page = context.new_page()
-    ids = seed(context.request)
-
+    sign_up(context.request)
     page.goto("/")
-    expect(page.get_by_role("link", name="Greenhouse", exact=True)).to_be_visible()
+    page.get_by_role("link", name=SAMPLE.name, exact=True).click()
+    page.mouse.move(0, DESKTOP["height"] - 1)  # no hover toolbar where the link was
+    wait_drawn(page, SAMPLE_CELLS)
+    shoot(page, "sample-dashboard")
+
+    ids = seed(context.request, site_port)
+    page.goto("/")
+    expect(page.get_by_role("link", name="Field station", exact=True)).to_be_visible()
     shoot(page, "dashboards")
 
     page.goto(f"/d/{ids['dashboard']}")
-    wait_live(page, LIVE)
+    wait_drawn(page, cells(GREENHOUSE))
     shoot(page, "dashboard")
 
     page.get_by_role("button", name="Edit Temperature (°C)").click()
@@ -284,7 +403,11 @@ def take(browser: Browser, url: str) -> None:
     expect(tree.get_by_role("button", name=re.compile(r"^temperature\s"))).to_be_visible()
     shoot(page, "widget-panel")
 
-    page.goto(f"/modules/{ids['gauge']}")
+    page.goto(f"/d/{ids['field']}")
+    wait_drawn(page, cells(FIELD))
+    shoot(page, "field-station")
+
+    page.goto(f"/modules/{ids['level']}")
     preview = page.frame_locator("iframe[title='Widget preview']").locator("#value")
     page.get_by_label("Label").fill("Air quality")
     page.get_by_label("Minimum").fill("400")
@@ -307,7 +430,7 @@ def take(browser: Browser, url: str) -> None:
 
     page.goto("/registry")
     expect(
-        page.get_by_role("list", name="Modules").get_by_role("link", name="Gauge")
+        page.get_by_role("list", name="Modules").get_by_role("link", name="Level bar")
     ).to_be_visible()
     shoot(page, "registry")
 
@@ -320,7 +443,7 @@ def take(browser: Browser, url: str) -> None:
     )
     page = dark.new_page()
     page.goto(f"/d/{ids['dashboard']}")
-    wait_live(page, LIVE)
+    wait_drawn(page, cells(GREENHOUSE))
     shoot(page, "dashboard-dark")
 
     phone = browser.new_context(
@@ -333,18 +456,25 @@ def take(browser: Browser, url: str) -> None:
     )
     page = phone.new_page()
     page.goto(f"/p/{ids['token']}")
-    wait_live(page, LIVE[:3])
+    wait_drawn(page, cells(GREENHOUSE)[:3])
     page.screenshot(path=OUT / "public-phone.png")
     print("docs/screenshots/public-phone.png")
 
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as data, running_server(Path(data)) as url:
-        with sync_playwright() as playwright:
+    with tempfile.TemporaryDirectory() as temp:
+        data, site = Path(temp) / "data", Path(temp) / "site"
+        data.mkdir()
+        write_field_site(site, days=3)
+        with (
+            file_server(site) as site_port,
+            running_server(data, [site_port]) as url,
+            sync_playwright() as playwright,
+        ):
             browser = playwright.chromium.launch(executable_path=CHROMIUM)
             try:
-                take(browser, url)
+                take(browser, url, site_port)
             finally:
                 browser.close()
 
