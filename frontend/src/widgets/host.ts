@@ -35,9 +35,13 @@ export interface WidgetHostEvents {
   error: string;
 }
 
+export type WidgetTheme = "light" | "dark";
+
 export interface WidgetHostOptions {
   /** The iframe's accessible name. */
   title?: string;
+  /** The page's theme, which the widget may follow (`visualbox.theme`); default light. */
+  theme?: WidgetTheme;
   /** Widget messages accepted per second; the rest are dropped (default 50). */
   maxMessagesPerSecond?: number;
 }
@@ -83,6 +87,8 @@ export class WidgetHost {
   private data: unknown = undefined;
   private hasConfig = false;
   private hasData = false;
+  private theme: WidgetTheme;
+  private dirtyTheme = true;
   private dirtyConfig = false;
   private dirtyData = false;
   private frameRequest: number | null = null;
@@ -99,6 +105,7 @@ export class WidgetHost {
 
   constructor(container: HTMLElement, frameUrl: string, options: WidgetHostOptions = {}) {
     this.maxPerSecond = options.maxMessagesPerSecond ?? 50;
+    this.theme = options.theme ?? "light";
     const iframe = document.createElement("iframe");
     // Attributes before `src` and before insertion: the first document is sandboxed too.
     iframe.setAttribute("sandbox", "allow-scripts");
@@ -129,6 +136,14 @@ export class WidgetHost {
     if (value === undefined) return;
     this.data = value;
     this.hasData = this.dirtyData = true;
+    this.schedule();
+  }
+
+  /** The page's theme; the widget gets it with its next update. */
+  setTheme(theme: WidgetTheme): void {
+    if (theme === this.theme) return;
+    this.theme = theme;
+    this.dirtyTheme = true;
     this.schedule();
   }
 
@@ -168,6 +183,7 @@ export class WidgetHost {
     this.port.onmessage = (event: MessageEvent) => this.onPortMessage(event.data);
     this.iframe.contentWindow?.postMessage({ visualbox: "connect" }, "*", [channel.port2]);
     // The new document knows nothing yet: send everything we have.
+    this.dirtyTheme = true;
     this.dirtyConfig = this.hasConfig;
     this.dirtyData = this.hasData;
     this.schedule();
@@ -201,11 +217,12 @@ export class WidgetHost {
   }
 
   private flush(): void {
-    if (this.port === null || (!this.dirtyConfig && !this.dirtyData)) return;
+    if (this.port === null || (!this.dirtyTheme && !this.dirtyConfig && !this.dirtyData)) return;
     const update: Record<string, unknown> = { type: "update" };
+    if (this.dirtyTheme) update.theme = this.theme;
     if (this.dirtyConfig) update.config = this.config;
     if (this.dirtyData) update.data = this.data;
-    this.dirtyConfig = this.dirtyData = false;
+    this.dirtyTheme = this.dirtyConfig = this.dirtyData = false;
     try {
       this.port.postMessage(update);
     } catch {

@@ -8,7 +8,8 @@
  * by event.source, answers {visualbox: 'connect'} with a MessagePort. From then on
  * both sides talk only through that port:
  *
- *   host -> widget  {type: 'update', config?: object, data?: any}   (at most one per frame)
+ *   host -> widget  {type: 'update', theme?: 'light'|'dark', config?: object, data?: any}
+ *                   (at most one per animation frame)
  *   widget -> host  {type: 'ready'}
  *                   {type: 'log', level: 'info'|'warn'|'error', message: string}
  *                   {type: 'resize', height: number}
@@ -17,7 +18,9 @@
  *   visualbox.config, visualbox.data (undefined until the first value),
  *   visualbox.onConfigChanged(cb), visualbox.onDataChanged(cb)  (cb also fires at once
  *   with the current value, if there is one), visualbox.log(message, level),
- *   visualbox.resize(height);
+ *   visualbox.resize(height), visualbox.theme ('light' | 'dark', the page's) and
+ *   visualbox.onThemeChanged(cb). The page's theme is also <html data-vb-theme> and
+ *   these CSS variables: --vb-text, --vb-muted, --vb-grid, --vb-surface, --vb-accent;
  *   thesis-era globals CONFIG and DATA, and an optional global function
  *   onMessage({type: 'CONFIG_CHANGED' | 'DATA_CHANGED', value}).
  */
@@ -28,8 +31,15 @@
   var pending = []; // messages for the host sent before the port arrived (bounded)
   var configListeners = [];
   var dataListeners = [];
+  var themeListeners = [];
   var hasConfig = false;
   var hasData = false;
+  // Colours that read on the dashboard's cells in either theme (styles.css of the app).
+  var THEME_STYLE =
+    ':root{--vb-text:#1f2937;--vb-muted:#6b7280;--vb-grid:rgba(15,23,42,.1);' +
+    '--vb-surface:#ffffff;--vb-accent:#2563eb}' +
+    ':root[data-vb-theme=dark]{--vb-text:#e6e8ef;--vb-muted:#a0a6b8;' +
+    '--vb-grid:rgba(230,232,239,.14);--vb-surface:#1b1e28;--vb-accent:#7391ff}';
 
   function send(message) {
     if (port) {
@@ -90,9 +100,17 @@
     callOnMessage('DATA_CHANGED', data);
   }
 
+  function applyTheme(theme) {
+    if ((theme !== 'light' && theme !== 'dark') || theme === visualbox.theme) return;
+    visualbox.theme = theme;
+    document.documentElement.setAttribute('data-vb-theme', theme);
+    notify(themeListeners, theme);
+  }
+
   function receive(event) {
     var message = event.data;
     if (!message || message.type !== 'update') return;
+    if (Object.prototype.hasOwnProperty.call(message, 'theme')) applyTheme(message.theme);
     if (Object.prototype.hasOwnProperty.call(message, 'config')) applyConfig(message.config);
     if (Object.prototype.hasOwnProperty.call(message, 'data')) applyData(message.data);
   }
@@ -100,6 +118,12 @@
   var visualbox = {
     config: {},
     data: undefined,
+    theme: 'light',
+    onThemeChanged: function (callback) {
+      if (typeof callback !== 'function') throw new TypeError('onThemeChanged needs a function');
+      themeListeners.push(callback);
+      notify([callback], visualbox.theme);
+    },
     onConfigChanged: function (callback) {
       if (typeof callback !== 'function') throw new TypeError('onConfigChanged needs a function');
       configListeners.push(callback);
@@ -141,6 +165,12 @@
   });
 
   window.visualbox = visualbox;
+  document.documentElement.setAttribute('data-vb-theme', visualbox.theme);
+  var style = document.createElement('style');
+  style.textContent = THEME_STYLE;
+  // First in <head> (or <html>): the widget's own styles come later and win.
+  var into = document.head || document.documentElement;
+  into.insertBefore(style, into.firstChild);
   window.CONFIG = visualbox.config;
   window.DATA = undefined;
 
