@@ -7,6 +7,9 @@ from playwright.sync_api import Page, expect
 from tests.e2e.conftest import LiveServer
 from tests.e2e.widgets import WidgetPreview, ink
 
+LIGHT_TEXT = "rgb(31, 41, 55)"  # the theme's text colour, light and dark
+DARK_TEXT = "rgb(230, 232, 239)"
+
 EXPECTED = (
     'Expected {"label": number}, [[label, number], …], [{"label", "value"}, …], '
     'a list of numbers or a table {"columns", "rows"}'
@@ -40,6 +43,14 @@ def test_bar_chart_draws_reacts_to_data_and_config(live_server: LiveServer, page
     preview.config.get_by_label("Show values", exact=True).uncheck()
     expect(chart.locator("svg text", has_text="12 alarms")).to_have_count(0)
     preview.shot_after_change(fourth)
+
+    # No text colour set: the axes take the theme's, light on the viewer's dark theme.
+    label = chart.locator("svg text", has_text="Oslo")
+    expect(label).to_have_css("fill", LIGHT_TEXT)
+    page.get_by_role("button", name="Use the dark theme").click()
+    expect(label).to_have_css("fill", DARK_TEXT)
+    preview.set_config("Text colour", "#0891b2")  # a colour of the user's wins
+    expect(label).to_have_css("fill", "rgb(8, 145, 178)")
 
 
 def test_bar_chart_reads_lists(live_server: LiveServer, page: Page) -> None:

@@ -7,6 +7,9 @@ from playwright.sync_api import Page, expect
 from tests.e2e.conftest import LiveServer
 from tests.e2e.widgets import WidgetPreview, ink
 
+LIGHT_TEXT = "rgb(31, 41, 55)"  # the theme's text colour, light and dark
+DARK_TEXT = "rgb(230, 232, 239)"
+
 
 def test_gauge_draws_reacts_to_data_and_config(live_server: LiveServer, page: Page) -> None:
     preview = WidgetPreview.open(live_server, page, "gauge")
@@ -34,6 +37,15 @@ def test_gauge_draws_reacts_to_data_and_config(live_server: LiveServer, page: Pa
     preview.set_data("12")  # a numeric string, now below the alarm threshold (90 > 12)
     expect(gauge).to_have_attribute("aria-label", "12.00 % (alarm)")
     preview.shot_after_change(third)
+
+    # No text colour set: the theme's, light on the viewer's dark theme; a set one wins.
+    number = gauge.locator("svg text", has_text="12.00")
+    expect(number).to_have_css("fill", LIGHT_TEXT)
+    page.get_by_role("button", name="Use the dark theme").click()
+    expect(number).to_have_css("fill", DARK_TEXT)
+    expect(gauge.locator("svg text", has_text="100")).to_have_css("fill", DARK_TEXT)  # scale
+    preview.set_config("Text colour", "#0891b2")
+    expect(number).to_have_css("fill", "rgb(8, 145, 178)")
 
 
 def test_gauge_refuses_other_data_calmly(live_server: LiveServer, page: Page) -> None:

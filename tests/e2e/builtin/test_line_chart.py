@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import io
+
+from PIL import Image
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import LiveServer
 from tests.e2e.widgets import WidgetPreview, ink
 
 EXPECTED = 'Expected [[time, value], …], {"name": [[time, value], …]} or a number'
+
+
+def light_pixels(png: bytes) -> int:
+    """Pixels of the picture lighter than the series' colours (text and lines on dark)."""
+    grey = Image.open(io.BytesIO(png)).convert("L")
+    return grey.point(lambda v: 255 if v > 140 else 0).histogram()[255]
 
 
 def test_line_chart_draws_series_and_reacts_to_data_and_config(
@@ -40,6 +49,14 @@ def test_line_chart_draws_series_and_reacts_to_data_and_config(
     # A time window counts back from the newest point: 1 minute keeps two of the three.
     preview.set_config("Time window (minutes)", "1")
     expect(chart).to_have_attribute("data-points", "2")
+
+    # The viewer's dark theme: the legend (HTML) and the axes (drawn on the canvas) turn
+    # light. On the light theme's white the axes have no light pixels to count.
+    before = preview.shot()
+    page.get_by_role("button", name="Use the dark theme").click()
+    expect(legend.first).to_have_css("color", "rgb(230, 232, 239)")
+    preview.shot_after_change(before)
+    assert light_pixels(chart.locator("canvas").screenshot()) > 300
 
 
 def test_line_chart_keeps_a_bounded_history_of_single_values(

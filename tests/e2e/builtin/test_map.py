@@ -58,7 +58,16 @@ def test_map_draws_markers_and_tracks_and_reacts(live_server: LiveServer, page: 
     # A fixed zoom instead of fitting the points.
     preview.set_config("Zoom", "6")
     expect(the_map.locator(".leaflet-control-scale-line")).to_have_text("100 km")
-    preview.shot_after_change(fifth)
+    sixth = preview.shot_after_change(fifth)
+
+    # No text colour set: the theme's. The viewer's dark theme: light grid lines (SVG),
+    # the corner box light text on the dark cell colour.
+    expect(the_map.locator('path[stroke="#1f2937"]').first).to_be_attached()
+    page.get_by_role("button", name="Use the dark theme").click()
+    expect(the_map.locator('path[stroke="#e6e8ef"]').first).to_be_attached()
+    expect(the_map.locator('path[stroke="#1f2937"]')).to_have_count(0)
+    expect(the_map.locator(".coords")).to_have_css("color", "rgb(230, 232, 239)")
+    preview.shot_after_change(sixth)
 
 
 def test_map_reads_geojson(live_server: LiveServer, page: Page) -> None:
