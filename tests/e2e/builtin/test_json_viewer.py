@@ -34,11 +34,22 @@ def test_json_viewer_draws_reacts_to_data_and_config(live_server: LiveServer, pa
     expect(tree.locator(".key").first).to_have_text("device")
     preview.config.get_by_label("Show types", exact=True).check()
     expect(tree.locator("[data-path='/device'] .type")).to_have_text("string")
+    device = tree.locator("[data-path='/device'] .string")
+    expect(device).to_have_css("color", "rgb(15, 123, 63)")  # a string's green
     depth = preview.config.get_by_label("Expanded depth", exact=True)
     depth.evaluate("e => { e.value = '0'; e.dispatchEvent(new Event('input', {bubbles: true})); }")
     expect(rows).to_have_count(1)
     expect(rows.first).to_have_attribute("aria-expanded", "false")
-    preview.shot_after_change(second)
+    third = preview.shot_after_change(second)
+
+    # No text colour set: the theme's; the viewer's dark theme also lightens the
+    # values' colours.
+    expect(rows.first).to_have_css("color", "rgb(31, 41, 55)")
+    page.get_by_role("button", name="Use the dark theme").click()
+    expect(rows.first).to_have_css("color", "rgb(230, 232, 239)")
+    preview.shot_after_change(third)
+    depth.evaluate("e => { e.value = '1'; e.dispatchEvent(new Event('input', {bubbles: true})); }")
+    expect(device).to_have_css("color", "rgb(126, 226, 168)")  # a lighter green
 
 
 def test_json_viewer_long_arrays_escaping_and_scalars(live_server: LiveServer, page: Page) -> None:

@@ -43,6 +43,14 @@ def test_markdown_draws_reacts_to_data_and_config(live_server: LiveServer, page:
     expect(preview.frame.locator("body")).to_have_css("text-align", "right")
     preview.shot_after_change(second)
 
+    # No colours set: the theme's, light text on the viewer's dark theme.
+    code = content.locator("code")
+    expect(code).to_have_css("color", "rgb(31, 41, 55)")
+    page.get_by_role("button", name="Use the dark theme").click()
+    expect(code).to_have_css("color", "rgb(230, 232, 239)")
+    preview.set_config("Text colour", "#0891b2")  # a colour of the user's wins
+    expect(code).to_have_css("color", "rgb(8, 145, 178)")
+
 
 def test_markdown_never_runs_html_from_data(live_server: LiveServer, page: Page) -> None:
     preview = WidgetPreview.open(live_server, page, "markdown")

@@ -46,6 +46,14 @@ def test_status_light_draws_reacts_to_data_and_config(live_server: LiveServer, p
     preview.config.get_by_label("Show the value", exact=True).uncheck()
     expect(value).to_be_empty()
 
+    # No text colour set: the theme's, light on the viewer's dark theme; a set one wins.
+    expect(state).to_have_css("color", "rgb(31, 41, 55)")
+    page.get_by_role("button", name="Use the dark theme").click()
+    expect(state).to_have_css("color", "rgb(230, 232, 239)")
+    expect(light).to_have_css("background-color", "rgb(124, 58, 237)")  # the state's, kept
+    preview.set_config("Text colour", "#0891b2")
+    expect(state).to_have_css("color", "rgb(8, 145, 178)")
+
 
 def test_status_light_low_is_bad_booleans_and_words(live_server: LiveServer, page: Page) -> None:
     preview = WidgetPreview.open(live_server, page, "status-light")

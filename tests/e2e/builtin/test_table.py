@@ -45,7 +45,21 @@ def test_table_draws_sorts_and_reacts(live_server: LiveServer, page: Page) -> No
     expect(preview.frame.locator("#more")).to_have_text("… 1 more row")
     preview.set_config("Title", "Cities")
     expect(preview.frame.locator("#title")).to_have_text("Cities")
-    preview.shot_after_change(second)
+    third = preview.shot_after_change(second)
+
+    # No colours set: the theme's; on the viewer's dark theme light text, the sticky
+    # header on the dark cell colour, the sorted column in the lighter accent.
+    cell = body.locator("td").first
+    expect(cell).to_have_css("color", "rgb(31, 41, 55)")
+    page.get_by_role("button", name="Use the dark theme").click()
+    expect(cell).to_have_css("color", "rgb(230, 232, 239)")
+    expect(head.nth(1)).to_have_css("background-color", "rgb(27, 30, 40)")
+    head.first.click()  # sorted by city: the header in the theme's (lighter) accent
+    expect(head.first).to_have_attribute("aria-sort", "ascending")
+    expect(head.first).to_have_css("color", "rgb(115, 145, 255)")
+    preview.shot_after_change(third)
+    preview.set_config("Text colour", "#0891b2")  # a colour of the user's wins
+    expect(cell).to_have_css("color", "rgb(8, 145, 178)")
 
 
 def test_table_shapes_escaping_and_refusal(live_server: LiveServer, page: Page) -> None:

@@ -24,6 +24,16 @@ def test_value_draws_reacts_to_data_and_config(live_server: LiveServer, page: Pa
     expect(preview.frame.locator("#unit")).to_have_text("°C")
     preview.shot_after_change(third)
 
+    # No colour set: the theme's accent, which the viewer's dark theme makes lighter.
+    colour = preview.config.get_by_label("Colour", exact=True)
+    expect(colour).to_have_value("")
+    expect(colour).to_have_attribute("placeholder", "follows the theme")
+    expect(value).to_have_css("color", "rgb(37, 99, 235)")
+    page.get_by_role("button", name="Use the dark theme").click()
+    expect(value).to_have_css("color", "rgb(115, 145, 255)")
+    preview.set_config("Colour", "#16a34a")  # a colour of the user's wins
+    expect(value).to_have_css("color", "rgb(22, 163, 74)")
+
 
 def test_value_decimals_and_shapes(live_server: LiveServer, page: Page) -> None:
     preview = WidgetPreview.open(live_server, page, "value")
