@@ -94,7 +94,7 @@ LEVEL_HTML = """\
 <style>
   html, body { margin: 0; height: 100%; }
   body { display: flex; flex-direction: column; justify-content: center; padding: 0 18px;
-         box-sizing: border-box; font-family: system-ui, sans-serif; color: #64748b; }
+         box-sizing: border-box; font-family: system-ui, sans-serif; color: var(--vb-muted); }
   .row { display: flex; justify-content: space-between; align-items: baseline; }
   #value { font-size: 28px; font-weight: 600; }
   .track { height: 12px; margin: 8px 0 4px; border-radius: 6px; background: #94a3b840; }
@@ -207,7 +207,6 @@ def module(
 # A dashboard's cell: (id, widget, title, source, x, y, w, h, config), the widget a
 # built-in one (its folder name).
 Cell = tuple[str, str, str, str, int, int, int, int, dict[str, Any]]
-MUTED = "#64748b"  # text that reads on the light and the dark theme's cells alike
 GREENHOUSE: list[Cell] = [
     ("temp", "value", "Temperature (°C)", "/sensors/temperature", 0, 0, 6, 5,
      {"color": "#ea580c"}),
@@ -215,15 +214,13 @@ GREENHOUSE: list[Cell] = [
     ("visitcount", "value", "Visitors today", "/visitors/count", 12, 0, 6, 5, {}),
     ("ordercount", "value", "Orders", "/orders/count", 18, 0, 6, 5, {"color": "#16a34a"}),
     ("co2", "gauge", "CO₂ (ppm)", "/sensors/co2", 0, 5, 6, 7,
-     {"unit": "ppm", "decimals": 0, "min": 400, "max": 1200, "warn": 800, "alarm": 1000,
-      "textColor": MUTED}),
+     {"unit": "ppm", "decimals": 0, "min": 400, "max": 1200, "warn": 800, "alarm": 1000}),
     ("soil", "gauge", "Soil moisture, bed 3", "/sensors/soil", 6, 5, 6, 7,
-     {"unit": "%", "decimals": 0, "warn": 35, "alarm": 25, "lowIsBad": True,
-      "textColor": MUTED}),
+     {"unit": "%", "decimals": 0, "warn": 35, "alarm": 25, "lowIsBad": True}),
     ("trend", "line-chart", "Temperature, live", "/sensors/temperature", 12, 5, 12, 7,
-     {"unit": "°C", "color": "#ea580c", "textColor": MUTED}),
+     {"unit": "°C", "color": "#ea580c"}),
     ("tank", "status-light", "Rainwater tank", "/sensors/tank", 0, 12, 6, 5,
-     {"unit": "%", "warn": 30, "alarm": 15, "lowIsBad": True, "textColor": MUTED}),
+     {"unit": "%", "warn": 30, "alarm": 15, "lowIsBad": True}),
     ("light", "value", "Light (lux)", "/sensors/light", 6, 12, 9, 5, {"color": "#ca8a04"}),
     ("time", "value", "Last reading", "/sensors/time", 15, 12, 9, 5,
      {"fontSize": 40, "color": "#7c3aed"}),
