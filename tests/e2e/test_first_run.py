@@ -3,12 +3,9 @@ sign up, and the sample dashboard is live within seconds."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +15,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import PASSWORD, LiveServer
 from tests.fixtures.ports import free_port
+from tests.fixtures.serve import listening, start_serve
 
 LIVE_WITHIN_S = 10.0
 NUMBER = re.compile(r"-?\d+(\.\d+)?")
@@ -26,30 +24,11 @@ NUMBER = re.compile(r"-?\d+(\.\d+)?")
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
     """``visualbox serve`` in a subprocess on an empty data directory; yields its URL."""
-    data = tmp_path / "empty"
     port = free_port()
-    env = {
-        **os.environ,
-        "VISUALBOX_DATA_DIR": str(data),
-        "VISUALBOX_SERVER__PORT": str(port),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "visualbox", "serve", "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    process, url = start_serve(tmp_path / "empty", port)
     try:
-        assert process.stdout is not None
-        url = ""
-        for line in process.stdout:  # it prints the URL to open, then starts listening
-            found = re.search(rb"Open (http://\S+?)/? in your browser", line)
-            if found:
-                url = found.group(1).decode()
-                break
-        assert url, "visualbox serve printed no URL"
         deadline = time.monotonic() + 60
-        while not _listening(port):
+        while not listening(port):
             assert process.poll() is None, "visualbox serve stopped"
             assert time.monotonic() < deadline, "visualbox serve did not listen within 60 s"
             time.sleep(0.05)  # polling a condition, with a deadline
@@ -61,11 +40,6 @@ def served(tmp_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_sign_up_on_a_fresh_server_and_the_sample_is_live_within_seconds(

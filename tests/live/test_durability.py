@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures.ports import free_port
+from tests.fixtures.serve import listening, start_serve
 from tests.live.conftest import (
     LEVEL_SCHEMA,
     PYTHON_COUNTER,
@@ -93,26 +92,12 @@ async def test_no_integration_outlives_a_stopped_or_killed_server_process(
     board_body = {"id": "i1", "module_id": module, "label": "C", "config": {}}
     seed.app.state.db.dispose()
     port = free_port()
-    env = {
-        **os.environ,
-        "VISUALBOX_DATA_DIR": str(tmp_path / "data"),
-        "VISUALBOX_SERVER__PORT": str(port),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "visualbox", "serve", "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    process, _ = start_serve(tmp_path / "data", port)
     try:
-        assert process.stdout is not None
-        for line in process.stdout:  # the server prints its URL when it is about to listen
-            if b"Open http" in line:
-                break
         served = Server.__new__(Server)
         served.port, served.settings = port, live_settings(tmp_path)
         owner.server = served
-        await wait_until(lambda: _listening(port))
+        await wait_until(lambda: listening(port))
         board = owner.dashboard([board_body])
         client = await viewer(served, owner)
         await client.send({"type": "JOIN", "dashboard": board["id"]})
@@ -126,10 +111,3 @@ async def test_no_integration_outlives_a_stopped_or_killed_server_process(
         if process.poll() is None:
             process.kill()
             process.wait()
-
-
-def _listening(port: int) -> bool:
-    import socket
-
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
