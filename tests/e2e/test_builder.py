@@ -367,11 +367,12 @@ def test_registry_search_module_page_preview_and_fork(
     expect(page).to_have_url(f"{live_server.url}/registry/builtin-value")
     expect(page.get_by_role("region", name="README")).to_contain_text("Shows one value")
     preview = page.frame_locator('iframe[title="Widget preview"]').locator("#value")
-    expect(preview).to_have_text("42")
+    expect(preview).to_have_text("23.17")  # the sample data of its visualbox.json
     sample = page.get_by_label("Sample data (JSON)")
+    expect(sample).to_have_value("23.17")
     sample.fill('{"not json')
     expect(page.get_by_text("This is not valid JSON")).to_be_visible()
-    expect(preview).to_have_text("42")
+    expect(preview).to_have_text("23.17")
     sample.fill('"hello"')
     expect(preview).to_have_text("hello")
 

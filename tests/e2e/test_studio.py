@@ -350,7 +350,7 @@ def test_fork_from_the_registry_and_unsaved_changes_are_guarded(
     url = live_server.url
     author = live_server.create_user("Author")
     live_server.sign_in(page, author)
-    made = page.request.post(f"{url}/api/modules", data={"name": "Gauge", "kind": "widget"})
+    made = page.request.post(f"{url}/api/modules", data={"name": "Dial meter", "kind": "widget"})
     module_id = made.json()["id"]
     published = page.request.post(
         f"{url}/api/modules/{module_id}/versions", data={"version": "1.0.0"}
@@ -363,9 +363,9 @@ def test_fork_from_the_registry_and_unsaved_changes_are_guarded(
     page.get_by_role("button", name="Fork from registry").click()
     dialog = page.get_by_role("dialog", name="Fork from the registry")
     dialog.get_by_label("Search the registry").fill("gauge")
-    dialog.get_by_role("button", name="Fork Gauge").click()
-    expect(page.get_by_text("Forked into “Gauge”.")).to_be_visible()
-    expect(page.get_by_role("heading", name="Gauge")).to_be_visible()
+    dialog.get_by_role("button", name="Fork Dial meter").click()
+    expect(page.get_by_text("Forked into “Dial meter”.")).to_be_visible()
+    expect(page.get_by_role("heading", name="Dial meter")).to_be_visible()
     expect(page.get_by_text("forked from 1.0.0")).to_be_visible()
     assert page.url.rsplit("/", 1)[1] != module_id
 
@@ -379,11 +379,11 @@ def test_fork_from_the_registry_and_unsaved_changes_are_guarded(
     leave = page.get_by_role("dialog", name="Leave the studio?")
     expect(leave).to_contain_text("index.html")
     leave.get_by_role("button", name="Cancel").click()
-    expect(page.get_by_role("heading", name="Gauge")).to_be_visible()
+    expect(page.get_by_role("heading", name="Dial meter")).to_be_visible()
     page.get_by_role("link", name="Back to my modules").click()
     leave.get_by_role("button", name="Leave without saving").click()
     expect(page).to_have_url(f"{url}/modules")
-    expect(page.get_by_role("link", name="Gauge")).to_be_visible()
+    expect(page.get_by_role("link", name="Dial meter")).to_be_visible()
 
 
 def test_list_options_problems_and_yank(live_server: LiveServer, page: Page) -> None:
@@ -391,11 +391,13 @@ def test_list_options_problems_and_yank(live_server: LiveServer, page: Page) -> 
     live_server.sign_in(page, live_server.create_user())
     for body in (
         {"name": "Weather", "kind": "integration", "runtime": "go"},
-        {"name": "Gauge", "kind": "widget"},
+        {"name": "Dial meter", "kind": "widget"},
         {"name": "Clock", "kind": "widget"},
     ):
         assert page.request.post(f"{url}/api/modules", data=body).status == 201
-    gauge = next(m for m in page.request.get(f"{url}/api/modules").json() if m["name"] == "Gauge")
+    gauge = next(
+        m for m in page.request.get(f"{url}/api/modules").json() if m["name"] == "Dial meter"
+    )
     page.goto(f"{url}/modules")
     cards = page.get_by_role("list", name="Your modules").get_by_role("listitem")
     expect(cards).to_have_count(3)
@@ -406,9 +408,9 @@ def test_list_options_problems_and_yank(live_server: LiveServer, page: Page) -> 
     expect(cards).to_contain_text("Weather")
     expect(cards).to_contain_text("go")
     page.get_by_label("All").check()
-    page.get_by_label("Search my modules").fill("gau")
+    page.get_by_label("Search my modules").fill("dia")
     expect(cards).to_have_count(1)
-    expect(cards).to_contain_text("Gauge")
+    expect(cards).to_contain_text("Dial meter")
     page.get_by_label("Search my modules").fill("nothing like it")
     expect(page.get_by_text("No module matches these filters.")).to_be_visible()
     page.get_by_label("Search my modules").fill("")
@@ -420,7 +422,7 @@ def test_list_options_problems_and_yank(live_server: LiveServer, page: Page) -> 
     expect(cards).to_have_count(2)
 
     # Options: a bad tag is refused by the field; good values are saved.
-    page.get_by_role("link", name="Gauge").click()
+    page.get_by_role("link", name="Dial meter").click()
     page.get_by_role("button", name="Options").click()
     options = page.get_by_role("dialog", name="Module options")
     options.get_by_label("Name").fill("Round gauge")
