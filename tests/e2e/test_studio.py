@@ -481,3 +481,19 @@ def test_list_options_problems_and_yank(live_server: LiveServer, page: Page) -> 
     versions = page.get_by_role("list", name="Published versions")
     expect(versions.get_by_text("yanked")).to_be_visible()
     expect(page.get_by_role("button", name="Yank 1.0.0")).to_have_count(0)
+
+
+def test_a_fork_of_a_builtin_widget_previews_its_sample_data(
+    live_server: LiveServer, page: Page
+) -> None:
+    live_server.sign_in(page, live_server.create_user())
+    made = page.request.post(f"{live_server.url}/api/registry/modules/builtin-gauge/fork")
+    assert made.ok, made.text()
+    page.goto(f"{live_server.url}/modules/{made.json()['id']}")
+    sample = page.get_by_label("Sample data")
+    expect(sample).to_have_value(re.compile(r'"value": 63\.4'))  # the gauge's visualbox.json
+    gauge = page.frame_locator("iframe[title='Widget preview']").locator("svg")
+    expect(gauge.get_by_text("63.4").first).to_be_visible()
+    sample.fill("12")
+    page.reload()  # what the developer typed is kept over the manifest's sample
+    expect(page.get_by_label("Sample data")).to_have_value("12")
