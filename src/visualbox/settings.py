@@ -93,6 +93,20 @@ class SandboxSettings(_Group):
         description="Host loopback TCP ports integrations may reach (as 10.0.2.2:PORT). "
         "JSON list, e.g. `[1883, 8080]`.",
     )
+    allow_networks: list[str] = Field(
+        default_factory=list,
+        description="LAN hosts or IPv4 subnets integrations may reach besides the internet "
+        '(private ranges are blocked otherwise), e.g. `["192.168.1.0/24"]`. The host\'s own '
+        "addresses stay blocked; loopback, link-local and 10.0.2.0/24 are refused.",
+    )
+
+    @field_validator("allow_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        from visualbox.runtime.sandbox.network import parse_allowed_network
+
+        return [str(parse_allowed_network(text)) for text in value]
+
     cache_dir: Path | None = Field(
         None, description="Prepared-dependency cache. Defaults to DATA_DIR/cache."
     )

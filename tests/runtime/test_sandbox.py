@@ -25,9 +25,11 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyseccomp
 import pytest
+from pydantic import ValidationError
 
 import visualbox
 from visualbox.runtime.sandbox import cgroups, get_sandbox
@@ -40,7 +42,7 @@ from visualbox.runtime.sandbox.base import (
     SandboxUnavailable,
 )
 from visualbox.runtime.sandbox.bwrap import BwrapProcess, BwrapSandbox
-from visualbox.runtime.sandbox.network import egress_rules, host_subnets
+from visualbox.runtime.sandbox.network import egress_rules, host_subnets, parse_allowed_network
 from visualbox.runtime.sandbox.rlimits import prlimit_args, rlimits_for
 from visualbox.settings import SandboxSettings
 
@@ -676,6 +678,127 @@ async def test_sandbox_cannot_change_its_egress_rules(sandbox: BwrapSandbox) -> 
     )
     assert info.reason is ExitReason.EXITED, err
     assert int(out) != 0
+
+
+@pytest.fixture
+def lan_host() -> Iterator[tuple[str, int, list[str]]]:
+    """A TCP server on a "LAN" host: a network namespace made here, joined to this host
+    by a veth pair (10.213.77.1 here, 10.213.77.2 there). Yields its address, its port
+    and the addresses that connected. Nothing but this test's own namespace is reached."""
+    if not ROOT:
+        pytest.fail("a LAN test host needs root (network namespaces)")
+    tag = secrets.token_hex(3)
+    ns, here, there = f"vbt{tag}", f"vbh{tag}", f"vbn{tag}"
+    address, port = "10.213.77.2", 8471
+    server = textwrap.dedent(
+        f"""
+        import socket, sys
+        s = socket.create_server(("{address}", {port}))
+        print("ready", flush=True)
+        while True:
+            conn, peer = s.accept()
+            print(peer[0], flush=True)
+            with conn:
+                conn.sendall(b"hello")
+        """
+    )
+
+    def ip(*args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True)
+
+    ip("netns", "add", ns)
+    process = None
+    try:
+        ip("link", "add", here, "type", "veth", "peer", "name", there)
+        ip("link", "set", there, "netns", ns)
+        ip("addr", "add", "10.213.77.1/30", "dev", here)
+        ip("link", "set", here, "up")
+        ip("-n", ns, "addr", "add", f"{address}/30", "dev", there)
+        ip("-n", ns, "link", "set", there, "up")
+        ip("-n", ns, "link", "set", "lo", "up")
+        process = subprocess.Popen(
+            ["ip", "netns", "exec", ns, sys.executable, "-c", server],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+        hits: list[str] = []
+
+        def record(stream: Any = process.stdout) -> None:
+            for line in stream:
+                hits.append(line.strip())
+
+        threading.Thread(target=record, daemon=True).start()
+        yield address, port, hits
+    finally:
+        if process is not None:
+            process.kill()
+            process.wait()
+        subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
+        subprocess.run(["ip", "link", "del", here], check=False, capture_output=True)
+
+
+async def test_lan_hosts_are_reached_only_when_the_operator_allows_them(
+    sandbox: BwrapSandbox, lan_host: tuple[str, int, list[str]]
+) -> None:
+    address, port, hits = lan_host
+    target = f"{address}:{port}"
+    info, out, err = await run(sandbox, CONNECT, target, network="outbound")
+    assert info.reason is ExitReason.EXITED, err
+    assert json.loads(out)[0][target] == "ConnectionRefusedError"  # a private range
+    assert hits == []
+
+    info, out, err = await run(
+        sandbox, CONNECT, target, network="outbound", allow_networks=[f"{address}/32"]
+    )
+    assert info.reason is ExitReason.EXITED, err
+    assert json.loads(out)[0][target] == "hello"
+
+    info, out, err = await run(
+        sandbox, CONNECT, target, network="outbound", allow_networks=["10.213.78.0/24"]
+    )
+    assert json.loads(out)[0][target] == "ConnectionRefusedError"  # another LAN only
+    assert len(hits) == 1
+
+
+def test_allowed_networks_keep_the_host_itself_out(tmp_path: Path) -> None:
+    # This host's own address inside an allowed LAN stays refused, before the LAN's ACCEPT.
+    script = tmp_path / "rules.py"
+    script.write_text(
+        "from visualbox.runtime.sandbox.network import egress_rules\n"
+        "print(egress_rules([], ['192.168.77.0/24'])[0])\n"
+    )
+    shell = (
+        f"ip link set lo up && ip addr add 192.168.77.5/32 dev lo && exec {sys.executable} {script}"
+    )
+    done = subprocess.run(
+        ["unshare", "--net", "/bin/sh", "-c", shell], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    rules = done.stdout
+    accept = rules.index("-A OUTPUT -d 192.168.77.0/24 -j ACCEPT")
+    assert rules.index("-A OUTPUT -d 192.168.77.5/32 -p tcp -j REJECT") < accept
+    assert accept < rules.index("-A OUTPUT -d 192.168.0.0/16 -p tcp -j REJECT")
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        ("10.0.2.2", "overlaps 10.0.2.0/24"),
+        ("10.0.0.0/8", "overlaps 10.0.2.0/24"),
+        ("127.0.0.1", "overlaps 127.0.0.0/8"),
+        ("169.254.169.254", "overlaps 169.254.0.0/16"),
+        ("0.0.0.0/0", "overlaps 0.0.0.0/8"),
+        ("fe80::1", "not an IPv4 address"),
+        ("lan", "not an IPv4 address"),
+    ],
+)
+def test_allowed_networks_never_include_loopback_metadata_or_slirp(entry: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        parse_allowed_network(entry)
+    with pytest.raises(ValidationError, match=reason):
+        SandboxSettings(allow_networks=[entry])
+    assert SandboxSettings(allow_networks=["192.168.1.7"]).allow_networks == ["192.168.1.7/32"]
 
 
 def test_egress_rules_reject_private_ranges_and_host_subnets() -> None:

@@ -105,6 +105,7 @@ def run_spec(
     limits: Limits,
     network: Network,
     allow_host_ports: tuple[int, ...],
+    allow_networks: tuple[str, ...] = (),
     config_fd: int,
     output_fd: int,
 ) -> SandboxSpec:
@@ -137,6 +138,7 @@ def run_spec(
         workdir=HOME,
         network=network,
         allow_host_ports=allow_host_ports,
+        allow_networks=allow_networks,
         limits=limits,
         pass_fds=(config_fd, output_fd),
     )

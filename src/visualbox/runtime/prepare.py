@@ -242,6 +242,7 @@ class Preparer:
             mounts=[Mount(module.root, APP), Mount(tmp, DEPS, writable=True), *step.mounts],
             network=step.network,
             allow_host_ports=tuple(settings.allow_host_ports) if step.network != "none" else (),
+            allow_networks=tuple(settings.allow_networks) if step.network != "none" else (),
             limits=limits,
         )
         process = await self.sandbox.spawn(spec)

@@ -181,6 +181,7 @@ class Run:
                 limits=self._supervisor.limits,
                 network=self._network,
                 allow_host_ports=tuple(settings.allow_host_ports),
+                allow_networks=tuple(settings.allow_networks),
                 config_fd=config_fd,
                 output_fd=write_fd,
             )

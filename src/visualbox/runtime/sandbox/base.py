@@ -59,6 +59,8 @@ class SandboxSpec:
     workdir: str = "/work"
     network: Network = "none"
     allow_host_ports: Sequence[int] = ()
+    allow_networks: Sequence[str] = ()
+    """LAN hosts or subnets (IPv4) an ``outbound`` sandbox may reach besides the internet."""
     limits: Limits = field(default_factory=Limits)
     pass_fds: Sequence[int] = ()
 

@@ -273,7 +273,9 @@ class BwrapSandbox(Sandbox):
             if self.host_ids is None:
                 apply_rlimits(child, rlimits)
             if spec.network == "outbound":
-                network = await SlirpNetwork.attach(child, spec.allow_host_ports)
+                network = await SlirpNetwork.attach(
+                    child, spec.allow_host_ports, spec.allow_networks
+                )
             os.write(block_w, b"1")
         except BaseException:
             if pidfd >= 0:

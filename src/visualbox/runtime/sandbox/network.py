@@ -10,6 +10,8 @@ the command starts:
 * ``10.0.2.2:PORT`` (slirp's alias of the host's ``127.0.0.1``) is allowed for
   each ``allow_host_ports`` port only; slirp4netns gets
   ``--disable-host-loopback`` when there is none;
+* the operator's ``allow_networks`` (LAN hosts or subnets, say a sensor gateway)
+  are allowed, except the host's own addresses in them;
 * private, link-local, loopback, CGNAT, multicast and reserved ranges, every
   subnet the host itself is on and every address of the host itself (a public
   ``/32`` has no subnet route) are rejected, so host and LAN services stay out
@@ -44,6 +46,7 @@ __all__ = [
     "find_tool",
     "host_addresses",
     "host_subnets",
+    "parse_allowed_network",
 ]
 
 SLIRP_HOST = "10.0.2.2"
@@ -63,6 +66,16 @@ BLOCKED_V4 = (
     "224.0.0.0/4",
     "240.0.0.0/4",
 )
+NEVER_ALLOWED_V4 = (
+    "0.0.0.0/8",
+    "10.0.2.0/24",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+)
+"""What no allow-list entry may overlap: slirp's own subnet (10.0.2.2 is the host's
+loopback), loopback, link-local (cloud metadata), multicast and reserved ranges."""
 INSTALL_ADVICE = "apt-get install bubblewrap slirp4netns iptables (Fedora: dnf install ...)"
 _READY_TIMEOUT_S = 10.0
 
@@ -101,7 +114,23 @@ def host_addresses() -> list[ipaddress.IPv4Address]:
     return list(found)
 
 
-def egress_rules(allow_host_ports: Sequence[int]) -> tuple[str, str]:
+def parse_allowed_network(text: str) -> ipaddress.IPv4Network:
+    """An ``allow_networks`` entry (``192.168.1.20`` or ``192.168.1.0/24``); ``ValueError``
+    naming the reason when it is not an IPv4 network or overlaps a never-allowed range."""
+    try:
+        net = ipaddress.IPv4Network(text.strip(), strict=False)
+    except ValueError:
+        reason = f"{text!r} is not an IPv4 address or network such as 192.168.1.0/24"
+        raise ValueError(reason) from None
+    for never in NEVER_ALLOWED_V4:
+        if net.overlaps(ipaddress.IPv4Network(never)):
+            raise ValueError(f"{text!r} overlaps {never}, which integrations may never reach")
+    return net
+
+
+def egress_rules(
+    allow_host_ports: Sequence[int], allow_networks: Sequence[str] = ()
+) -> tuple[str, str]:
     """``iptables-restore`` and ``ip6tables-restore`` input for the sandbox's netns."""
     v4 = ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD DROP [0:0]", ":OUTPUT ACCEPT [0:0]"]
     v4.append("-A OUTPUT -o lo -j ACCEPT")
@@ -111,12 +140,19 @@ def egress_rules(allow_host_ports: Sequence[int]) -> tuple[str, str]:
         if not 0 < port < 65536:
             raise ValueError(f"not a TCP port: {port}")
         v4.append(f"-A OUTPUT -d {SLIRP_HOST}/32 -p tcp --dport {port} -j ACCEPT")
+    allowed = list(dict.fromkeys(parse_allowed_network(n) for n in allow_networks))
+    if allowed:
+        # The host itself stays out of reach, even inside an allowed LAN.
+        for address in host_addresses():
+            if any(address in net for net in allowed):
+                v4 += _reject(f"{address}/32")
+        for accepted in allowed:
+            v4.append(f"-A OUTPUT -d {accepted} -j ACCEPT")
     nets = [ipaddress.IPv4Network(n) for n in BLOCKED_V4] + host_subnets()
     own = [a for a in host_addresses() if not any(a in n for n in nets)]
     blocked = dict.fromkeys([*(str(n) for n in nets), *(f"{a}/32" for a in own)])
-    for net in blocked:
-        v4.append(f"-A OUTPUT -d {net} -p tcp -j REJECT --reject-with tcp-reset")
-        v4.append(f"-A OUTPUT -d {net} -j REJECT --reject-with icmp-admin-prohibited")
+    for destination in blocked:
+        v4 += _reject(destination)
     v4.append("COMMIT")
     v6 = ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD DROP [0:0]", ":OUTPUT ACCEPT [0:0]"]
     v6 += ["-A OUTPUT -o lo -j ACCEPT", "-A OUTPUT -j REJECT", "COMMIT"]
@@ -163,6 +199,14 @@ async def _read_byte(fd: int, timeout_s: float) -> bytes:
     return os.read(fd, 1) if await wait_readable(fd, timeout_s) else b""
 
 
+def _reject(destination: str) -> list[str]:
+    """Refuse TCP with a reset (a quick "connection refused") and the rest with ICMP."""
+    return [
+        f"-A OUTPUT -d {destination} -p tcp -j REJECT --reject-with tcp-reset",
+        f"-A OUTPUT -d {destination} -j REJECT --reject-with icmp-admin-prohibited",
+    ]
+
+
 class SlirpNetwork:
     """slirp4netns attached to one sandbox; :meth:`close` stops it."""
 
@@ -171,9 +215,11 @@ class SlirpNetwork:
         self._exit_w = exit_w
 
     @classmethod
-    async def attach(cls, child_pid: int, allow_host_ports: Sequence[int]) -> SlirpNetwork:
+    async def attach(
+        cls, child_pid: int, allow_host_ports: Sequence[int], allow_networks: Sequence[str] = ()
+    ) -> SlirpNetwork:
         """Connect the netns of ``child_pid`` and load the egress rules into it."""
-        rules_v4, rules_v6 = egress_rules(allow_host_ports)
+        rules_v4, rules_v6 = egress_rules(allow_host_ports, allow_networks)
         netfd = os.open(f"/proc/{child_pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         fds: list[int] = [netfd]
         try:
