@@ -41,8 +41,15 @@ def test_status_light_draws_reacts_to_data_and_config(live_server: LiveServer, p
     expect(preview.frame.locator("#title")).to_have_text("CPU")
     preview.shot_after_change(third)
     preview.set_config("Warning at", "70")
+    glow = light.evaluate("e => getComputedStyle(e).boxShadow")
     preview.set_config("Warning colour", "#7c3aed")
     expect(light).to_have_css("background-color", "rgb(124, 58, 237)")
+    expect(light).not_to_have_css("box-shadow", glow)  # the glow follows the new colour
+    glow = light.evaluate("e => getComputedStyle(e).boxShadow")
+    preview.set_config("Warning colour", "#a0f")  # a short form glows too
+    expect(light).to_have_css("background-color", "rgb(170, 0, 255)")
+    expect(light).not_to_have_css("box-shadow", glow)
+    preview.set_config("Warning colour", "#7c3aed")
     preview.config.get_by_label("Show the value", exact=True).uncheck()
     expect(value).to_be_empty()
 
