@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import httpx2
 import pytest
@@ -18,7 +19,10 @@ from tests.live.conftest import (
     viewer,
 )
 
-SECRET_SCHEMA = [*LEVEL_SCHEMA, {"type": "password", "name": "api_key", "label": "API key"}]
+SECRET_SCHEMA: list[dict[str, Any]] = [
+    *LEVEL_SCHEMA,
+    {"type": "password", "name": "api_key", "label": "API key"},
+]
 
 pytestmark = pytest.mark.anyio
 
