@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 HEALTHY_AFTER_S = 60.0
 """A run that lasted this long resets the crash back-off."""
+NOT_RESTARTED = frozenset({ExitReason.EXITED, ExitReason.CONFIG})
+"""Ends that are no crash: finished its work (exit 0), or cannot work with this config (78)."""
 
 
 class Instances:
@@ -144,8 +146,8 @@ class Instances:
         )
         if instance.state != "exited" or message.reason == ExitReason.TERMINATED:
             return
-        if message.reason in (ExitReason.EXITED, ExitReason.CONFIG):
-            return  # finished its work (exit code 0), or cannot work with this config (78)
+        if message.reason in NOT_RESTARTED:
+            return
         since = instance.running_since
         if since is not None and time.monotonic() - since >= HEALTHY_AFTER_S:
             instance.failures = 0
@@ -176,7 +178,4 @@ def idle(instance: Instance) -> bool:
         return False
     if instance.handle is None:
         return True
-    return instance.state == "exited" and instance.reason not in (
-        ExitReason.EXITED,
-        ExitReason.CONFIG,
-    )
+    return instance.state == "exited" and instance.reason not in NOT_RESTARTED

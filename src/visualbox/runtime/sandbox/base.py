@@ -90,6 +90,17 @@ class ExitInfo:
     """CPU seconds the run used, when the backend can measure it (cgroup accounting)."""
 
 
+def exit_of_status(code: int | None, cpu_s: float | None = None) -> ExitInfo:
+    """How a run ended by its own exit status (no limit hit, not stopped by us): 0 is
+    ``exited``, 78 ``config``, anything else (a signal too) ``crashed``. Every backend
+    ends with this once it has ruled out its own reasons."""
+    if code == 0:
+        return ExitInfo(code, ExitReason.EXITED, "", cpu_s)
+    if code == EX_CONFIG:
+        return ExitInfo(code, ExitReason.CONFIG, CONFIG_DETAIL, cpu_s)
+    return ExitInfo(code, ExitReason.CRASHED, f"exit status {code}", cpu_s)
+
+
 class SandboxProcess(abc.ABC):
     """A running sandboxed command. ``stdout``/``stderr`` are asyncio streams."""
 

@@ -51,8 +51,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from .base import (
-    CONFIG_DETAIL,
-    EX_CONFIG,
     ExitInfo,
     ExitReason,
     Limits,
@@ -60,6 +58,7 @@ from .base import (
     SandboxProcess,
     SandboxSpec,
     SandboxUnavailable,
+    exit_of_status,
 )
 from .cgroups import RunCgroup
 from .network import (
@@ -422,10 +421,6 @@ class BwrapProcess(SandboxProcess):
             reason, detail = ExitReason.TIME_LIMIT, f"ran longer than {self._limits.time_s} s"
         elif oom:
             reason, detail = ExitReason.OOM, f"exceeded {self._limits.memory_mb} MiB"
-        elif code == 0:
-            reason, detail = ExitReason.EXITED, ""
-        elif code == EX_CONFIG:
-            reason, detail = ExitReason.CONFIG, CONFIG_DETAIL
         elif code == -signal.SIGXCPU or (
             code == -signal.SIGKILL
             and self._limits.cpu_time_s is not None
@@ -433,7 +428,7 @@ class BwrapProcess(SandboxProcess):
         ):
             reason, detail = ExitReason.CPU_LIMIT, f"used {self._limits.cpu_time_s} CPU seconds"
         else:
-            reason, detail = ExitReason.CRASHED, f"exit status {code}"
+            return exit_of_status(code, cpu_s)
         return ExitInfo(code=code, reason=reason, detail=detail, cpu_s=cpu_s)
 
     async def wait(self) -> ExitInfo:

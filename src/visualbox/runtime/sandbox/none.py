@@ -19,13 +19,12 @@ import tempfile
 from pathlib import Path
 
 from visualbox.runtime.sandbox.base import (
-    CONFIG_DETAIL,
-    EX_CONFIG,
     ExitInfo,
     ExitReason,
     Sandbox,
     SandboxProcess,
     SandboxSpec,
+    exit_of_status,
 )
 
 
@@ -41,9 +40,10 @@ def _rewrite(value: str, root: str, tops: frozenset[str]) -> str:
 def exit_info(returncode: int, reason: ExitReason | None = None) -> ExitInfo:
     """ExitInfo for a returncode (negative = killed by that signal)."""
     if reason is None:
-        reason = ExitReason.EXITED if returncode == 0 else ExitReason.CRASHED
-        if returncode == EX_CONFIG:
-            return ExitInfo(returncode, ExitReason.CONFIG, CONFIG_DETAIL)
+        chosen = exit_of_status(returncode)
+        if chosen.reason is ExitReason.CONFIG:
+            return chosen
+        reason = chosen.reason
     if returncode < 0:
         detail = f"killed by signal {signal.Signals(-returncode).name}"
     else:

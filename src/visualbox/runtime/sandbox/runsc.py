@@ -24,14 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from .base import (
-    CONFIG_DETAIL,
-    EX_CONFIG,
     ExitInfo,
     ExitReason,
     Sandbox,
     SandboxProcess,
     SandboxSpec,
     SandboxUnavailable,
+    exit_of_status,
 )
 
 __all__ = ["RunscProcess", "RunscSandbox"]
@@ -206,15 +205,11 @@ class RunscProcess(SandboxProcess):
             return ExitInfo(code, ExitReason.TERMINATED, "stopped")
         if self._timed_out:
             return ExitInfo(code, ExitReason.TIME_LIMIT, f"ran longer than {self._limits.time_s} s")
-        if code == 0:
-            return ExitInfo(code, ExitReason.EXITED)
-        if code == EX_CONFIG:
-            return ExitInfo(code, ExitReason.CONFIG, CONFIG_DETAIL)
         if code == -signal.SIGKILL:
             # gVisor's sentry and the command share the memory cgroup; a SIGKILL we did
             # not send is the OOM killer.
             return ExitInfo(code, ExitReason.OOM, f"exceeded {self._limits.memory_mb} MiB")
-        return ExitInfo(code, ExitReason.CRASHED, f"exit status {code}")
+        return exit_of_status(code)
 
     async def wait(self) -> ExitInfo:
         return await asyncio.shield(self._watcher)
