@@ -39,26 +39,23 @@ LIB_DIR = Path(__file__).parent.parent / "web" / "lib"
 
 def frame_csp(img_sources: Sequence[str] = ()) -> str:
     """The frames' policy; ``img_sources`` (``FRAMES__IMG_SOURCES``) may add image origins."""
-    return _FRAME_CSP.replace(
-        "img-src 'self' data: blob:", " ".join(["img-src 'self' data: blob:", *img_sources])
+    return "; ".join(
+        [
+            "sandbox allow-scripts",
+            "default-src 'none'",
+            "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
+            "style-src 'self' 'unsafe-inline'",
+            " ".join(["img-src 'self' data: blob:", *img_sources]),
+            "font-src 'self' data:",
+            "media-src 'self' data: blob:",
+            "connect-src 'none'",
+            "frame-ancestors 'self'",
+            "base-uri 'none'",
+            "form-action 'none'",
+        ]
     )
 
 
-_FRAME_CSP = "; ".join(
-    [
-        "sandbox allow-scripts",
-        "default-src 'none'",
-        "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data: blob:",
-        "font-src 'self' data:",
-        "media-src 'self' data: blob:",
-        "connect-src 'none'",
-        "frame-ancestors 'self'",
-        "base-uri 'none'",
-        "form-action 'none'",
-    ]
-)
 _TYPES = {
     ".js": "text/javascript",
     ".mjs": "text/javascript",
@@ -77,7 +74,7 @@ body{margin:0;height:100vh;display:grid;place-items:center;font:14px system-ui,s
 text-align:center;padding:0 1em;opacity:.75}</style></head><body><p>MESSAGE</p></body></html>"""
 
 
-FRAME_CSP = _FRAME_CSP
+FRAME_CSP = frame_csp()
 """The policy with the default settings."""
 
 

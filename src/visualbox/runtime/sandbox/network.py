@@ -141,15 +141,16 @@ def egress_rules(
             raise ValueError(f"not a TCP port: {port}")
         v4.append(f"-A OUTPUT -d {SLIRP_HOST}/32 -p tcp --dport {port} -j ACCEPT")
     allowed = list(dict.fromkeys(parse_allowed_network(n) for n in allow_networks))
+    addresses = host_addresses()
     if allowed:
         # The host itself stays out of reach, even inside an allowed LAN.
-        for address in host_addresses():
+        for address in addresses:
             if any(address in net for net in allowed):
                 v4 += _reject(f"{address}/32")
         for accepted in allowed:
             v4.append(f"-A OUTPUT -d {accepted} -j ACCEPT")
     nets = [ipaddress.IPv4Network(n) for n in BLOCKED_V4] + host_subnets()
-    own = [a for a in host_addresses() if not any(a in n for n in nets)]
+    own = [a for a in addresses if not any(a in n for n in nets)]
     blocked = dict.fromkeys([*(str(n) for n in nets), *(f"{a}/32" for a in own)])
     for destination in blocked:
         v4 += _reject(destination)
