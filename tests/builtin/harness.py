@@ -18,13 +18,21 @@ from pathlib import Path
 from typing import Any
 
 from tests.runtime.harness import HOST_ALIAS, Collector, make_sandbox, settings
-from visualbox.modules.check import check_tree
+from visualbox.modules.check import CheckedModule, check_tree
+from visualbox.modules.config_schema import ConfigSchema
 from visualbox.modules.tree import read_dir
 from visualbox.runtime.layout import ModuleSource
 from visualbox.runtime.supervisor import Supervisor
 from visualbox.services.builtin import BUILTIN_DIR
 
-__all__ = ["HOST_ALIAS", "Collector", "builtin_dir", "run_builtin", "start_builtin"]
+__all__ = [
+    "HOST_ALIAS",
+    "Collector",
+    "builtin_dir",
+    "checked_builtin",
+    "run_builtin",
+    "start_builtin",
+]
 
 CACHE_DIR: Path | None = None
 
@@ -34,11 +42,16 @@ def builtin_dir(name: str) -> Path:
     return folder
 
 
-def _module(name: str) -> tuple[ModuleSource, Any]:
-    folder = builtin_dir(name)
-    checked, problems = check_tree(read_dir(folder), default_name=name)
+def checked_builtin(name: str) -> CheckedModule:
+    """Built-in ``name`` as ``visualbox module check`` sees it (its manifest and schema)."""
+    checked, problems = check_tree(read_dir(builtin_dir(name)), default_name=name)
     assert checked is not None and not problems, problems
-    return ModuleSource.from_dir(folder, checked.manifest.runtime), checked.schema
+    return checked
+
+
+def _module(name: str) -> tuple[ModuleSource, ConfigSchema]:
+    checked = checked_builtin(name)
+    return ModuleSource.from_dir(builtin_dir(name), checked.manifest.runtime), checked.schema
 
 
 class Running:

@@ -10,11 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.builtin.harness import HOST_ALIAS, Collector, builtin_dir, run_builtin
+from tests.builtin.harness import HOST_ALIAS, Collector, checked_builtin, run_builtin
 from tests.fixtures.http_api import HttpApi, Reply
 from visualbox.errors import InvalidInput
-from visualbox.modules.check import check_tree
-from visualbox.modules.tree import read_dir
 from visualbox.runtime.messages import Output, RunState, Status, StatusLevel
 from visualbox.runtime.sandbox.base import EX_CONFIG, ExitReason
 
@@ -204,9 +202,7 @@ def test_a_setting_that_cannot_work_is_named_then_it_exits_with_78(
 
 
 def test_the_config_schema_refuses_bad_values() -> None:
-    checked, problems = check_tree(read_dir(builtin_dir(NAME)), default_name=NAME)
-    assert checked is not None and not problems, problems
-    schema = checked.schema
+    schema = checked_builtin(NAME).schema
     good = {"url": "http://example.invalid/t.csv"}
     assert schema.validate_values(good)["format"] == "auto"
     refusals: list[tuple[dict[str, Any], str]] = [
