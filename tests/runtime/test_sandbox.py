@@ -761,21 +761,30 @@ async def test_lan_hosts_are_reached_only_when_the_operator_allows_them(
     assert len(hits) == 1
 
 
-def test_allowed_networks_keep_the_host_itself_out(tmp_path: Path) -> None:
-    # This host's own address inside an allowed LAN stays refused, before the LAN's ACCEPT.
-    script = tmp_path / "rules.py"
+def rules_on_a_host_with(address: str, folder: Path, allow_networks: list[str]) -> str:
+    """The IPv4 egress rules as made on a host that has ``address`` (a /32 on no subnet
+    route): a network namespace made here, with that address, stands in for the host."""
+    script = folder / "rules.py"
     script.write_text(
+        "import sys\n"
         "from visualbox.runtime.sandbox.network import egress_rules\n"
-        "print(egress_rules([], ['192.168.77.0/24'])[0])\n"
+        "print(egress_rules([], sys.argv[1:])[0])\n"
     )
-    shell = (
-        f"ip link set lo up && ip addr add 192.168.77.5/32 dev lo && exec {sys.executable} {script}"
-    )
+    shell = f'ip link set lo up && ip addr add {address}/32 dev lo && exec "$0" "$@"'
+    argv = [sys.executable, str(script), *allow_networks]
     done = subprocess.run(
-        ["unshare", "--net", "/bin/sh", "-c", shell], capture_output=True, text=True, check=False
+        ["unshare", "--net", "/bin/sh", "-c", shell, *argv],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
-    rules = done.stdout
+    return done.stdout
+
+
+def test_allowed_networks_keep_the_host_itself_out(tmp_path: Path) -> None:
+    # This host's own address inside an allowed LAN stays refused, before the LAN's ACCEPT.
+    rules = rules_on_a_host_with("192.168.77.5", tmp_path, ["192.168.77.0/24"])
     accept = rules.index("-A OUTPUT -d 192.168.77.0/24 -j ACCEPT")
     assert rules.index("-A OUTPUT -d 192.168.77.5/32 -p tcp -j REJECT") < accept
     assert accept < rules.index("-A OUTPUT -d 192.168.0.0/16 -p tcp -j REJECT")
@@ -814,21 +823,10 @@ def test_egress_rules_reject_private_ranges_and_host_subnets() -> None:
 
 @pytest.mark.skipif(not ROOT, reason="making a network namespace with an address needs root")
 def test_egress_rules_reject_host_addresses_without_a_subnet_route(tmp_path: Path) -> None:
-    # A host whose public address is a /32 (no subnet route, as on many cloud hosts): a
-    # network namespace made here, with such an address, stands in for it.
+    # A host whose public address is a /32 (no subnet route, as on many cloud hosts).
     address = "198.51.100.7"
-    script = tmp_path / "rules.py"
-    script.write_text(
-        "from visualbox.runtime.sandbox.network import egress_rules\nprint(egress_rules([])[0])\n"
-    )
-    shell = (
-        f"ip link set lo up && ip addr add {address}/32 dev lo && exec {sys.executable} {script}"
-    )
-    done = subprocess.run(
-        ["unshare", "--net", "/bin/sh", "-c", shell], capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert f"-A OUTPUT -d {address}/32 -j REJECT" in done.stdout
+    rules = rules_on_a_host_with(address, tmp_path, [])
+    assert f"-A OUTPUT -d {address}/32 -j REJECT" in rules
 
 
 # --- choosing a backend ----------------------------------------------------------------

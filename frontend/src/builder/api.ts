@@ -2,6 +2,7 @@
 // (docs/api/dashboards.md, sharing.md, registry.md, modules.md).
 import { api } from "../api";
 import { type ConfigField, parseSchema } from "../forms/config";
+import type { DashboardSummary } from "../home/dashboards";
 
 export type { ConfigField };
 
@@ -44,14 +45,8 @@ export interface WidgetInstance {
   frame?: string | null;
 }
 
-export interface Dashboard {
-  id: string;
-  name: string;
-  revision: number;
-  public: boolean;
-  listed: boolean;
-  created_at: string;
-  updated_at: string;
+/** The whole dashboard: its summary (as the list shows it) and its content. */
+export interface Dashboard extends DashboardSummary {
   settings: DashboardSettings;
   integrations: IntegrationInstance[];
   widgets: WidgetInstance[];
