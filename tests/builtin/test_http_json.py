@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +19,6 @@ from visualbox.runtime.sandbox.base import EX_CONFIG, ExitReason
 NAME = "http-json"
 SECRET = "Bearer s3cr3t-t0ken-42"
 DOC = {"data": {"items": [{"id": "a", "v": 1.5}, {"id": "b", "v": None}], "ok": True}}
-
-
-@pytest.fixture
-def api() -> Iterator[HttpApi]:
-    with HttpApi() as server:
-        yield server
 
 
 def config(api: HttpApi, path: str = "/data", **values: Any) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +19,6 @@ from visualbox.runtime.sandbox.base import EX_CONFIG, ExitReason
 NAME = "table-from-url"
 SECRET = "Bearer t4ble-s3cret-99"
 CSV = b"city;temp;station;note\r\nOslo;3.5;007;\r\n\r\nRome;18;112;warm\r\nLima;-2e1;.5;1_000\r\n"
-
-
-@pytest.fixture
-def api() -> Iterator[HttpApi]:
-    with HttpApi() as server:
-        yield server
 
 
 def config(api: HttpApi, path: str, **values: Any) -> dict[str, Any]:
