@@ -469,6 +469,96 @@ def test_an_expired_link_is_refused(client: TestClient, app: FastAPI, mail: Smtp
     assert client.get("/api/account").json()["email_verified"] is False
 
 
+def test_a_reset_voids_a_squatters_pending_email_change(
+    client: TestClient, app: FastAPI, mail: SmtpServer
+) -> None:
+    """The takeover: a squatter signs up with the victim's address and asks to move the
+    account to their own; the victim reclaims it by a reset; the old change link is void."""
+    signup(TestClient(app), "first@example.com", "First")  # the administrator
+    squatter = TestClient(app)
+    signup(squatter, "victim@example.com", "Squatter")
+    asked = squatter.post(
+        "/api/account/email", json={"email": "squatter@example.net", "password": PASSWORD}
+    )
+    assert asked.status_code == 202
+    change_link = token_of(mail.link(2))
+    victim = TestClient(app)
+    victim.post("/api/auth/forgot", json={"email": "victim@example.com"})
+    reset = token_of(mail.link(3))
+    body = {"token": reset, "password": "the victim's own"}
+    assert victim.post("/api/auth/reset", json=body).status_code == 200
+    assert signin(victim, "victim@example.com", "the victim's own").status_code == 200
+
+    followed = TestClient(app).get("/verify-email", params={"token": change_link})
+    assert followed.status_code == 400
+    assert victim.get("/api/account").json()["email"] == "victim@example.com"
+    error(squatter.get("/api/account"), 401, "unauthenticated")
+
+
+def test_following_any_link_voids_every_other_pending_link(
+    client: TestClient, app: FastAPI, mail: SmtpServer
+) -> None:
+    signup(client, "ada@example.com")  # link 0: verify
+    client.post("/api/auth/forgot", json={"email": "ada@example.com"})  # link 1
+    client.post("/api/auth/forgot", json={"email": "ada@example.com"})  # link 2
+    verify, first_reset, second_reset = (token_of(mail.link(i)) for i in range(3))
+    body = {"token": second_reset, "password": "long enough"}
+    assert client.post("/api/auth/reset", json=body).status_code == 200
+    assert client.get("/verify-email", params={"token": verify}).status_code == 400
+    again = {"token": first_reset, "password": "another one"}
+    error(client.post("/api/auth/reset", json=again), 400, "invalid_token")
+    assert client.get("/reset-password", params={"token": first_reset}).status_code == 400
+
+
+def test_a_password_change_or_a_new_address_voids_pending_links(
+    client: TestClient, app: FastAPI, mail: SmtpServer
+) -> None:
+    signup(client, "ada@example.com")
+    change = {"email": "one@example.com", "password": PASSWORD}
+    assert client.post("/api/account/email", json=change).status_code == 202
+    first_change = token_of(mail.link(1))
+    change = {"email": "two@example.com", "password": PASSWORD}
+    assert client.post("/api/account/email", json=change).status_code == 202
+    second_change = token_of(mail.link(2))
+    # Asking for a second address voids the first request's link.
+    assert client.get("/verify-email", params={"token": first_change}).status_code == 400
+    client.post("/api/auth/forgot", json={"email": "ada@example.com"})
+    reset = token_of(mail.link(3))
+    body = {"current_password": PASSWORD, "new_password": "new password"}
+    assert client.post("/api/account/password", json=body).status_code == 204
+    assert client.get("/verify-email", params={"token": second_change}).status_code == 400
+    error(
+        client.post("/api/auth/reset", json={"token": reset, "password": "long enough"}),
+        400,
+        "invalid_token",
+    )
+    assert client.get("/api/account").json()["email"] == "ada@example.com"
+
+
+def test_a_reset_revokes_api_tokens_unless_asked_to_keep_them(
+    client: TestClient, app: FastAPI, mail: SmtpServer
+) -> None:
+    signup(client, "ada@example.com")
+    assert client.get("/verify-email", params={"token": token_of(mail.link(0))}).status_code == 200
+    token = client.post("/api/account/tokens", json={"name": "ci"}).json()["token"]
+    bearer = TestClient(app, headers={"Authorization": f"Bearer {token}"})
+    client.post("/api/auth/forgot", json={"email": "ada@example.com"})
+    keep = {"token": token_of(mail.link(1)), "password": "long enough", "revoke_tokens": False}
+    assert client.post("/api/auth/reset", json=keep).status_code == 200
+    assert bearer.get("/api/account").status_code == 200  # kept, as asked
+
+    client.post("/api/auth/forgot", json={"email": "ada@example.com"})
+    browser = TestClient(app)
+    form = browser.get("/reset-password", params={"token": token_of(mail.link(2))})
+    assert 'name="revoke_tokens" value="yes" checked' in form.text  # offered, on by default
+    fields = {"token": token_of(mail.link(2)), "password": "a new password"}
+    done = browser.post(
+        "/reset-password", data={**fields, "confirm": "a new password", "revoke_tokens": "yes"}
+    )
+    assert done.status_code == 200 and "API tokens" in done.text
+    error(bearer.get("/api/account"), 401, "unauthenticated")
+
+
 # -- account settings -------------------------------------------------------------------
 
 

@@ -26,9 +26,9 @@ from visualbox.settings import SandboxSettings
 PY_MAIN = "import tinydep\nimport visualbox\nvisualbox.output(tinydep.VALUE)\n"
 
 
-def _wheel(dest: Path) -> None:
+def _wheel(dest: Path, value: object = 42) -> None:
     files = {
-        "tinydep/__init__.py": b"VALUE = 42\n",
+        "tinydep/__init__.py": f"VALUE = {value!r}\n".encode(),
         "tinydep-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: tinydep\nVersion: 1.0\n",
         "tinydep-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\n"
         b"Root-Is-Purelib: true\nTag: py3-none-any\n",
@@ -174,13 +174,14 @@ def test_a_killed_prepare_leaves_nothing_behind_for_long(tmp_path: Path) -> None
     source = module("node", tmp_path / "m", NODE_FILES)
     cache = tmp_path / "cache"
     # What a supervisor killed mid-prepare leaves: a temporary folder of the entry.
-    stale = cache / "node" / f".tmp-{cache_key(source)}-killed"
+    registry = "http://127.0.0.1:9/"
+    stale = cache / "node" / f".tmp-{cache_key(source, registry)}-killed"
     (stale / "pkg").mkdir(parents=True)
-    node_settings = settings(npm_registry="http://127.0.0.1:9/")
+    node_settings = settings(npm_registry=registry)
     (run,) = run_async(_start_all(node_settings, cache, [source]))
     assert run.outputs == [{"value": 7}], run.messages
     assert not stale.exists()
-    assert [p.name for p in (cache / "node").iterdir()] == [cache_key(source)]
+    assert [p.name for p in (cache / "node").iterdir()] == [cache_key(source, registry)]
 
 
 def test_go_builds_once_with_vendored_code(tmp_path: Path) -> None:
@@ -245,22 +246,54 @@ def test_prepared_entries_hold_no_set_id_or_shared_writable_files(tmp_path: Path
 
 
 def test_python_code_edits_reuse_the_prepared_dependencies(tmp_path: Path) -> None:
-    """The venv depends on requirements.txt alone, unless it points at other files."""
+    """The venv depends on requirements.txt alone when every line is a plain requirement
+    from the index; anything else (options, paths, URLs, odd line breaks) keys on the
+    whole module."""
 
     def key(name: str, files: dict[str, str]) -> str:
         return cache_key(module("python", tmp_path / name, files))
 
-    base = {"requirements.txt": "tinydep==1.0\n"}
+    base = {"requirements.txt": "# pinned\ntinydep[fast]==1.0 ; python_version >= '3'\r\n"}
     first = key("a", {**base, "main.py": "print(1)\n"})
     assert key("b", {**base, "main.py": "print(2)\n", "extra.py": ""}) == first
     assert key("c", {"requirements.txt": "tinydep==1.1\n", "main.py": "print(1)\n"}) != first
-    local_lines = ("-r base.txt", "-e .", "./wheels/x.whl", "--requirement=b.txt", "x @ ./x")
-    for local in (*local_lines, "y @ file:///app/y"):
+    local_lines = (
+        "-r base.txt", "-e .", "./wheels/x.whl", "--requirement=b.txt", "x @ ./x",
+        "y @ file:///app/y", "-i /app/simple", "--index-url=/app/simple", "demo\r-r /app/x.txt",
+        "demo\x0b-r /app/x.txt", "demo # \r-r x.txt", "--find-links /app/w", "z \\\n-r x.txt",
+        "tinydep --config-settings x=/app/y", "pkg>=1 ; extra == '\r-r x.txt'",
+    )  # fmt: skip
+    for n, local in enumerate(local_lines):
         requirements = {"requirements.txt": f"tinydep==1.0\n{local}\n"}
-        one = key(f"d{len(local)}1", {**requirements, "main.py": "print(1)\n"})
-        two = key(f"d{len(local)}2", {**requirements, "main.py": "print(2)\n"})
+        one = key(f"d{n}1", {**requirements, "main.py": "print(1)\n"})
+        two = key(f"d{n}2", {**requirements, "main.py": "print(2)\n"})
         assert one != two, local  # the whole module counts then
     node = {"package.json": "{}", "index.js": "1"}
     assert cache_key(module("node", tmp_path / "n1", node)) != cache_key(
         module("node", tmp_path / "n2", {**node, "index.js": "2"})
     )
+
+
+def _poisonable(dest: Path, value: object) -> ModuleSource:
+    """A module whose requirements read a package index inside the module itself."""
+    (dest / "simple" / "tinydep").mkdir(parents=True)
+    _wheel(dest / "simple" / "tinydep" / "tinydep-1.0-py3-none-any.whl", value)
+    (dest / "simple" / "tinydep" / "index.html").write_text(
+        '<a href="tinydep-1.0-py3-none-any.whl">tinydep-1.0-py3-none-any.whl</a>'
+    )
+    (dest / "main.py").write_text(PY_MAIN)
+    (dest / "requirements.txt").write_text("-i /app/simple\ntinydep==1.0\n")
+    return ModuleSource.from_dir(dest, "python")
+
+
+def test_another_users_module_cannot_poison_a_prepared_environment(tmp_path: Path) -> None:
+    """The attack: the same requirements.txt, each module with its own local index. The
+    attacker prepares first; the victim must still run its own package, not theirs."""
+    attacker = _poisonable(tmp_path / "attacker", "attacker's code")
+    victim = _poisonable(tmp_path / "victim", 42)
+    cache = tmp_path / "cache"
+    first, second = run_async(_start_all(settings(), cache, [attacker, victim]))
+    assert first.outputs == ["attacker's code"]
+    assert second.outputs == [42]
+    assert cache_key(attacker) != cache_key(victim)
+    assert len(_entries(cache, "python")) == 2

@@ -141,8 +141,9 @@ def forgot(
 
 @router.post("/auth/reset")
 def reset(body: PasswordReset, db: SessionDep) -> Notice:
-    """Set a new password with a reset link's token; ends every session of the user."""
-    accounts.reset_password(db, body.token, body.password)
+    """Set a new password with a reset link's token; ends every session of the user,
+    voids their other links and, unless ``revoke_tokens`` is false, revokes their API tokens."""
+    accounts.reset_password(db, body.token, body.password, revoke_tokens=body.revoke_tokens)
     return Notice(message="Your password was changed. Sign in with the new password.")
 
 

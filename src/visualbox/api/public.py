@@ -32,6 +32,7 @@ _HEADERS = {
 _STYLE = (
     "body{font:16px/1.5 system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}"
     "label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.4rem;font:inherit}"
+    ".check{display:flex;gap:.5rem;align-items:baseline}.check input{width:auto}"
     "button{margin-top:1rem;padding:.5rem 1rem;font:inherit}.error{color:#b00020}"
 )
 _BAD_LINK = (
@@ -62,6 +63,9 @@ def _reset_form(token: str, error: str | None = None, status: int = 200) -> HTML
         '<label for="confirm">Repeat the new password</label>'
         f'<input id="confirm" name="confirm" type="password" required '
         f'minlength="{accounts.MIN_PASSWORD}" autocomplete="new-password">'
+        '<label class="check"><input type="checkbox" name="revoke_tokens" value="yes" checked> '
+        "Also revoke every API token (recommended if someone else may have used the account)"
+        "</label>"
         '<button type="submit">Set the new password</button></form>'
     )
     return _page("Choose a new password", body, status)
@@ -97,16 +101,19 @@ def reset_password(
     token: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
     confirm: Annotated[str, Form(max_length=1024)] = "",
+    revoke_tokens: Annotated[str, Form(max_length=8)] = "",
 ) -> HTMLResponse:
     """Set the new password from the form; every session of the account ends."""
     if password != confirm:
         return _reset_form(token, "The two passwords differ; type the same one twice.", 400)
     try:
-        accounts.reset_password(db, token, password)
+        accounts.reset_password(db, token, password, revoke_tokens=revoke_tokens == "yes")
     except accounts.InvalidLink:
         return _page("Link not valid", f"<p>{escape(_BAD_LINK)}</p>", 400)
     except InvalidInput as exc:
         reason = exc.fields[0].reason if exc.fields else exc.message
         return _reset_form(token, f"The password {reason}.", 400)
-    text = "Your password was changed and every session was signed out. Sign in again."
+    text = "Your password was changed and every session was signed out"
+    text += ", and your API tokens were revoked. " if revoke_tokens == "yes" else ". "
+    text += "Sign in again."
     return _page("Password changed", f"<p>{escape(text)}</p>")

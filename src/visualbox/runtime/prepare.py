@@ -88,29 +88,66 @@ def _tools_fingerprint(runtime: Runtime) -> str:
     return binary_fingerprint(GO)
 
 
-def cache_key(module: ModuleSource) -> str:
-    """Hash of (what the prepare step reads, runtime, SDK, interpreter and tool versions).
+def cache_key(module: ModuleSource, sources: str = "") -> str:
+    """Hash of everything the prepare step can read: its inputs, the package sources
+    the server points it at (``sources``), the runtime, the SDK and the tool versions.
 
-    What a Python prepare reads is ``requirements.txt`` alone, unless it names other
-    files (``-r``, ``-e .``, local paths): editing ``main.py`` then reuses the
-    prepared venv. Node's prepared copy and Go's binary contain the code, so they
-    are keyed on the whole module.
+    Two modules share an entry only when those are provably the same: the whole
+    module content, or, for a Python ``requirements.txt`` made only of plain
+    requirements resolved from the configured index (:func:`index_only`), that
+    file's text, so editing ``main.py`` reuses the prepared venv. Node's prepared
+    copy and Go's binary contain the code, so they are keyed on the whole module.
     """
-    parts = [_inputs_hash(module), module.runtime, _sdk_hash(), _tools_fingerprint(module.runtime)]
+    parts = [
+        _inputs_hash(module),
+        module.runtime,
+        _sdk_hash(),
+        _tools_fingerprint(module.runtime),
+        sources,
+    ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
-_LOCAL_REFERENCE = re.compile(
-    rb"^\s*(?:-[rceEf]|--(?:requirement|constraint|editable|find-links)|[./~])|file:|@\s*[./~]",
-    re.M,
+_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+_SPEC = r"(?:===|==|!=|~=|<=|>=|<|>)[ \t]*[A-Za-z0-9.*+!_-]+"
+_PLAIN_LINE = re.compile(
+    rf"""[ \t]*(?:
+        {_NAME}
+        (?:[ \t]*\[[ \t]*{_NAME}(?:[ \t]*,[ \t]*{_NAME})*[ \t]*\])?
+        (?:[ \t]*{_SPEC}(?:[ \t]*,[ \t]*{_SPEC})*)?
+        (?:[ \t]*;[A-Za-z0-9_.'"<>=!~(),* \t-]+)?
+    )?(?:[ \t]+\#[ -~\t]*|^\#[ -~\t]*)?[ \t]*""",
+    re.X,
 )
-"""A requirements line that reads other files of the module (or of the host)."""
+"""One line of a requirements file that names a package (with extras, versions and an
+environment marker) or is blank or a comment: nothing that reads a file or an index."""
+_OPTION = re.compile(r"(?:^|[ \t])-")
+_FORBIDDEN = re.compile(r"[^\t\n\r -~]|\r(?!\n)|[\\@/:${}]")
+"""Control characters and lone carriage returns (uv may break lines there), line
+continuations, URLs, paths and variable expansions."""
+
+
+def index_only(requirements: bytes) -> bool:
+    """Whether a ``requirements.txt`` only names packages from the configured index.
+
+    An allow-list, not a search for dangerous lines: an option (``-i``, ``-r``,
+    ``--find-links``), a path, a URL, a variable, an odd line break or anything else
+    unusual makes the answer False, and the whole module is then the cache key.
+    """
+    try:
+        text = requirements.decode("ascii")
+    except UnicodeDecodeError:
+        return False
+    if _FORBIDDEN.search(text):
+        return False
+    lines = text.replace("\r\n", "\n").split("\n")
+    return all(_PLAIN_LINE.fullmatch(line) and not _OPTION.search(line) for line in lines)
 
 
 def _inputs_hash(module: ModuleSource) -> str:
     if module.runtime == "python":
         requirements = (module.root / "requirements.txt").read_bytes()
-        if not _LOCAL_REFERENCE.search(requirements):
+        if index_only(requirements):
             return "requirements:" + hashlib.sha256(requirements).hexdigest()
     return module.content_hash
 
@@ -133,7 +170,9 @@ class Preparer:
         self._locks: dict[str, asyncio.Lock] = {}
 
     def entry(self, module: ModuleSource) -> Path:
-        return self.cache_dir / module.runtime / cache_key(module)
+        sources = {"python": self.settings.python_index_url, "node": self.settings.npm_registry}
+        key = cache_key(module, sources.get(module.runtime) or "")
+        return self.cache_dir / module.runtime / key
 
     def cached(self, module: ModuleSource) -> Path | None:
         """The ready cache entry of ``module``, or None when it must be prepared."""

@@ -57,10 +57,12 @@ class PasswordForgot(_Input):
 
 
 class PasswordReset(_Input):
-    """``POST /api/auth/reset``: the token from a reset link and the new password."""
+    """``POST /api/auth/reset``: the token from a reset link and the new password;
+    ``revoke_tokens`` (default true) also revokes every API token of the account."""
 
     token: Token
     password: NewPassword
+    revoke_tokens: bool = True
 
 
 class AccountUpdate(_Input):

@@ -6,6 +6,10 @@ One-time email links (:class:`EmailToken`, only the SHA-256 stored) have a purpo
 ``verify`` (48 h), ``change_email`` (48 h, carries the new address) and ``reset``
 (1 h). Using one marks it used in the same transaction as its effect, with a
 conditional UPDATE, so a link works exactly once even under concurrent clicks.
+
+Following any link, a password reset or change, and a new address change void every
+other pending link of the account: a link mailed before the account changed hands
+(a squatter's address change, say) must not outlive the owner reclaiming it.
 """
 
 from __future__ import annotations
@@ -361,7 +365,18 @@ def _use_link(db: Session, token: str, purposes: tuple[str, ...]) -> EmailToken:
         raise InvalidLink()
     row = db.get(EmailToken, hashed)
     assert row is not None
+    _void_links(db, row.user_id)
     return row
+
+
+def _void_links(db: Session, user_id: str) -> None:
+    """Mark every pending link of the user used (not committed)."""
+    db.execute(
+        update(EmailToken)
+        .where(EmailToken.user_id == user_id, EmailToken.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _links_sent_recently(db: Session, user: User, purpose: str) -> int:
@@ -427,8 +442,9 @@ def check_reset_link(db: Session, token: str) -> None:
         raise InvalidLink()
 
 
-def reset_password(db: Session, token: str, password: str) -> User:
-    """Follow a reset link: set the password and end every session of the user."""
+def reset_password(db: Session, token: str, password: str, *, revoke_tokens: bool = True) -> User:
+    """Follow a reset link: set the password, end every session of the user, void their
+    other links and (unless asked not to) revoke their API tokens."""
     check_password_strength(password)
     row = _use_link(db, token, ("reset",))
     user = db.get(User, row.user_id)
@@ -438,6 +454,8 @@ def reset_password(db: Session, token: str, password: str) -> User:
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()  # the link proved the address
     _end_sessions(db, user)
+    if revoke_tokens:
+        db.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
     db.commit()
     ratelimit.clear(db, ratelimit.email_key(user.email))
     return user
@@ -467,6 +485,7 @@ def request_email_change(
             "An account with this email already exists.",
             [FieldError("email", "is already registered")],
         )
+    _void_links(db, user.id)  # one pending address change at a time
     _send_link(db, mailer, settings, user, "change_email", new_email=email)
 
 
@@ -479,11 +498,13 @@ def change_password(
     new_password: str,
     keep_session: str | None,
 ) -> None:
-    """Set a new password and end every session except ``keep_session`` (the caller's)."""
+    """Set a new password, end every session except ``keep_session`` (the caller's) and
+    void every pending link."""
     _check_own_password(db, settings, user, current_password, "current_password")
     check_password_strength(new_password, "new_password")
     user.password_hash = hash_password(new_password)
     _end_sessions(db, user, keep=keep_session)
+    _void_links(db, user.id)
     db.commit()
 
 
