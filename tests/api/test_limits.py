@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -42,6 +43,20 @@ def test_a_declared_oversized_json_body_is_refused(make_account: Callable[..., A
     response = ada.http.post(
         "/api/dashboards", content=body, headers={"Content-Type": "application/json"}
     )
+    assert response.status_code == 413
+    assert response.json()["error"]["fields"][0]["field"] == "body"
+
+
+@pytest.mark.parametrize("media", ["application/x+json", "APPLICATION/vnd.api+json; x=1", None])
+def test_every_type_parsed_as_json_has_the_json_limit(
+    make_account: Callable[..., Account], media: str | None
+) -> None:
+    """The attack: the 2 MiB JSON limit was bypassed by another type that FastAPI still
+    decodes as JSON (any application/*+json, or no Content-Type at all)."""
+    ada = make_account()
+    body = json.dumps({"name": "x" * (MAX_JSON_BYTES + 1)})
+    headers = {"Content-Type": media} if media else {}
+    response = ada.http.post("/api/dashboards", content=body, headers=headers)
     assert response.status_code == 413
     assert response.json()["error"]["fields"][0]["field"] == "body"
 

@@ -78,7 +78,10 @@ export const modulesApi = {
   readFile: async (id: string, path: string): Promise<ArrayBuffer> =>
     (await send("GET", filePath(id, path), { headers: { Accept: "*/*" } })).arrayBuffer(),
   writeFile: async (id: string, path: string, content: BodyInit): Promise<FileEntry> =>
-    (await send("PUT", filePath(id, path), { raw: content })).json() as Promise<FileEntry>,
+    (await send("PUT", filePath(id, path), {
+      raw: content,
+      headers: { "Content-Type": "application/octet-stream" },
+    })).json() as Promise<FileEntry>,
   deletePath: (id: string, path: string) => send("DELETE", filePath(id, path)).then(() => undefined),
   makeFolder: (id: string, path: string) => api.post<FileEntry>(`${one(id)}/folders`, { path }),
   rename: (id: string, from: string, to: string) =>

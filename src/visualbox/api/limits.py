@@ -1,10 +1,13 @@
 """Limits every request passes before it reaches a route.
 
-* A JSON (or form) body may be at most :data:`MAX_JSON_BYTES`; any other body at
-  most :data:`MAX_BODY_BYTES` (routes that take files check their own, smaller
-  limits). Bodies are counted as they arrive, so a lying or missing
-  ``Content-Length`` does not help: the request is refused with 413 as soon as it
-  passes the limit, and never held in memory whole.
+* A body the framework would parse (JSON: no ``Content-Type`` at all,
+  ``application/json`` or any ``application/*+json``; forms) may be at most
+  :data:`MAX_JSON_BYTES`; any other body at most :data:`MAX_BODY_BYTES` (routes
+  that take files check their own, smaller limits). Uploads send their own type
+  (``application/zip``, ``application/octet-stream``, ``text/…``). Bodies are
+  counted as they arrive, so a lying or missing ``Content-Length`` does not help:
+  the request is refused with 413 as soon as it passes the limit, and never held
+  in memory whole.
 * A path with a NUL character names nothing: 404 (databases refuse NUL in text,
   so it must not reach a query).
 """
@@ -20,7 +23,16 @@ from visualbox.errors import FieldError, NotFound, TooLarge, VisualBoxError
 
 MAX_JSON_BYTES = 2 * 1024 * 1024
 MAX_BODY_BYTES = 32 * 1024 * 1024
-_JSON_TYPES = (b"application/json", b"application/x-www-form-urlencoded")
+_FORM_TYPES = (b"application/x-www-form-urlencoded",)
+
+
+def parsed_body(media: bytes) -> bool:
+    """Whether FastAPI would decode a body of this media type (lower case, no
+    parameters) as JSON or a form: it decodes a body without a type as JSON too."""
+    if not media or media in _FORM_TYPES:
+        return True
+    kind, _, subtype = media.partition(b"/")
+    return kind == b"application" and (subtype == b"json" or subtype.endswith(b"+json"))
 
 
 def _too_large(limit: int) -> TooLarge:
@@ -48,7 +60,7 @@ class RequestLimits:
             return
         headers = dict(scope.get("headers") or [])
         media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        limit = MAX_JSON_BYTES if media in _JSON_TYPES else MAX_BODY_BYTES
+        limit = MAX_JSON_BYTES if parsed_body(media) else MAX_BODY_BYTES
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
             await _answer(send, _too_large(limit))
