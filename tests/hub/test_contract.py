@@ -62,9 +62,11 @@ async def test_envelopes_arrive_whole(hub: Hub) -> None:
     await hub.subscribe("r", seen.append)
     sent = Envelope('{"type":"STATUS"}', key=None, owner_only=True)
     keyed = Envelope('{"type":"OUTPUT"}', key="i1\0O")
+    public = Envelope('{"type":"STATE"}', key="i1\0S", viewers_only=True)
     hub.publish("r", sent)
     hub.publish("r", keyed)
-    assert seen == [sent, keyed]
+    hub.publish("r", public)
+    assert seen == [sent, keyed, public]
 
 
 async def test_a_failing_subscriber_does_not_starve_the_others(hub: Hub) -> None:

@@ -221,3 +221,38 @@ async def test_a_revoked_token_ends_the_connection_at_its_next_command(server: S
         assert client.connection.close_code == 1008
     finally:
         await client.close()
+
+
+async def test_a_public_viewer_sees_a_states_reason_but_not_its_detail(server: Server) -> None:
+    """Error text from the sandbox or the server (tool messages, host paths) is for the
+    owner; everyone else sees the state and its reason in generic words."""
+    owner = server.account()
+    module = owner.module("python", {"main.py": "import sys\nsys.exit(3)\n"})
+    board = owner.dashboard([{"id": "i1", "module_id": module, "label": "C", "config": {}}])
+    with owner.http() as http:
+        token = http.post(f"/api/dashboards/{board['id']}/sharing", json={"public": True}).json()[
+            "token"
+        ]
+    owner_client = await viewer(server, owner)
+    public = await viewer(server)
+    try:
+        await owner_client.send({"type": "JOIN", "dashboard": board["id"]})
+        await public.send({"type": "JOIN", "share": token})
+
+        def crashed(message: dict[str, Any]) -> bool:
+            return message["type"] == "STATE" and message["reason"] == "crashed"
+
+        seen_by_owner = await owner_client.wait_for(crashed)
+        seen_by_public = await public.wait_for(crashed)
+        assert seen_by_owner["detail"] == "exit status 3"
+        assert seen_by_public["detail"] == ""
+        assert len([m for m in owner_client.messages if crashed(m)]) >= 1
+        await public.close()
+        public = await viewer(server)
+        await public.send({"type": "JOIN", "share": token})
+        joined = await public.wait_for(lambda m: m["type"] == "JOINED")
+        assert joined["instances"]["i1"]["detail"] == ""
+        assert "exit status" not in "\n".join(str(m) for m in public.messages)
+    finally:
+        await public.close()
+        await owner_client.close()

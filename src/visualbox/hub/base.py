@@ -28,6 +28,9 @@ class Envelope:
     (the latest value of an instance); ``None`` for messages that may only be dropped."""
     owner_only: bool = False
     """Logs and other things only the room's owner may see."""
+    viewers_only: bool = False
+    """The other side of an owner-only message: what everyone but the owner sees
+    instead (a state without its internal detail)."""
 
 
 Deliver = Callable[[Envelope], None]

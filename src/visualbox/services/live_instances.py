@@ -112,8 +112,14 @@ class Instances:
         """Record the instance's state and tell its room."""
         instance.state, instance.code = state, code
         instance.reason, instance.detail = reason, detail
-        envelope = Envelope(instance.state_message(), key=f"{instance.id}\0S")
-        self.hub.publish(instance.room.name, envelope)
+        key, room = f"{instance.id}\0S", instance.room.name
+        if not detail:
+            self.hub.publish(room, Envelope(instance.state_message(), key=key))
+            return
+        # Public and other viewers get the state without its detail; the owner with it.
+        viewers = Envelope(instance.state_message(owner=False), key=key, viewers_only=True)
+        self.hub.publish(room, viewers)
+        self.hub.publish(room, Envelope(instance.state_message(), key=key, owner_only=True))
 
     def _on_message(self, instance: Instance, message: Message) -> None:
         """Every message of every run comes through here, on the event loop: keep it lean."""

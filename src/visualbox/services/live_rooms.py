@@ -191,7 +191,8 @@ class Viewer:
         owner = role == "owner"
 
         def deliver(envelope: Envelope) -> None:
-            if owner or not envelope.owner_only:
+            hidden = envelope.viewers_only if owner else envelope.owner_only
+            if not hidden:
                 put(room, envelope)
 
         return deliver
@@ -244,7 +245,7 @@ class Instance:
 
     def summary(self, *, owner: bool) -> dict[str, Any]:
         item: dict[str, Any] = {"label": self.spec.label, "state": self.state}
-        item.update(code=self.code, reason=self.reason, detail=self.detail)
+        item.update(code=self.code, reason=self.reason, detail=self.detail if owner else "")
         if self.last_data is not None:
             item["data"] = json.loads(self.last_data)
             item["at"] = self.last_at
@@ -261,9 +262,12 @@ class Instance:
         head = self.message("OUTPUT", at=at)
         return head[:-1] + ',"data":' + data_text + "}"
 
-    def state_message(self) -> str:
+    def state_message(self, *, owner: bool = True) -> str:
+        """The STATE message; only the owner's carries the detail (error text from the
+        sandbox or the server: host paths, tool messages)."""
+        detail = self.detail if owner else ""
         return self.message(
-            "STATE", state=self.state, code=self.code, reason=self.reason, detail=self.detail
+            "STATE", state=self.state, code=self.code, reason=self.reason, detail=detail
         )
 
 
