@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -78,6 +79,18 @@ class SandboxSettings(_Group):
         300, gt=0, description="Time limit of a prepare step (dependency install), seconds."
     )
     prepare_memory_mb: int = Field(1024, ge=64, description="Memory limit while preparing, MiB.")
+    prepare_disk_mb: int = Field(
+        1024,
+        ge=8,
+        description="Size cap of what a prepare may write (its /deps and its /tmp, each a "
+        "tmpfs in memory), MiB; a prepare that writes more fails and nothing is cached.",
+    )
+    cache_max_mb: int = Field(
+        4096,
+        ge=1,
+        description="Total size of the prepared-dependency cache, MiB; past it, the least "
+        "recently used entries that no running integration uses are deleted.",
+    )
     output_max_bytes: int = Field(
         1 << 20, ge=1024, description="Largest accepted output() message, bytes."
     )
@@ -162,9 +175,38 @@ class AccountSettings(_Group):
     signup_open: bool = Field(True, description="Anyone may sign up.")
     session_days: int = Field(30, ge=1, description="Lifetime of a sign-in session, days.")
     signin_attempts: int = Field(
-        10, ge=1, description="Failed sign-ins allowed per email and per client per window."
+        5,
+        ge=1,
+        description="Failed sign-ins (or two-factor codes) from one client address for one "
+        "account before each further try must wait SIGNIN_DELAY_S, doubling up to "
+        "SIGNIN_MAX_DELAY_S. Other addresses are not slowed down.",
     )
-    signin_window_s: float = Field(300, gt=0, description="Sign-in rate-limit window, seconds.")
+    signin_client_attempts: int = Field(
+        30,
+        ge=1,
+        description="Failed sign-ins from one client address across all accounts before its "
+        "tries must wait (password spraying).",
+    )
+    signin_account_attempts: int = Field(
+        100,
+        ge=1,
+        description="Failed sign-ins for one account from all addresses together before its "
+        "tries must wait (distributed guessing); never a lock, only growing waits.",
+    )
+    signin_delay_s: float = Field(
+        1, gt=0, description="First wait once the free failures are used, seconds."
+    )
+    signin_max_delay_s: float = Field(
+        60, gt=0, description="Longest wait between sign-in tries, seconds."
+    )
+    signin_window_s: float = Field(
+        900, gt=0, description="Failed sign-ins older than this are forgotten, seconds."
+    )
+    require_2fa_for_admins: bool = Field(
+        False,
+        description="Administrators must use two-factor sign-in: one without it may sign in "
+        "but only reach their account page until they set it up (API tokens still work).",
+    )
     sample_dashboard: bool = Field(
         True,
         description="The first account gets a live sample dashboard (a simulated device "
@@ -219,7 +261,59 @@ class LiveSettings(_Group):
     )
 
 
+MIB = 1 << 20
+
+
+class QuotaSettings(_Group):
+    """What one account may have and use; an administrator may override any of them per
+    account (``PUT /api/users/{id}/quotas``). The system account (built-in modules) is
+    exempt. See docs/quotas.md."""
+
+    dashboards: int = Field(100, ge=0, description="Dashboards per account.")
+    modules: int = Field(200, ge=0, description="Modules (working copies) per account.")
+    instances_per_dashboard: int = Field(
+        20, ge=0, le=100, description="Integration instances on one dashboard (at most 100)."
+    )
+    keep_running: int = Field(
+        5,
+        ge=0,
+        description="Integration instances set to keep running, over all of an account's "
+        "dashboards.",
+    )
+    sandboxes: int = Field(
+        10,
+        ge=0,
+        description="Integration instances of one account running at once (dashboards and "
+        "development console); the next ones do not start and say why.",
+    )
+    output_bytes_per_s: int = Field(
+        MIB,
+        ge=1024,
+        description="Output bytes per second of all of an account's integrations; beyond it "
+        "their outputs are slowed down (read no faster), never anyone else's.",
+    )
+    module_bytes: int = Field(
+        200 * MIB,
+        ge=0,
+        description="Bytes of module files and published versions stored per account.",
+    )
+
+
 class FrameSettings(_Group):
+    origin: str | None = Field(
+        None,
+        description="Origin widget frames and module files are served from, never the app's "
+        "own: `http(s)://host[:port]`, for example `https://frames.example.org` behind a "
+        "reverse proxy (docs/deployment.md). Empty means the public URL's host on "
+        "FRAMES__PORT.",
+    )
+    port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Second port `visualbox serve` listens on, for the frames origin. "
+        "Empty means SERVER__PORT + 1.",
+    )
     img_sources: list[str] = Field(
         default_factory=list,
         description="Origins widgets may load images from besides VisualBox itself, for "
@@ -227,6 +321,15 @@ class FrameSettings(_Group):
         "Each is `http(s)://host[:port]`. Images can carry data out, so list only "
         "servers you trust with what your widgets show.",
     )
+
+    @field_validator("origin")
+    @classmethod
+    def _origin(cls, value: str | None) -> str | None:
+        if value is not None:
+            value = value.rstrip("/")
+            if not _ORIGIN_RE.fullmatch(value):
+                raise ValueError(f"{value!r} is not an origin such as https://frames.example.org")
+        return value or None
 
     @field_validator("img_sources")
     @classmethod
@@ -256,6 +359,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     live: LiveSettings = Field(default_factory=LiveSettings)
     frames: FrameSettings = Field(default_factory=FrameSettings)
+    quotas: QuotaSettings = Field(default_factory=QuotaSettings)
 
     @property
     def database_url(self) -> str:
@@ -271,6 +375,19 @@ class Settings(BaseSettings):
             return self.server.public_url.rstrip("/")
         host = "localhost" if self.server.host in ("0.0.0.0", "::") else self.server.host
         return f"http://{host}:{self.server.port}"
+
+    @property
+    def frames_port(self) -> int:
+        return self.frames.port or self.server.port + 1
+
+    @property
+    def frames_origin(self) -> str:
+        """Where widget frames and module files are served from (docs/web.md)."""
+        if self.frames.origin:
+            return self.frames.origin
+        public = urlsplit(self.public_url)
+        host = public.hostname or "localhost"
+        return f"{public.scheme}://{f'[{host}]' if ':' in host else host}:{self.frames_port}"
 
 
 def settings_reference() -> str:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import http.server
+import io
 import json
 import os
 import stat
+import tarfile
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -17,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.runtime.harness import HOST_ALIAS, Collector, make_sandbox, module, run_async, settings
+from visualbox.runtime import prepare
 from visualbox.runtime.layout import ModuleSource
 from visualbox.runtime.messages import RunState, StatusLevel
 from visualbox.runtime.prepare import cache_key
@@ -297,3 +301,141 @@ def test_another_users_module_cannot_poison_a_prepared_environment(tmp_path: Pat
     assert second.outputs == [42]
     assert cache_key(attacker) != cache_key(victim)
     assert len(_entries(cache, "python")) == 2
+
+
+def _node_writer(dest: Path, files: int, kib: int = 1024, tag: str = "") -> ModuleSource:
+    """A Node module whose ``postinstall`` writes ``files`` files of ``kib`` KiB each."""
+    script = (
+        f"for (let i = 0; i < {files}; i++) require('fs').writeFileSync("
+        f"'/deps/pkg/blob' + i, Buffer.alloc({kib} << 10, i + 1));"
+    )
+    package = {"name": "app", "version": "1.0.0", "scripts": {"postinstall": f'node -e "{script}"'}}
+    files_ = {
+        "index.js": "require('visualbox').output('ran');\n"
+        "if (process.env.VB_HOLD) setInterval(() => {}, 1000);\n" + f"// {tag}\n",
+        "package.json": json.dumps(package),
+    }
+    return module("node", dest, files_)
+
+
+NO_REGISTRY = "http://127.0.0.1:9/"
+
+
+def test_a_prepare_that_writes_past_its_disk_cap_fails_and_caches_nothing(tmp_path: Path) -> None:
+    """The attack: a postinstall script fills the disk. It gets the prepare's cap (a tmpfs
+    in the sandbox), and whatever it wrote never reaches the host's cache."""
+    source = _node_writer(tmp_path / "m", files=40)  # 40 MiB
+    cache = tmp_path / "cache"
+    capped = settings(npm_registry=NO_REGISTRY, prepare_disk_mb=20)
+    (got,) = run_async(_start_all(capped, cache, [source]))
+    assert got.outputs == []
+    errors = [line for line in got.statuses(StatusLevel.ERROR) if line.startswith("prepare")]
+    assert errors and "more than 20 MiB" in errors[0], got.messages
+    assert "PREPARE_DISK_MB" in errors[0]
+    (exited,) = got.exits()
+    assert exited.reason == "crashed"
+    assert _entries(cache, "node") == []  # neither the entry nor a temporary left over
+    # Under the cap, the same kind of script prepares fine.
+    (fits,) = run_async(_start_all(capped, cache, [_node_writer(tmp_path / "n", files=5)]))
+    assert fits.outputs == ["ran"], fits.messages
+    (entry,) = _entries(cache, "node")
+    assert (entry / "pkg" / "blob4").stat().st_size == 1 << 20
+
+
+def test_the_cache_evicts_the_least_recently_used_entry(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    bounded = settings(npm_registry=NO_REGISTRY, cache_max_mb=2)
+    a, b, c = (_node_writer(tmp_path / n, files=1, kib=700, tag=n) for n in "abc")
+    keys = {n: cache_key(m, NO_REGISTRY) for n, m in zip("abc", (a, b, c), strict=True)}
+    run_async(_start_all(bounded, cache, [a]))
+    run_async(_start_all(bounded, cache, [b]))
+    assert {p.name for p in _entries(cache, "node")} == {keys["a"], keys["b"]}
+    (again,) = run_async(_start_all(bounded, cache, [a]))  # a is used again: b is now older
+    assert RunState.PREPARING not in [s.state for s in again.states]
+    (third,) = run_async(_start_all(bounded, cache, [c]))
+    assert third.outputs == ["ran"]
+    assert {p.name for p in _entries(cache, "node")} == {keys["a"], keys["c"]}
+    assert not any(p.name.startswith(".") for p in (cache / "node").iterdir())
+
+
+def test_the_cache_never_evicts_an_entry_a_running_integration_uses(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    bounded = settings(npm_registry=NO_REGISTRY, cache_max_mb=1)
+    held, later, last = (_node_writer(tmp_path / n, 1, 700, n) for n in ("h", "l", "z"))
+    held = _held(held)
+    keys = [cache_key(m, NO_REGISTRY) for m in (held, later, last)]
+
+    async def scenario() -> tuple[set[str], set[str]]:
+        supervisor = Supervisor(make_sandbox(), bounded, cache)
+        try:
+            running = Collector()
+            # The oldest entry, used by an integration that keeps running.
+            await supervisor.start("held", held, {}, on_message=running)
+            await running.wait_for(lambda c: c.outputs == ["ran"])
+            await (await supervisor.start("l", later, {}, on_message=Collector())).wait()
+            while_running = {p.name for p in _entries(cache, "node")}
+            await supervisor.runs()[0].terminate()
+            await (await supervisor.start("z", last, {}, on_message=Collector())).wait()
+            return while_running, {p.name for p in _entries(cache, "node")}
+        finally:
+            await supervisor.close()
+
+    while_running, after = run_async(scenario())
+    # Over the bound with two entries, but the held one stays (and so does the newest,
+    # which its own run holds while it prepares).
+    assert while_running == {keys[0], keys[1]}
+    assert after == {keys[2]}  # once nothing holds them, the older ones go
+
+
+def _held(source: ModuleSource) -> ModuleSource:
+    """``source`` whose program keeps running after its output."""
+    index = source.root / "index.js"
+    index.write_text(index.read_text().replace("process.env.VB_HOLD", "true"))
+    return ModuleSource.from_dir(source.root, "node")
+
+
+def test_the_unpacker_keeps_a_hostile_archive_inside_the_entry(tmp_path: Path) -> None:
+    """What leaves the prepare sandbox is untrusted: the unpacker writes only files,
+    folders and symlinks inside the entry, never set-id, never past the byte budget."""
+
+    def archive(*members: tuple[tarfile.TarInfo, bytes]) -> int:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            for member, data in members:
+                tar.addfile(member, io.BytesIO(data) if data else None)
+        read_fd, write_fd = os.pipe()
+        threading.Thread(target=_write_all, args=(write_fd, buffer.getvalue())).start()
+        return read_fd
+
+    def member(name: str, kind: bytes = tarfile.REGTYPE, **attrs: object) -> tarfile.TarInfo:
+        info = tarfile.TarInfo(name)
+        info.type = kind
+        for key, value in attrs.items():
+            setattr(info, key, value)
+        return info
+
+    dest = tmp_path / "entry"
+    dest.mkdir()
+    fd = archive(
+        (member("ok.txt", size=2, mode=0o6777, uid=0, gid=0), b"ok"),
+        (member("hard", tarfile.LNKTYPE, linkname="/etc/passwd"), b""),
+        (member("null", tarfile.CHRTYPE, devmajor=1, devminor=3), b""),
+        (member("fifo", tarfile.FIFOTYPE), b""),
+        (member("link", tarfile.SYMTYPE, linkname="/usr/bin/python3"), b""),
+    )
+    prepare._unpack(fd, dest, 1 << 20)
+    assert sorted(p.name for p in dest.iterdir()) == ["link", "ok.txt"]
+    assert stat.S_IMODE((dest / "ok.txt").stat().st_mode) == 0o755
+    assert (dest / "ok.txt").stat().st_uid == os.geteuid()
+    prepare._unpack(archive((member("/abs.txt", size=1), b"x")), dest, 1 << 20)
+    assert (dest / "abs.txt").read_text() == "x"  # the leading slash is dropped
+    for name in ("../up.txt", "link/../../x"):
+        with pytest.raises(tarfile.FilterError):
+            prepare._unpack(archive((member(name, size=1), b"x")), dest, 1 << 20)
+    with pytest.raises(prepare._TooBig):
+        prepare._unpack(archive((member("big", size=3 << 20), b"x" * (3 << 20))), dest, 1 << 20)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    with contextlib.suppress(BrokenPipeError), os.fdopen(fd, "wb") as out:
+        out.write(data)

@@ -32,7 +32,7 @@ import pytest
 from pydantic import ValidationError
 
 import visualbox
-from visualbox.runtime.sandbox import cgroups, get_sandbox
+from visualbox.runtime.sandbox import cgroups, get_sandbox, seccomp
 from visualbox.runtime.sandbox.base import (
     ExitInfo,
     ExitReason,
@@ -330,6 +330,57 @@ async def test_seccomp_denies_ptrace_mount_and_new_namespaces(sandbox: BwrapSand
     result = json.loads(out.splitlines()[-1])
     assert result["ptrace"] == result["unshare_user"] == result["mount"] == errno.EPERM
     assert result["fork_still_works"] == 7
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="x86_64 system call numbers")
+async def test_seccomp_allows_only_what_runtimes_need(sandbox: BwrapSandbox) -> None:
+    """Deny by default: io_uring and calls no integration needs fail with EPERM (the
+    process lives on), clone3 with ENOSYS so the C library falls back to clone."""
+    numbers = {
+        "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+        "kexec_load": 246, "ptrace": 101, "keyctl": 250, "bpf": 321, "userfaultfd": 323,
+        "perf_event_open": 298, "mount": 165, "unshare": 272, "setns": 308,
+        "open_by_handle_at": 304, "add_key": 248, "init_module": 175, "pidfd_getfd": 438,
+        "process_vm_readv": 310, "clone3": 435,
+        "a call no kernel has yet": 1000,
+    }  # fmt: skip
+    info, out, err = await run(
+        sandbox,
+        """
+        import ctypes, json, sys
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        buf = ctypes.create_string_buffer(256)
+        def call(number):
+            # Harmless arguments: were a call let through, it would fail with EINVAL or
+            # EFAULT, not EPERM (io_uring_setup(1, buf) would really set up a ring).
+            ctypes.set_errno(0)
+            done = libc.syscall(ctypes.c_long(number), ctypes.c_long(1), buf, 0, 0, 0)
+            return done if done >= 0 else ctypes.get_errno()
+        numbers = json.loads(sys.argv[1])
+        result = {name: call(number) for name, number in numbers.items()}
+        # TIOCSTI, also with the upper 32 bits of the request set (the kernel ignores them)
+        tiocsti = [0x5412, 0x100005412]
+        result["TIOCSTI"] = [
+            libc.ioctl(1, ctypes.c_ulong(r), ctypes.c_char_p(b"x")) == 0 or ctypes.get_errno()
+            for r in tiocsti
+        ]
+        print(json.dumps(result))
+        """,
+        json.dumps(numbers),
+    )
+    assert info.reason is ExitReason.EXITED, err
+    result = json.loads(out.splitlines()[-1])
+    assert result.pop("clone3") == errno.ENOSYS
+    assert result.pop("TIOCSTI") == [errno.EPERM, errno.EPERM]
+    assert result == dict.fromkeys(numbers.keys() - {"clone3"}, errno.EPERM)
+
+
+def test_seccomp_allow_list_keeps_dangerous_calls_out() -> None:
+    assert set(seccomp.ALLOWED_SYSCALLS).isdisjoint(seccomp.DENIED_SYSCALLS)
+    assert {"io_uring_setup", "io_uring_enter", "io_uring_register"} <= set(seccomp.DENIED_SYSCALLS)
+    assert "clone" not in seccomp.ALLOWED_SYSCALLS  # only with its namespace flags checked
+    assert "ioctl" not in seccomp.ALLOWED_SYSCALLS  # only without TIOCSTI
 
 
 async def test_fork_bomb_stops_at_the_process_limit(sandbox: BwrapSandbox) -> None:

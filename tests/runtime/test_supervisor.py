@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +22,7 @@ from tests.runtime.harness import (
 )
 from visualbox.runtime.messages import Init, Output, RunState, State, StatusLevel
 from visualbox.runtime.sandbox.base import ExitReason
+from visualbox.runtime.sandbox.bwrap import _descendants
 from visualbox.runtime.supervisor import Supervisor
 from visualbox.settings import SandboxSettings
 
@@ -243,6 +248,44 @@ def test_close_terminates_every_run(tmp_path: Path, cache_dir: Path) -> None:
 
     for got in run_async(scenario()):
         assert [e.reason for e in got.exits()] == ["terminated"]
+
+
+def test_a_stop_right_after_a_start_ends_the_run_at_once(tmp_path: Path, cache_dir: Path) -> None:
+    """A stop that comes while the sandbox is still being set up (Restart then Stop at
+    once) ends it at once and leaves nothing running. It used to wait, for as long as
+    the integration would have run, for pipes a half-started sandbox held open."""
+    source = program("python", tmp_path / "m")
+
+    async def scenario() -> list[float]:
+        supervisor = Supervisor(make_sandbox(), settings(), cache_dir)
+        took = []
+        try:
+            for turns in range(12):  # stop after 0, 1, 2 … turns of the event loop
+                run = await supervisor.start(f"s{turns}", source, {"mode": "wait"},
+                                             on_message=Collector())  # fmt: skip
+                for _ in range(turns):
+                    await asyncio.sleep(0)
+                started = time.monotonic()
+                ended = await asyncio.wait_for(run.terminate(), 30)
+                took.append(time.monotonic() - started)
+                assert ended is not None and ended.reason is ExitReason.TERMINATED
+        finally:
+            await supervisor.close()
+        return took
+
+    took = run_async(scenario())
+    assert max(took) < 5, took  # it hung until the 30 s deadline before
+    assert not _sandboxes_left(), "a sandbox process outlived its stop"
+
+
+def _sandboxes_left() -> list[int]:
+    """Processes of ours still running the sandbox (bwrap) or an integration."""
+    found = []
+    for pid in _descendants(os.getpid()):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as f:
+            if b"bwrap" in f.read():
+                found.append(pid)
+    return found
 
 
 def test_exit_reason_and_code_come_from_the_sandbox(tmp_path: Path, cache_dir: Path) -> None:

@@ -1,18 +1,21 @@
 """The prepare step: install a module's dependencies once, in the sandbox, and cache them.
 
 A cache entry is ``CACHE_DIR/<runtime>/<key>/``, where the key hashes the module
-content, the runtime, the SDK and the interpreter/tool versions. The entry is
-built in a temporary sibling directory, mounted writable at ``/deps`` inside a
-prepare sandbox (outbound network for Python and Node, the prepare limits),
-and renamed into place only when every step succeeded: a failed prepare is
+content, the runtime, the SDK and the interpreter/tool versions. All steps run
+in one prepare sandbox (outbound network for Python and Node, the prepare
+limits) whose ``/deps`` is its working directory, a tmpfs of
+``prepare_disk_mb``: no host folder is writable, so a prepare cannot fill the
+host disk. When every step succeeded, a small driver streams ``/deps`` as a tar
+archive through a pipe; the supervisor unpacks it (a byte budget, only files,
+folders and symlinks, inside the entry, owned by us) into a temporary sibling
+directory and renames that into place. A failed or oversized prepare is
 reported and never cached. Concurrent prepares of one key wait for each other
 (an asyncio lock in this process, an ``fcntl`` lock across processes).
 
-When the sandbox runs as another host uid than the supervisor (bwrap started by
-root, ``Sandbox.host_ids``), the temporary directory belongs to that uid while
-the steps write to it; afterwards the whole tree goes back to the supervisor's
-uid before its modes are made safe and it is renamed into place, so a cache
-entry never stays writable by the sandbox uid.
+The cache is bounded by ``cache_max_mb``: after a new entry, the least recently
+used entries (modification time, set by every start that uses one) are evicted,
+except those a run holds (:meth:`Preparer.hold`, a shared ``flock``); an entry
+is renamed away before it is deleted.
 
 * Python ``requirements.txt``: ``uv venv /deps/venv`` then ``uv pip install -r``.
 * Node ``package.json``: the module is copied to ``/deps/pkg`` and
@@ -28,15 +31,20 @@ import asyncio
 import contextlib
 import fcntl
 import hashlib
+import io
+import logging
 import os
 import re
+import secrets
 import shutil
 import stat
+import tarfile
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import BinaryIO
 
 from visualbox.runtime.channel import TokenBucket, pump_lines
 from visualbox.runtime.layout import (
@@ -52,10 +60,12 @@ from visualbox.runtime.layout import (
     binary_fingerprint,
     tree_hash,
 )
-from visualbox.runtime.messages import Message, StatusLevel, info
+from visualbox.runtime.messages import Message, StatusLevel
 from visualbox.runtime.sandbox.base import ExitInfo, ExitReason, Limits, Mount, Network, Sandbox
 from visualbox.runtime.sandbox.base import SandboxSpec as Spec
 from visualbox.settings import SandboxSettings
+
+log = logging.getLogger(__name__)
 
 UV_TARGET = "/opt/visualbox/uv"
 NPM_CLI = "/usr/bin/npm"
@@ -152,9 +162,47 @@ def _inputs_hash(module: ModuleSource) -> str:
     return module.content_hash
 
 
+_DRIVER = """
+import os, subprocess, sys, tarfile
+out, steps, step = int(sys.argv[1]), [], []
+for arg in sys.argv[2:] + [';']:
+    if arg == ';':
+        steps.append(step)
+        step = []
+    else:
+        step.append(arg)
+for argv in steps:
+    print('$ ' + ' '.join(argv), flush=True)
+    code = subprocess.call(argv)
+    if code:
+        free = min(os.statvfs(p).f_bavail * os.statvfs(p).f_frsize for p in ('.', '/tmp'))
+        code = 128 - code if code < 0 else code
+        sys.exit(%(full)d if free < %(slack)d else 1 if code == %(full)d else code)
+class Inodes(dict):
+    def __contains__(self, key):
+        return False
+with os.fdopen(out, 'wb') as stream, tarfile.open(fileobj=stream, mode='w|') as tar:
+    tar.inodes = Inodes()
+    for name in sorted(os.listdir('.')):
+        tar.add(name)
+"""
+"""Runs inside the prepare sandbox, in its size-capped ``/deps``: runs the steps (argv
+lists separated by ``;``), exits with :data:`_DISK_FULL` when one failed with ``/deps``
+or ``/tmp`` full, else streams ``/deps`` as a tar archive (hard links as plain copies)
+to the inherited fd given first."""
+_DISK_FULL = 75
+_SLACK = 1 << 20
+"""A failed step with less free space than this in /deps or /tmp ran out of it."""
+_MiB = 1 << 20
+
+
+class _TooBig(Exception):
+    pass
+
+
 @dataclass(frozen=True)
-class _Step:
-    argv: list[str]
+class _Plan:
+    steps: list[list[str]]
     env: dict[str, str]
     mounts: list[Mount] = field(default_factory=list)
     network: Network = "outbound"
@@ -174,19 +222,39 @@ class Preparer:
         key = cache_key(module, sources.get(module.runtime) or "")
         return self.cache_dir / module.runtime / key
 
+    @contextlib.contextmanager
+    def hold(self, module: ModuleSource) -> Iterator[None]:
+        """Keep the cache entry of ``module`` from eviction while a run uses it: a shared
+        lock on ``<cache>/.locks/<runtime>-<key>.use``, which eviction must take alone."""
+        fd = _lock_fd(self.entry(module), ".use")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)  # eviction holds it alone only to rename
+            yield
+        finally:
+            os.close(fd)
+
     def cached(self, module: ModuleSource) -> Path | None:
-        """The ready cache entry of ``module``, or None when it must be prepared."""
+        """The ready cache entry of ``module`` (marked as just used), or None when it must
+        be prepared."""
         entry = self.entry(module)
-        return entry if entry.is_dir() else None
+        if not entry.is_dir():
+            return None
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(entry)
+            return entry
+        return None
 
     async def prepare(self, module: ModuleSource, emit: Callable[[Message], None]) -> Path:
         """Return the cache entry, building it (and streaming its log) if missing.
 
-        Raises :class:`PrepareFailed` when a step fails; nothing is cached then.
+        Raises :class:`PrepareFailed` when a step fails or the build outgrows
+        ``prepare_disk_mb``; nothing is cached then. A new entry may evict the least
+        recently used ones that no run holds (:meth:`hold`) to keep the cache under
+        ``cache_max_mb``.
         """
         entry = self.entry(module)
         async with self._locks.setdefault(entry.name, asyncio.Lock()), _file_lock(entry):
-            if entry.is_dir():
+            if self.cached(module) is not None:
                 return entry
             entry.parent.mkdir(parents=True, exist_ok=True)
             # Holding the entry's lock, any temporary folder of it is what a killed
@@ -196,26 +264,59 @@ class Preparer:
             tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{entry.name}-", dir=entry.parent))
             try:
                 tmp.chmod(0o755)
-                if module.runtime == "node":
-                    shutil.copytree(module.root, tmp / "pkg", symlinks=True)
-                writer = self.sandbox.host_ids
-                if writer is not None:
-                    _chown_tree(tmp, *writer)
-                for step in self._steps(module):
-                    emit(info("$ " + " ".join(step.argv)))
-                    result = await self._run(step, module, tmp, emit)
-                    if result.reason is not ExitReason.EXITED:
-                        raise PrepareFailed(result)
-                if writer is not None:
-                    _chown_tree(tmp, os.geteuid(), os.getegid())
+                size = await self._run(self._plan(module), module, tmp, emit)
                 _clear_unsafe_modes(tmp)
+                os.utime(tmp)
+                _size_file(entry).write_text(str(size))
                 os.rename(tmp, entry)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
-            return entry
+        try:
+            await asyncio.to_thread(self.evict)
+        except OSError:  # the new entry is fine; the next prepare tries again
+            log.exception("evicting from the prepare cache %s failed", self.cache_dir)
+        return entry
 
-    def _steps(self, module: ModuleSource) -> list[_Step]:
+    def evict(self) -> list[Path]:
+        """Delete least recently used entries that no run holds until the cache is at
+        most ``cache_max_mb``; returns the entries deleted.
+
+        An entry is renamed away (to a dot name nobody looks up) under an exclusive
+        hold, then deleted: no run ever sees half of it."""
+        bound = self.settings.cache_max_mb * _MiB
+        evicting = _lock_fd(self.cache_dir / ".evict" / "all", "")
+        try:
+            try:
+                fcntl.flock(evicting, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return []  # another process is at it
+            entries = []
+            for folder in self.cache_dir.iterdir():
+                if folder.name.startswith(".") or not folder.is_dir():
+                    continue
+                for entry in folder.iterdir():
+                    if entry.name.startswith(".evict-"):
+                        shutil.rmtree(entry, ignore_errors=True)  # left by a killed evictor
+                    elif not entry.name.startswith("."):
+                        with contextlib.suppress(FileNotFoundError):
+                            entries.append((entry.stat().st_mtime, entry, _entry_size(entry)))
+            total = sum(size for _, _, size in entries)
+            evicted = []
+            for _, entry, size in sorted(entries, key=lambda e: e[0]):
+                if total <= bound:
+                    break
+                doomed = _rename_unheld(entry)
+                if doomed is not None:
+                    shutil.rmtree(doomed, ignore_errors=True)
+                    _size_file(entry).unlink(missing_ok=True)
+                    total -= size
+                    evicted.append(entry)
+            return evicted
+        finally:
+            os.close(evicting)
+
+    def _plan(self, module: ModuleSource) -> _Plan:
         if module.runtime == "python":
             uv = Mount(uv_binary(), UV_TARGET)
             env = base_env(
@@ -231,22 +332,23 @@ class Preparer:
             if self.settings.python_index_url:
                 env["UV_INDEX_URL"] = self.settings.python_index_url
             venv = f"{DEPS}/venv"
-            return [
-                _Step([UV_TARGET, "venv", "--python", PYTHON, venv], env, [uv], "none"),
-                _Step(
+            return _Plan(
+                [
+                    [UV_TARGET, "venv", "--python", PYTHON, venv],
                     [UV_TARGET, "pip", "install", "--python", f"{venv}/bin/python3",
                      "-r", f"{APP}/requirements.txt"],
-                    env,
-                    [uv],
-                ),
-            ]  # fmt: skip
+                ],
+                env,
+                [uv],
+            )  # fmt: skip
         if module.runtime == "node":
             env = base_env({"npm_config_update_notifier": "false"})
             if self.settings.npm_registry:
                 env["npm_config_registry"] = self.settings.npm_registry
+            copy = ["/usr/bin/cp", "-R", "--preserve=mode,timestamps", f"{APP}/.", f"{DEPS}/pkg"]
             npm = [NODE, os.path.realpath(NPM_CLI), "install", "--omit=dev", "--no-audit",
                    "--no-fund", "--prefix", f"{DEPS}/pkg", "--cache", "/tmp/npm-cache"]  # fmt: skip
-            return [_Step(npm, env)]
+            return _Plan([copy, npm], env)
         env = base_env(
             {
                 "GOPATH": "/gopath",
@@ -261,57 +363,172 @@ class Preparer:
             Mount(SDK_DIR / "go" / "visualbox", "/gopath/src/visualbox"),
         ]
         argv = [GO, "build", "-trimpath", "-o", f"{DEPS}/integration", "app"]
-        return [_Step(argv, env, mounts, "none")]
+        return _Plan([argv], env, mounts, "none")
 
     async def _run(
-        self, step: _Step, module: ModuleSource, tmp: Path, emit: Callable[[Message], None]
-    ) -> ExitInfo:
+        self, plan: _Plan, module: ModuleSource, tmp: Path, emit: Callable[[Message], None]
+    ) -> int:
+        """Run ``plan`` in one sandbox whose ``/deps`` is a tmpfs of ``prepare_disk_mb``
+        and unpack what it streams out into ``tmp``; returns the bytes read."""
         settings = self.settings
+        cap = settings.prepare_disk_mb
         limits = Limits(
-            memory_mb=settings.prepare_memory_mb,
+            memory_mb=settings.prepare_memory_mb + cap,  # /deps lives in memory meanwhile
             cpu=max(settings.cpu, 1.0),
             pids=max(settings.pids, 256),
-            disk_mb=max(settings.disk_mb, 1024),
+            disk_mb=cap,
             nofile=max(settings.nofile, 4096),
             time_s=settings.prepare_timeout_s,
         )
+        read_fd, write_fd = os.pipe()
+        argv = [PYTHON, "-I", "-S", "-c", _DRIVER % {"full": _DISK_FULL, "slack": _SLACK}]
+        argv.append(str(write_fd))
+        for n, step in enumerate(plan.steps):
+            argv += [";", *step] if n else step
         spec = Spec(
-            argv=step.argv,
-            env=step.env,
-            mounts=[Mount(module.root, APP), Mount(tmp, DEPS, writable=True), *step.mounts],
-            network=step.network,
-            allow_host_ports=tuple(settings.allow_host_ports) if step.network != "none" else (),
-            allow_networks=tuple(settings.allow_networks) if step.network != "none" else (),
+            argv=argv,
+            env={**plan.env, "HOME": "/tmp"},
+            mounts=[Mount(module.root, APP), *plan.mounts],
+            workdir=DEPS,
+            network=plan.network,
+            allow_host_ports=tuple(settings.allow_host_ports) if plan.network != "none" else (),
+            allow_networks=tuple(settings.allow_networks) if plan.network != "none" else (),
             limits=limits,
+            pass_fds=(write_fd,),
         )
-        process = await self.sandbox.spawn(spec)
+        budget = cap * _MiB + cap * _MiB // 4  # the archive's headers on top of the files
+        unpack = asyncio.ensure_future(asyncio.to_thread(_unpack, read_fd, tmp, budget))
+        try:
+            process = await self.sandbox.spawn(spec)
+        except BaseException:
+            os.close(write_fd)
+            await asyncio.gather(unpack, return_exceptions=True)
+            raise
+        os.close(write_fd)
         bucket = TokenBucket(settings.log_rate, settings.log_burst)
         pumps = asyncio.gather(
             pump_lines(process.stdout, StatusLevel.INFO, bucket, emit),
             pump_lines(process.stderr, StatusLevel.WARNING, bucket, emit),
         )
+        waiting = asyncio.ensure_future(process.wait())
         try:
-            result = await process.wait()
+            # Past the budget (or on a bad archive) the unpacker closes its end of the
+            # pipe: the writer in the sandbox then fails and the sandbox ends.
+            result = await waiting
             await pumps
+            unpacked = await asyncio.gather(unpack, return_exceptions=True)
         except BaseException:
             pumps.cancel()
             with contextlib.suppress(BaseException):
                 await process.terminate(grace_s=0.5)
+            await asyncio.gather(unpack, return_exceptions=True)
             raise
-        return result
+        outcome = unpacked[0]
+        too_big = ExitInfo(
+            result.code,
+            ExitReason.CRASHED,
+            f"it wrote more than {cap} MiB, the prepare's disk cap "
+            "(VISUALBOX_SANDBOX__PREPARE_DISK_MB); nothing was cached",
+            result.cpu_s,
+        )
+        if isinstance(outcome, _TooBig) or result.code == _DISK_FULL:
+            raise PrepareFailed(too_big)
+        if result.reason is not ExitReason.EXITED:
+            raise PrepareFailed(result)
+        if isinstance(outcome, BaseException):
+            detail = f"its result could not be unpacked ({outcome})"
+            raise PrepareFailed(ExitInfo(result.code, ExitReason.CRASHED, detail, result.cpu_s))
+        return outcome
+
+
+def _unpack(fd: int, dest: Path, budget: int) -> int:
+    """Extract the tar stream on ``fd`` into ``dest``: regular files, folders and
+    symlinks only, every path inside ``dest``, owned by us, without set-id bits or
+    group/other write; raises :class:`_TooBig` past ``budget`` bytes of stream."""
+    with os.fdopen(fd, "rb") as raw:
+        stream = _Budget(raw, budget)
+        with tarfile.open(fileobj=stream, mode="r|") as tar:
+            for member in tar:
+                tar.extract(member, dest, filter=_member_filter)
+        return stream.used
+
+
+def _member_filter(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+    if not (member.isreg() or member.isdir() or member.issym()):
+        return None  # hard links, devices, fifos: nothing a dependency tree needs
+    member = tarfile.tar_filter(member, dest)
+    return member.replace(uid=None, gid=None, uname=None, gname=None, deep=False)  # type: ignore[arg-type]
+
+
+class _Budget(io.RawIOBase):
+    """A readable stream that raises :class:`_TooBig` once more than ``budget`` bytes
+    were read from ``raw``."""
+
+    def __init__(self, raw: BinaryIO, budget: int) -> None:
+        self._raw = raw
+        self._budget = budget
+        self.used = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(self._budget + 1 - self.used if size < 0 else size)
+        self.used += len(data)
+        if self.used > self._budget:
+            raise _TooBig
+        return data
+
+
+def _entry_size(entry: Path) -> int:
+    """The size of a cache entry (recorded when it was made; measured if it was not)."""
+    record = _size_file(entry)
+    with contextlib.suppress(OSError, ValueError):
+        return int(record.read_text())
+    size = 0
+    for _, dirnames, filenames, dirfd in os.fwalk(entry):
+        for name in (*dirnames, *filenames):
+            with contextlib.suppress(OSError):
+                size += os.stat(name, dir_fd=dirfd, follow_symlinks=False).st_blocks * 512
+    with contextlib.suppress(OSError):
+        record.write_text(str(size))
+    return size
+
+
+def _size_file(entry: Path) -> Path:
+    sizes = entry.parent.parent / ".sizes"
+    sizes.mkdir(exist_ok=True)
+    return sizes / f"{entry.parent.name}-{entry.name}"
+
+
+def _rename_unheld(entry: Path) -> Path | None:
+    """Rename ``entry`` to a dot name when no run holds it; the new path, or None."""
+    fd = _lock_fd(entry, ".use")
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None  # a run uses it
+        doomed = entry.with_name(f".evict-{entry.name}-{secrets.token_hex(4)}")
+        try:
+            os.rename(entry, doomed)
+        except FileNotFoundError:
+            return None
+        return doomed
+    finally:
+        os.close(fd)
+
+
+def _lock_fd(entry: Path, suffix: str) -> int:
+    """An open ``<cache>/.locks/<runtime>-<key><suffix>`` to flock."""
+    locks = entry.parent.parent / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    return os.open(
+        locks / f"{entry.parent.name}-{entry.name}{suffix}", os.O_RDWR | os.O_CREAT, 0o600
+    )
 
 
 _UNSAFE_MODE = stat.S_ISUID | stat.S_ISGID | stat.S_IWGRP | stat.S_IWOTH
-
-
-def _chown_tree(root: Path, uid: int, gid: int) -> None:
-    """Give ``root`` and everything under it to ``uid``:``gid``; symlinks themselves,
-    never what they point to. Top-down, so a directory changes owner before it is
-    listed: a writer that loses it cannot slip an entry past the walk."""
-    os.chown(root, uid, gid, follow_symlinks=False)
-    for _, dirnames, filenames, dirfd in os.fwalk(root):
-        for name in (*dirnames, *filenames):
-            os.chown(name, uid, gid, dir_fd=dirfd, follow_symlinks=False)
 
 
 def _safe_mode(mode: int) -> int:
@@ -346,10 +563,8 @@ def _clear_unsafe_modes(root: Path) -> None:
 
 @contextlib.asynccontextmanager
 async def _file_lock(entry: Path) -> AsyncIterator[None]:
-    """Exclusive lock on ``<cache>/.locks/<key>`` shared with other processes."""
-    locks = entry.parent.parent / ".locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    fd = os.open(locks / f"{entry.parent.name}-{entry.name}", os.O_RDWR | os.O_CREAT, 0o600)
+    """Exclusive lock on ``<cache>/.locks/<runtime>-<key>`` shared with other processes."""
+    fd = _lock_fd(entry, "")
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

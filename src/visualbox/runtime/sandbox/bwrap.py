@@ -253,14 +253,24 @@ class BwrapSandbox(Sandbox):
         rlimits = rlimits_for(limits, spec.argv, cgroup.enforced, nproc=self.host_ids is None)
         try:
             argv = self.command(spec, child_fds, rlimits)
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                pass_fds=(*child_fds.values(), *spec.pass_fds),
-                cwd="/",
+            # Never cancelled midway: asyncio's own clean-up would wait for the pipes,
+            # which the sandbox (blocked on the fd we hold) never closes. A stop that
+            # comes meanwhile lets it finish, then the clean-up below ends it.
+            creating = asyncio.ensure_future(
+                asyncio.create_subprocess_exec(
+                    *argv,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                    pass_fds=(*child_fds.values(), *spec.pass_fds),
+                    cwd="/",
+                )
             )
+            try:
+                proc = await asyncio.shield(creating)
+            except asyncio.CancelledError:
+                proc = await creating
+                raise
             for fd in child_fds.values():
                 os.close(fd)
             child_fds.clear()
@@ -282,6 +292,12 @@ class BwrapSandbox(Sandbox):
                     signal.pidfd_send_signal(pidfd, signal.SIGKILL)
                 os.close(pidfd)
             if proc is not None and proc.returncode is None:
+                # Stopped before the sandbox process was known (a stop right after a
+                # start): it still waits on the block fd, holding bwrap's pipes open, so
+                # it must end too, before bwrap is waited for; never let it go on.
+                for pid in reversed(_descendants(proc.pid)):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
                 await proc.wait()
