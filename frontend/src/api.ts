@@ -149,6 +149,7 @@ export interface Account {
   email: string;
   is_admin: boolean;
   email_verified: boolean;
+  two_factor_enabled: boolean;
   created_at: string;
 }
 

@@ -3,12 +3,13 @@
 //   meta.public    anyone (public view, explorer, mailed links)
 //   meta.bare      no navigation rail (public view)
 //   meta.unverified  a signed-in but unverified user may open it
+// An administrator who must set up two-factor sign-in sees only /account.
 // Every other page needs a verified user: signed-out users go to /signin?next=...,
 // unverified ones to /verify?next=... (the "verify your email" notice).
 import { createRouter, createWebHistory, type RouteLocationNormalized } from "vue-router";
 
 import { safeNext } from "./next";
-import { loadSession } from "./session";
+import { loadSession, session } from "./session";
 
 declare module "vue-router" {
   interface RouteMeta {
@@ -64,6 +65,8 @@ router.beforeEach(async (to) => {
   if (!user.email_verified && !to.meta.unverified) {
     return { name: "verify", query: to.fullPath === "/" ? {} : { next: to.fullPath } };
   }
+  // An administrator where the server requires two-factor sign-in sets it up first.
+  if (session.twoFactorSetupRequired && to.name !== "account") return { name: "account" };
   return true;
 });
 

@@ -10,9 +10,17 @@ interface SessionState {
   user: Account | null;
   /** True once the first GET /api/auth/session has answered. */
   loaded: boolean;
+  /** An administrator who must set up two-factor sign-in before anything else. */
+  twoFactorSetupRequired: boolean;
 }
 
-const state = reactive<SessionState>({ user: null, loaded: false });
+/** A right password for an account with two-factor sign-in: send a code next. */
+export interface TwoFactorChallenge {
+  two_factor_required: true;
+  challenge: string;
+}
+
+const state = reactive<SessionState>({ user: null, loaded: false, twoFactorSetupRequired: false });
 let loading: Promise<Account | null> | null = null;
 
 export const session = readonly(state);
@@ -21,9 +29,10 @@ export const session = readonly(state);
 export function loadSession(force = false): Promise<Account | null> {
   if (loading && !force) return loading;
   loading = api
-    .get<{ user: Account | null }>("/api/auth/session")
-    .then(({ user }) => {
+    .get<{ user: Account | null; two_factor_setup_required: boolean }>("/api/auth/session")
+    .then(({ user, two_factor_setup_required }) => {
       state.user = user;
+      state.twoFactorSetupRequired = two_factor_setup_required;
       return user;
     })
     .catch((error: unknown) => {
@@ -43,17 +52,35 @@ function adopt(user: Account): Account {
   return user;
 }
 
-export async function signIn(email: string, password: string): Promise<Account> {
-  return adopt(await api.post<Account>("/api/auth/signin", { email, password }));
+/** A new session: ask again who is signed in (and whether two-factor set-up is due). */
+async function adoptNew(user: Account): Promise<Account> {
+  adopt(user);
+  try {
+    return (await loadSession(true)) ?? user;
+  } catch {
+    return user;
+  }
+}
+
+/** The password step: the account, or a challenge to finish with `signInWithCode`. */
+export async function signIn(email: string, password: string): Promise<Account | TwoFactorChallenge> {
+  const answer = await api.post<Account | TwoFactorChallenge>("/api/auth/signin", { email, password });
+  return "two_factor_required" in answer ? answer : adoptNew(answer);
+}
+
+/** The second step of a two-factor sign-in: a code from the app or a recovery code. */
+export async function signInWithCode(challenge: string, code: string): Promise<Account> {
+  return adoptNew(await api.post<Account>("/api/auth/signin/2fa", { challenge, code }));
 }
 
 export async function signUp(name: string, email: string, password: string): Promise<Account> {
-  return adopt(await api.post<Account>("/api/auth/signup", { name, email, password }));
+  return adoptNew(await api.post<Account>("/api/auth/signup", { name, email, password }));
 }
 
 export async function signOut(): Promise<void> {
   await api.post("/api/auth/signout");
   state.user = null;
+  state.twoFactorSetupRequired = false;
   loading = Promise.resolve(null);
 }
 
@@ -71,4 +98,9 @@ export async function signOutAndLeave(router: Router): Promise<void> {
 export function setUser(user: Account | null): void {
   state.user = user;
   loading = Promise.resolve(user);
+}
+
+/** Two-factor sign-in was turned on or off: ask the server for the new state. */
+export async function refreshSession(): Promise<void> {
+  await loadSession(true).catch(() => undefined);
 }

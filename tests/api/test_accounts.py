@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -13,17 +14,21 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2 as httpx
+import pyotp
 import pytest
 from argon2 import PasswordHasher
+from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
+from starlette.websockets import WebSocketDisconnect
 
 from tests.conftest import Account
 from tests.fixtures.smtp import SmtpServer
 from visualbox.db.base import utcnow
-from visualbox.db.tables.accounts import EmailToken, User
+from visualbox.db.tables.accounts import EmailToken, RecoveryCode, SigninFailure, User
 from visualbox.services.accounts import LINKS_PER_HOUR
+from visualbox.services.secrets import load_or_create_key
 from visualbox.settings import Settings
 
 PASSWORD = "correct horse battery"
@@ -221,52 +226,87 @@ def test_cross_site_requests_with_the_cookie_are_refused(client: TestClient) -> 
     assert same.status_code == 200 and same.json()["name"] == "Ada L"
 
 
-def test_signin_rate_limit_per_email_then_recovery(
-    client: TestClient, app: FastAPI, settings: Settings
+def test_a_strangers_wrong_passwords_do_not_lock_the_owner_out(
+    client: TestClient, app: FastAPI
 ) -> None:
-    settings.accounts.signin_attempts = 2
-    # Long enough that three argon2 checks on a busy machine fit inside one window.
-    settings.accounts.signin_window_s = 4.0
+    """The cheap targeted lock-out: ten wrong passwords for ada from one address must not
+    keep ada, at another address, from signing in at once."""
     signup(client, "ada@example.com")
-    for n in range(2):
-        attacker = TestClient(app, client=(f"10.9.0.{n}", 1000))
-        error(signin(attacker, "ada@example.com", "guess"), 401, "unauthenticated")
-    blocked = signin(TestClient(app, client=("10.9.1.1", 1000)), "ada@example.com")
-    error(blocked, 429, "rate_limited")
-    assert 1 <= int(blocked.headers["retry-after"]) <= 4
-    deadline = time.monotonic() + 15
-    owner = TestClient(app, client=("10.9.1.2", 1000))
-    while (response := signin(owner, "ada@example.com")).status_code == 429:
-        assert time.monotonic() < deadline, "the block did not end after the window"
-        time.sleep(0.05)
-    assert response.status_code == 200
+    stranger = TestClient(app, client=("10.66.0.1", 1000))
+    codes = [signin(stranger, "ada@example.com", f"guess {n}").status_code for n in range(10)]
+    assert set(codes) <= {401, 429}
+    owner = TestClient(app, client=("10.66.0.2", 1000))
+    assert signin(owner, "ada@example.com").status_code == 200
 
 
-def test_signin_rate_limit_per_client_and_success_clears_the_email(
+def _age_failures(app: FastAPI, seconds: float) -> None:
+    """Let ``seconds`` pass for the throttle: every recorded failure gets older."""
+    with app.state.db.session() as db:
+        for row in db.scalars(select(SigninFailure)):
+            row.failed_at -= timedelta(seconds=seconds)
+        db.commit()
+
+
+def test_waits_per_client_and_account_grow_up_to_the_cap(
     client: TestClient, app: FastAPI, settings: Settings
 ) -> None:
     settings.accounts.signin_attempts = 2
+    settings.accounts.signin_delay_s = 30
+    settings.accounts.signin_max_delay_s = 100
+    signup(client, "ada@example.com")
+    guesser = TestClient(app, client=("10.9.0.1", 1000))
+    for _ in range(2):  # free
+        error(signin(guesser, "ada@example.com", "guess"), 401, "unauthenticated")
+    waits = []
+    for _ in range(3):
+        early = signin(guesser, "ada@example.com")  # even the right password must wait
+        error(early, 429, "rate_limited")
+        waits.append(int(early.headers["retry-after"]))
+        _age_failures(app, waits[-1])
+        error(signin(guesser, "ada@example.com", "guess"), 401, "unauthenticated")
+    assert 28 <= waits[0] <= 30 and 58 <= waits[1] <= 60 and 98 <= waits[2] <= 100, waits
+    assert int(signin(guesser, "ada@example.com").headers["retry-after"]) <= 100  # the cap
+    # Meanwhile another address is not slowed down at all.
+    assert signin(TestClient(app, client=("10.9.0.2", 1000)), "ada@example.com").status_code == 200
+    # After the wait the right password works, and success forgets the pair's failures.
+    _age_failures(app, 100)
+    assert signin(guesser, "ada@example.com").status_code == 200
+    error(signin(guesser, "ada@example.com", "guess"), 401, "unauthenticated")
+    assert signin(guesser, "ada@example.com").status_code == 200
+
+
+def test_one_client_guessing_across_accounts_must_wait(
+    client: TestClient, app: FastAPI, settings: Settings
+) -> None:
+    settings.accounts.signin_client_attempts = 2
+    settings.accounts.signin_delay_s = 30
     signup(client, "ada@example.com")
     signup(TestClient(app), "bob@example.com", "Bob")
-    # Success clears the address's failures: fail, succeed, fail → still allowed.
-    error(
-        signin(TestClient(app, client=("10.0.0.1", 1)), "ada@example.com", "x"),
-        401,
-        "unauthenticated",
-    )
-    assert signin(TestClient(app, client=("10.0.0.2", 1)), "ada@example.com").status_code == 200
-    error(
-        signin(TestClient(app, client=("10.0.0.3", 1)), "ada@example.com", "x"),
-        401,
-        "unauthenticated",
-    )
-    assert signin(TestClient(app, client=("10.0.0.4", 1)), "ada@example.com").status_code == 200
-    # One client failing on two addresses is blocked for every address.
     roamer = TestClient(app, client=("10.0.0.9", 1))
     error(signin(roamer, "nobody@example.com", "x"), 401, "unauthenticated")
     error(signin(roamer, "other@example.com", "x"), 401, "unauthenticated")
-    error(signin(roamer, "bob@example.com"), 429, "rate_limited")
+    blocked = signin(roamer, "bob@example.com")
+    error(blocked, 429, "rate_limited")
+    assert 28 <= int(blocked.headers["retry-after"]) <= 30
     assert signin(TestClient(app, client=("10.0.0.10", 1)), "bob@example.com").status_code == 200
+    _age_failures(app, 30)
+    assert signin(roamer, "bob@example.com").status_code == 200
+
+
+def test_guessing_one_account_from_many_addresses_only_slows_it_down(
+    client: TestClient, app: FastAPI, settings: Settings
+) -> None:
+    settings.accounts.signin_account_attempts = 3
+    settings.accounts.signin_delay_s = 30
+    signup(client, "ada@example.com")
+    for n in range(3):
+        guesser = TestClient(app, client=(f"10.8.0.{n}", 1000))
+        error(signin(guesser, "ada@example.com", "guess"), 401, "unauthenticated")
+    late = signin(TestClient(app, client=("10.8.1.1", 1000)), "ada@example.com", "guess")
+    error(late, 429, "rate_limited")
+    assert 28 <= int(late.headers["retry-after"]) <= 30  # a short wait, never a long lock
+    _age_failures(app, 30)
+    assert signin(TestClient(app, client=("10.8.1.2", 1000)), "ada@example.com").status_code == 200
 
 
 def test_simultaneous_sign_ups_with_one_address_give_one_account(app: FastAPI) -> None:
@@ -300,24 +340,29 @@ def test_simultaneous_first_sign_ups_make_one_administrator(app: FastAPI) -> Non
     assert sum(a["email_verified"] for a in accounts) == 1  # only the first skips the mail
 
 
+@pytest.mark.parametrize("addresses", ["one", "many"])
 def test_concurrent_wrong_passwords_cannot_exceed_the_limit(
-    client: TestClient, app: FastAPI, settings: Settings
+    client: TestClient, app: FastAPI, settings: Settings, addresses: str
 ) -> None:
     # Every attempt counts itself before the password is checked, so parallel
-    # guesses cannot all pass the check before the first failure is written.
+    # guesses cannot all pass the check before the first failure is written: from
+    # one address the pair's free failures bind, from many the account's.
     settings.accounts.signin_attempts = 3
+    settings.accounts.signin_account_attempts = 3
+    settings.accounts.signin_delay_s = 600  # no straggler may arrive after a wait
     signup(client, "ada@example.com")
     start = threading.Barrier(12)
 
     def guess(n: int) -> int:
-        http = TestClient(app, client=(f"10.7.0.{n}", 1000))
+        address = "10.7.0.1" if addresses == "one" else f"10.7.0.{n}"
+        http = TestClient(app, client=(address, 1000))
         start.wait()
         return signin(http, "ada@example.com", f"guess {n}").status_code
 
     with ThreadPoolExecutor(12) as pool:
         codes = list(pool.map(guess, range(12)))
     assert set(codes) <= {401, 429}
-    assert codes.count(401) <= 3, codes  # at most `limit` passwords were really tried
+    assert codes.count(401) <= 3, codes  # at most the free failures were really tried
 
 
 def test_signin_rehashes_old_parameters(client: TestClient, app: FastAPI) -> None:
@@ -632,9 +677,10 @@ def test_change_password_ends_every_other_session(client: TestClient, app: FastA
 
 
 def test_password_checks_on_the_account_are_rate_limited(
-    client: TestClient, settings: Settings
+    client: TestClient, app: FastAPI, settings: Settings
 ) -> None:
     settings.accounts.signin_attempts = 2
+    settings.accounts.signin_delay_s = 30
     signup(client, "ada@example.com")
     url = "/api/account/password"
     for _ in range(2):
@@ -644,6 +690,8 @@ def test_password_checks_on_the_account_are_rate_limited(
     blocked = client.post(url, json=body)
     error(blocked, 429, "rate_limited")
     assert int(blocked.headers["retry-after"]) >= 1
+    # Guesses on the account page never slow down signing in.
+    assert signin(TestClient(app), "ada@example.com").status_code == 200
 
 
 # -- API tokens -------------------------------------------------------------------------
@@ -722,9 +770,210 @@ def test_the_session_endpoint_answers_visitors_without_an_error(
     client: TestClient, app: FastAPI
 ) -> None:
     visitor = TestClient(app)
-    assert visitor.get("/api/auth/session").json() == {"user": None}
+    assert visitor.get("/api/auth/session").json() == {
+        "user": None,
+        "two_factor_setup_required": False,
+    }
     signup(client, "ada@example.com")
     body = client.get("/api/auth/session").json()
     assert body["user"]["email"] == "ada@example.com" and "password" not in str(body)
     client.post("/api/auth/signout")
-    assert client.get("/api/auth/session").json() == {"user": None}
+    assert client.get("/api/auth/session").json()["user"] is None
+
+
+# -- two-factor sign-in -----------------------------------------------------------------
+
+
+def _step() -> int:
+    return int(time.time()) // 30
+
+
+def _enrol(http: TestClient, password: str = PASSWORD) -> tuple[pyotp.TOTP, list[str]]:
+    """Set up two-factor sign-in confirmed with the current step's code; returns the
+    app's generator and the recovery codes."""
+    started = http.post("/api/account/2fa", json={"password": password})
+    assert started.status_code == 200, started.text
+    totp = pyotp.TOTP(started.json()["secret"])
+    confirmed = http.post("/api/account/2fa/confirm", json={"code": totp.at(_step() * 30)})
+    assert confirmed.status_code == 200, confirmed.text
+    return totp, confirmed.json()["recovery_codes"]
+
+
+def _wrong_code(totp: pyotp.TOTP) -> str:
+    near = {totp.at((_step() + d) * 30) for d in range(-2, 3)}
+    return next(c for c in (f"{n:06d}" for n in range(1000)) if c not in near)
+
+
+def _challenge(app: FastAPI, email: str, address: str = "10.5.0.1") -> tuple[TestClient, str]:
+    browser = TestClient(app, client=(address, 1000))
+    answer = signin(browser, email)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["two_factor_required"] is True and "set-cookie" not in answer.headers
+    return browser, str(body["challenge"])
+
+
+def test_two_factor_enrol_confirm_and_sign_in_with_a_code(client: TestClient, app: FastAPI) -> None:
+    signup(client, "ada@example.com")
+    assert client.get("/api/account/2fa").json() == {
+        "enabled": False,
+        "recovery_codes_left": 0,
+        "required": False,
+    }
+    wrong = client.post("/api/account/2fa", json={"password": "wrong password"})
+    error(wrong, 403, "forbidden", "password")
+    started = client.post("/api/account/2fa", json={"password": PASSWORD}).json()
+    secret = started["secret"]
+    assert started["uri"].startswith("otpauth://totp/VisualBox:ada%40example.com?")
+    assert f"secret={secret}" in started["uri"]
+    assert started["qr_svg"].startswith("data:image/svg+xml")
+    with app.state.db.session() as db:  # encrypted at rest
+        stored = db.scalars(select(User.totp_secret).where(User.email == "ada@example.com")).one()
+    assert stored is not None and secret not in stored
+    assert app.state.secret_box.decrypt(stored).decode() == secret
+    # Not on until a code confirms it: signing in still needs only the password.
+    assert signin(TestClient(app), "ada@example.com").json()["email"] == "ada@example.com"
+    totp = pyotp.TOTP(secret)
+    bad = client.post("/api/account/2fa/confirm", json={"code": _wrong_code(totp)})
+    error(bad, 422, "invalid", "code")
+    step = _step()
+    confirmed = client.post("/api/account/2fa/confirm", json={"code": totp.at(step * 30)})
+    codes = confirmed.json()["recovery_codes"]
+    assert len(codes) == len(set(codes)) == 10
+    assert all(re.fullmatch(r"[a-z2-9]{5}-[a-z2-9]{5}", c) for c in codes)
+    assert client.get("/api/account").json()["two_factor_enabled"] is True
+    assert client.get("/api/account/2fa").json()["recovery_codes_left"] == 10
+    again = client.post("/api/account/2fa", json={"password": PASSWORD})
+    error(again, 409, "conflict")
+
+    browser, challenge = _challenge(app, "ada@example.com")
+    error(browser.get("/api/account"), 401, "unauthenticated")  # no session yet
+    url = "/api/auth/signin/2fa"
+    refused = browser.post(url, json={"challenge": challenge, "code": _wrong_code(totp)})
+    error(refused, 401, "unauthenticated", "code")
+    next_code = totp.at((step + 1) * 30)  # the confirming step is spent
+    done = browser.post(url, json={"challenge": challenge, "code": next_code})
+    assert done.status_code == 200 and done.json()["email"] == "ada@example.com"
+    assert "HttpOnly" in done.headers["set-cookie"]
+    assert browser.get("/api/account").status_code == 200
+
+    # A code works once: replayed (even with a new challenge) it is refused.
+    other, challenge = _challenge(app, "ada@example.com", "10.5.0.2")
+    replay = other.post(url, json={"challenge": challenge, "code": next_code})
+    error(replay, 401, "unauthenticated", "code")
+    old = other.post(url, json={"challenge": challenge, "code": totp.at(step * 30)})
+    error(old, 401, "unauthenticated", "code")
+
+
+def test_two_factor_recovery_codes_work_once(client: TestClient, app: FastAPI) -> None:
+    signup(client, "ada@example.com")
+    _totp, codes = _enrol(client)
+    with app.state.db.session() as db:
+        hashes = db.scalars(select(RecoveryCode.code_hash)).all()
+    assert len(hashes) == 10 and not set(codes) & set(hashes)  # stored hashed
+    url = "/api/auth/signin/2fa"
+    browser, challenge = _challenge(app, "ada@example.com")
+    typed = " " + codes[0].upper().replace("-", " - ") + " "  # as a person may type it
+    assert browser.post(url, json={"challenge": challenge, "code": typed}).status_code == 200
+    other, challenge = _challenge(app, "ada@example.com", "10.5.0.2")
+    used = other.post(url, json={"challenge": challenge, "code": codes[0]})
+    error(used, 401, "unauthenticated", "code")
+    assert client.get("/api/account/2fa").json()["recovery_codes_left"] == 9
+
+
+def test_two_factor_challenges_are_short_lived_and_bound_to_the_password(
+    client: TestClient, app: FastAPI, settings: Settings
+) -> None:
+    signup(client, "ada@example.com")
+    totp, codes = _enrol(client)
+    url = "/api/auth/signin/2fa"
+    browser, challenge = _challenge(app, "ada@example.com")
+    for bad in ("nonsense", challenge[:-4] + "AAAA"):
+        answer = browser.post(url, json={"challenge": bad, "code": codes[0]})
+        error(answer, 401, "unauthenticated", "challenge")
+    # Made six minutes ago: expired.
+    with app.state.db.session() as db:
+        user_id = db.scalars(select(User.id).where(User.email == "ada@example.com")).one()
+    fernet = Fernet(load_or_create_key(settings.data_dir))
+    payload = json.loads(app.state.secret_box.decrypt(challenge))
+    assert payload["user"] == user_id
+    stale = fernet.encrypt_at_time(json.dumps(payload).encode(), int(time.time()) - 360)
+    answer = browser.post(url, json={"challenge": stale.decode(), "code": codes[0]})
+    error(answer, 401, "unauthenticated", "challenge")
+    # A password change voids challenges made before it.
+    change = {"current_password": PASSWORD, "new_password": "new password"}
+    assert client.post("/api/account/password", json=change).status_code == 204
+    answer = browser.post(url, json={"challenge": challenge, "code": codes[0]})
+    error(answer, 401, "unauthenticated", "challenge")
+    assert client.get("/api/account/2fa").json()["recovery_codes_left"] == 10  # none spent
+
+
+def test_two_factor_codes_are_throttled_like_passwords(
+    client: TestClient, app: FastAPI, settings: Settings
+) -> None:
+    settings.accounts.signin_attempts = 2
+    settings.accounts.signin_delay_s = 30
+    signup(client, "ada@example.com")
+    totp, codes = _enrol(client)
+    url = "/api/auth/signin/2fa"
+    guesser, challenge = _challenge(app, "ada@example.com")
+    for _ in range(2):
+        wrong = guesser.post(url, json={"challenge": challenge, "code": _wrong_code(totp)})
+        error(wrong, 401, "unauthenticated")
+    early = guesser.post(url, json={"challenge": challenge, "code": codes[0]})
+    error(early, 429, "rate_limited")
+    assert 28 <= int(early.headers["retry-after"]) <= 30
+    owner, challenge = _challenge(app, "ada@example.com", "10.5.0.9")
+    assert owner.post(url, json={"challenge": challenge, "code": codes[0]}).status_code == 200
+
+
+def test_two_factor_disable_needs_the_password_and_a_code(client: TestClient, app: FastAPI) -> None:
+    signup(client, "ada@example.com")
+    url = "/api/account/2fa/disable"
+    error(client.post(url, json={"password": PASSWORD, "code": "123456"}), 409, "conflict")
+    totp, codes = _enrol(client)
+    wrong = client.post(url, json={"password": "wrong password", "code": codes[0]})
+    error(wrong, 403, "forbidden", "password")
+    bad_code = client.post(url, json={"password": PASSWORD, "code": _wrong_code(totp)})
+    error(bad_code, 403, "forbidden", "code")
+    error(client.post(url, json={"password": PASSWORD}), 422, "invalid", "code")
+    assert client.post(url, json={"password": PASSWORD, "code": codes[1]}).status_code == 204
+    assert client.get("/api/account/2fa").json()["enabled"] is False
+    with app.state.db.session() as db:
+        assert db.scalars(select(RecoveryCode)).all() == []
+        assert (
+            db.scalars(select(User.totp_secret).where(User.email == "ada@example.com")).one()
+            is None
+        )
+    answer = signin(TestClient(app), "ada@example.com")
+    assert answer.status_code == 200 and answer.json()["two_factor_enabled"] is False
+
+
+def test_administrators_must_set_up_two_factor_when_the_server_requires_it(
+    client: TestClient, app: FastAPI, settings: Settings, make_account: Callable[..., Account]
+) -> None:
+    signup(client, "admin@example.com")  # the first account: an administrator
+    token = client.post("/api/account/tokens", json={"name": "ci"}).json()["token"]
+    member = make_account()
+    settings.accounts.require_2fa_for_admins = True
+
+    session = client.get("/api/auth/session").json()
+    assert session["two_factor_setup_required"] is True
+    assert client.get("/api/account").status_code == 200  # the account page still works
+    assert client.get("/api/account/2fa").json()["required"] is True
+    for path in ("/api/users", "/api/account/tokens", "/api/dashboards"):
+        message = error(client.get(path), 403, "two_factor_setup_required")
+        assert "two-factor" in message
+    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect("/api/live"):
+        pass
+    assert closed.value.code == 1008 and "two-factor" in closed.value.reason
+    # API tokens are unaffected (a token is already a second factor's equivalent).
+    bearer = TestClient(app, headers={"Authorization": f"Bearer {token}"})
+    assert bearer.get("/api/users").status_code == 200
+    assert member.http.get("/api/account/tokens").status_code == 200  # not an administrator
+
+    _totp, codes = _enrol(client)
+    assert client.get("/api/auth/session").json()["two_factor_setup_required"] is False
+    assert client.get("/api/users").status_code == 200
+    off = client.post("/api/account/2fa/disable", json={"password": PASSWORD, "code": codes[0]})
+    error(off, 403, "forbidden")  # required: it stays on

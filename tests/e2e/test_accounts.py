@@ -1,14 +1,18 @@
 """Account journeys in the browser: sign up and verify, sign out and in, forgotten
-password, account settings and API tokens."""
+password, account settings, two-factor sign-in and API tokens."""
 
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import parse_qs, urlsplit
 
+import pyotp
 from playwright.sync_api import Page, expect
+from sqlalchemy import update
 
 from tests.e2e.conftest import PASSWORD, LiveServer
+from visualbox.db.tables.accounts import User
 
 
 def _sign_in_with_form(page: Page, server: LiveServer, email: str, password: str) -> None:
@@ -227,3 +231,66 @@ def test_an_ended_session_leads_back_to_sign_in(live_server: LiveServer, page: P
     page.get_by_label("Password").fill(user.password)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(f"{live_server.url}/account")
+
+
+def test_two_factor_set_up_then_sign_in_with_a_code(live_server: LiveServer, page: Page) -> None:
+    user = live_server.create_user("Ada")
+    live_server.sign_in(page, user)
+    page.goto(f"{live_server.url}/account")
+    section = page.get_by_role("region", name="Two-factor sign-in")
+    section.get_by_label("Current password").fill(user.password)
+    section.get_by_role("button", name="Set up two-factor sign-in").click()
+    expect(section.get_by_role("img", name="QR code of the two-factor key")).to_be_visible()
+    key = section.get_by_label("Two-factor key").inner_text()
+    totp = pyotp.TOTP(key.replace(" ", ""))
+    section.screenshot(path="/tmp/vbx-2fa-enrol.png")
+    section.get_by_label("Code from the app").fill(totp.now())
+    section.get_by_role("button", name="Turn on").click()
+    codes = section.get_by_role("group", name="Recovery codes").get_by_role("listitem")
+    expect(codes).to_have_count(10)
+    section.screenshot(path="/tmp/vbx-2fa-recovery.png")
+    section.get_by_role("button", name="I have saved them").click()
+    expect(section).to_contain_text("Signing in asks for a code from your authenticator app.")
+
+    page.get_by_role("button", name="Sign out").click()
+    _sign_in_with_form(page, live_server, user.email, user.password)
+    expect(page.get_by_role("heading", name="Two-factor sign-in")).to_be_visible()
+    page.screenshot(path="/tmp/vbx-2fa-code.png")
+    page.get_by_label("Authentication code").fill("12345")
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_label("Authentication code")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator(".field-error")).to_contain_text("wrong or already used")
+    # The next step's code: the one used to turn it on may be this step's, spent.
+    page.get_by_label("Authentication code").fill(totp.at(time.time() + 30))
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_role("heading", name="Dashboards", exact=True)).to_be_visible()
+
+
+def test_an_administrator_without_two_factor_is_sent_to_set_it_up(
+    live_server: LiveServer, page: Page
+) -> None:
+    admin = live_server.create_user("Admin")
+    with live_server.app.state.db.session() as db:
+        db.execute(update(User).where(User.email == admin.email).values(is_admin=True))
+        db.commit()
+    live_server.app.state.settings.accounts.require_2fa_for_admins = True
+    _sign_in_with_form(page, live_server, admin.email, admin.password)
+    expect(page).to_have_url(f"{live_server.url}/account")
+    notice = page.get_by_role("status").filter(has_text="requires two-factor sign-in")
+    expect(notice).to_be_visible()
+    section = page.get_by_role("region", name="Two-factor sign-in")
+    expect(section.get_by_role("alert")).to_contain_text("Set it up below")
+    expect(page.get_by_role("region", name="API tokens")).to_have_count(0)
+    page.goto(f"{live_server.url}/modules")
+    expect(page).to_have_url(f"{live_server.url}/account")
+
+    section.get_by_label("Current password").fill(admin.password)
+    section.get_by_role("button", name="Set up two-factor sign-in").click()
+    key = section.get_by_label("Two-factor key").inner_text()
+    section.get_by_label("Code from the app").fill(pyotp.TOTP(key.replace(" ", "")).now())
+    section.get_by_role("button", name="Turn on").click()
+    section.get_by_role("button", name="I have saved them").click()
+    expect(page.get_by_role("region", name="API tokens")).to_be_visible()
+    expect(section.get_by_role("button", name="Turn off two-factor sign-in")).to_have_count(0)
+    page.goto(f"{live_server.url}/modules")
+    expect(page).to_have_url(f"{live_server.url}/modules")

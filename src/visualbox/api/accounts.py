@@ -37,10 +37,18 @@ from visualbox.schemas.accounts import (
     PasswordChange,
     PasswordForgot,
     PasswordReset,
+    RecoveryCodes,
     SessionPublic,
     Signin,
+    SigninTwoFactor,
+    TwoFactorChallenge,
+    TwoFactorConfirm,
+    TwoFactorDisable,
+    TwoFactorEnrol,
+    TwoFactorEnrolment,
+    TwoFactorStatus,
 )
-from visualbox.services import accounts, samples
+from visualbox.services import accounts, samples, two_factor
 from visualbox.settings import Settings
 
 router = APIRouter(tags=["accounts"])
@@ -83,14 +91,47 @@ def signup(
     return AccountPublic.model_validate(user)
 
 
-@router.post("/auth/signin", response_model=AccountPublic, dependencies=[SameSite])
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+@router.post(
+    "/auth/signin",
+    response_model=AccountPublic | TwoFactorChallenge,
+    dependencies=[SameSite],
+)
 def signin(
-    body: Signin, request: Request, response: Response, db: SessionDep, settings: SettingsDep
-) -> AccountPublic:
-    """Sign in with email and password; sets the session cookie. 429 when rate-limited."""
-    client = request.client.host if request.client else None
+    body: Signin,
+    request: Request,
+    response: Response,
+    db: SessionDep,
+    settings: SettingsDep,
+    box: SecretBoxDep,
+) -> AccountPublic | TwoFactorChallenge:
+    """Sign in with email and password; sets the session cookie, or answers a
+    two-factor challenge for ``/api/auth/signin/2fa``. 429 while this client must wait."""
     user, token = accounts.sign_in(
-        db, settings, email=body.email, password=body.password, client=client
+        db, settings, email=body.email, password=body.password, client=_client(request)
+    )
+    if token is None:
+        return TwoFactorChallenge(challenge=two_factor.new_challenge(box, user))
+    _set_session_cookie(response, token, settings)
+    return AccountPublic.model_validate(user)
+
+
+@router.post("/auth/signin/2fa", dependencies=[SameSite])
+def signin_two_factor(
+    body: SigninTwoFactor,
+    request: Request,
+    response: Response,
+    db: SessionDep,
+    settings: SettingsDep,
+    box: SecretBoxDep,
+) -> AccountPublic:
+    """Finish a two-factor sign-in with the challenge and a code or a recovery code;
+    sets the session cookie. 429 while this client must wait."""
+    user, token = two_factor.complete_sign_in(
+        db, settings, box, challenge=body.challenge, code=body.code, client=_client(request)
     )
     _set_session_cookie(response, token, settings)
     return AccountPublic.model_validate(user)
@@ -151,9 +192,14 @@ def reset(body: PasswordReset, db: SessionDep) -> Notice:
 
 
 @router.get("/auth/session")
-def get_session(user: OptionalUser) -> SessionPublic:
+def get_session(user: OptionalUser, settings: SettingsDep) -> SessionPublic:
     """Who is signed in, if anyone: a page's first question, answered without an error."""
-    return SessionPublic(user=AccountPublic.model_validate(user) if user else None)
+    if user is None:
+        return SessionPublic(user=None)
+    return SessionPublic(
+        user=AccountPublic.model_validate(user),
+        two_factor_setup_required=two_factor.setup_required(settings, user),
+    )
 
 
 @router.get("/account")
@@ -194,6 +240,63 @@ def change_password(
         current_password=body.current_password,
         new_password=body.new_password,
         keep_session=request.cookies.get(SESSION_COOKIE),
+    )
+    return Response(status_code=204)
+
+
+@router.get("/account/2fa")
+def get_two_factor(user: SignedInUser, db: SessionDep, settings: SettingsDep) -> TwoFactorStatus:
+    """Whether two-factor sign-in is on, and how many recovery codes are unused."""
+    return TwoFactorStatus(
+        enabled=user.two_factor_enabled,
+        recovery_codes_left=two_factor.recovery_codes_left(db, user),
+        required=settings.accounts.require_2fa_for_admins and user.is_admin,
+    )
+
+
+@router.post("/account/2fa")
+def enrol_two_factor(
+    body: TwoFactorEnrol,
+    user: SignedInUser,
+    db: SessionDep,
+    settings: SettingsDep,
+    box: SecretBoxDep,
+) -> TwoFactorEnrolment:
+    """Start setting up two-factor sign-in: a new secret for the authenticator app.
+    Nothing changes until a code from the app confirms it."""
+    enrolment = two_factor.begin_enrolment(db, settings, box, user, password=body.password)
+    return TwoFactorEnrolment(secret=enrolment.secret, uri=enrolment.uri, qr_svg=enrolment.qr_svg)
+
+
+@router.post("/account/2fa/confirm")
+def confirm_two_factor(
+    body: TwoFactorConfirm,
+    request: Request,
+    user: SignedInUser,
+    db: SessionDep,
+    settings: SettingsDep,
+    box: SecretBoxDep,
+) -> RecoveryCodes:
+    """Turn two-factor sign-in on with a current code; answers the recovery codes
+    (the only time they are shown)."""
+    codes = two_factor.confirm_enrolment(
+        db, settings, box, user, code=body.code, client=_client(request)
+    )
+    return RecoveryCodes(recovery_codes=codes)
+
+
+@router.post("/account/2fa/disable", status_code=204, response_model=None)
+def disable_two_factor(
+    body: TwoFactorDisable,
+    request: Request,
+    user: SignedInUser,
+    db: SessionDep,
+    settings: SettingsDep,
+    box: SecretBoxDep,
+) -> Response:
+    """Turn two-factor sign-in off (the password and a code or a recovery code)."""
+    two_factor.disable(
+        db, settings, box, user, password=body.password, code=body.code, client=_client(request)
     )
     return Response(status_code=204)
 

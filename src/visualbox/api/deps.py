@@ -24,7 +24,7 @@ from starlette.requests import HTTPConnection
 from visualbox.db.engine import Database
 from visualbox.db.tables.accounts import User
 from visualbox.errors import Forbidden, Unauthenticated
-from visualbox.services import accounts
+from visualbox.services import accounts, two_factor
 from visualbox.services.live import Live
 from visualbox.services.mail import Mailer
 from visualbox.services.secrets import SecretBox
@@ -84,7 +84,18 @@ def check_same_origin(connection: HTTPConnection) -> None:
 def user_from_credentials(db: Session, connection: HTTPConnection) -> User | None:
     """The user an ``Authorization: Bearer`` API token or the session cookie names;
     ``None`` without credentials or with an unknown cookie. A bad token is an error
-    (:class:`Unauthenticated`): it never falls back to the cookie."""
+    (:class:`Unauthenticated`): it never falls back to the cookie. A session of an
+    administrator who must first set up two-factor sign-in is refused
+    (:class:`~visualbox.services.two_factor.TwoFactorSetupRequired`)."""
+    user = _user_from_credentials(db, connection)
+    by_cookie = "authorization" not in connection.headers
+    settings: Settings = connection.app.state.settings
+    if user is not None and by_cookie and two_factor.setup_required(settings, user):
+        raise two_factor.TwoFactorSetupRequired()
+    return user
+
+
+def _user_from_credentials(db: Session, connection: HTTPConnection) -> User | None:
     header = connection.headers.get("authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
@@ -99,8 +110,9 @@ def user_from_credentials(db: Session, connection: HTTPConnection) -> User | Non
 
 
 def optional_user(request: Request, db: SessionDep) -> User | None:
-    """The caller, or ``None`` when the request carries no credentials at all."""
-    user = user_from_credentials(db, request)
+    """The caller, or ``None`` when the request carries no credentials at all (also an
+    administrator who must set up two-factor sign-in: see :func:`current_user`)."""
+    user = _user_from_credentials(db, request)
     by_cookie = "authorization" not in request.headers
     if user is not None and by_cookie and request.method not in _SAFE_METHODS:
         check_same_origin(request)
@@ -120,10 +132,15 @@ def signed_in_user(user: OptionalUser) -> User:
 SignedInUser = Annotated[User, Depends(signed_in_user)]
 
 
-def current_user(user: SignedInUser) -> User:
-    """A signed-in user with a verified email address: what most routes need."""
+def current_user(user: SignedInUser, request: Request, settings: SettingsDep) -> User:
+    """A signed-in user with a verified email address: what most routes need. An
+    administrator signed in by cookie without the two-factor sign-in the server
+    requires (ACCOUNTS__REQUIRE_2FA_FOR_ADMINS) gets only the account's own routes."""
     if not user.is_verified:
         raise Forbidden("Verify your email address first: follow the link we sent you.")
+    by_cookie = "authorization" not in request.headers
+    if by_cookie and two_factor.setup_required(settings, user):
+        raise two_factor.TwoFactorSetupRequired()
     return user
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -21,6 +21,8 @@ from visualbox.schemas.common import Name
 NewPassword = Annotated[str, Field(min_length=8, max_length=1024)]
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
 Token = Annotated[str, Field(min_length=1, max_length=200)]
+# A 6-digit code from an authenticator app or a recovery code ("abcde-fghjk").
+Code = Annotated[str, Field(min_length=1, max_length=32)]
 # SQLite hands back naive datetimes; every stored time is UTC, say so in the answer.
 Time = Annotated[datetime, AfterValidator(as_utc)]
 
@@ -42,6 +44,66 @@ class Signin(_Input):
 
     email: str = Field(min_length=1, max_length=254)
     password: Password
+
+
+class SigninTwoFactor(_Input):
+    """``POST /api/auth/signin/2fa``: the challenge from the password step and a code
+    from the authenticator app (or an unused recovery code)."""
+
+    challenge: str = Field(min_length=1, max_length=1000)
+    code: Code
+
+
+class TwoFactorChallenge(BaseModel):
+    """The answer to a right password when the account has two-factor sign-in: no
+    session yet; send ``challenge`` with a code to ``POST /api/auth/signin/2fa``
+    within five minutes."""
+
+    two_factor_required: Literal[True] = True
+    challenge: str
+
+
+class TwoFactorEnrol(_Input):
+    """``POST /api/account/2fa``: start the set-up (the current password)."""
+
+    password: Password
+
+
+class TwoFactorEnrolment(BaseModel):
+    """A new secret to add to an authenticator app: as text, as an ``otpauth://`` URI
+    and as that URI's QR code (an SVG ``data:`` URI)."""
+
+    secret: str
+    uri: str
+    qr_svg: str
+
+
+class TwoFactorConfirm(_Input):
+    """``POST /api/account/2fa/confirm``: a current code from the app."""
+
+    code: Code
+
+
+class TwoFactorDisable(_Input):
+    """``POST /api/account/2fa/disable``: the password and a code (or a recovery code)."""
+
+    password: Password
+    code: Code
+
+
+class RecoveryCodes(BaseModel):
+    """One-time codes that stand in for the app; the only time they are shown."""
+
+    recovery_codes: list[str]
+
+
+class TwoFactorStatus(BaseModel):
+    """``GET /api/account/2fa``."""
+
+    enabled: bool
+    recovery_codes_left: int
+    required: bool
+    """The server requires two-factor sign-in for this account (an administrator)."""
 
 
 class EmailTokenUse(_Input):
@@ -100,13 +162,17 @@ class AccountPublic(BaseModel):
     email: str
     is_admin: bool
     email_verified: bool = Field(validation_alias=AliasChoices("email_verified", "is_verified"))
+    two_factor_enabled: bool = False
     created_at: Time
 
 
 class SessionPublic(BaseModel):
-    """``GET /api/auth/session``: the signed-in account, or ``null``."""
+    """``GET /api/auth/session``: the signed-in account, or ``null``;
+    ``two_factor_setup_required`` when it may do nothing but set up two-factor sign-in
+    (an administrator where ACCOUNTS__REQUIRE_2FA_FOR_ADMINS is on)."""
 
     user: AccountPublic | None
+    two_factor_setup_required: bool = False
 
 
 class ApiTokenPublic(BaseModel):

@@ -275,41 +275,67 @@ def _earliest_user_id(db: Session) -> str | None:
     )
 
 
+def signin_budgets(settings: Settings, email: str, client: str | None) -> list[ratelimit.Budget]:
+    """The throttle's keys for a password tried for ``email`` from ``client``: the pair
+    (tight), the client across accounts, and the account across clients (loose)."""
+    limits = settings.accounts
+
+    def budget(key: str, free: int) -> ratelimit.Budget:
+        return ratelimit.Budget(
+            key, free, limits.signin_delay_s, limits.signin_max_delay_s, limits.signin_window_s
+        )
+
+    account = budget(ratelimit.key("account", email), limits.signin_account_attempts)
+    if not client:
+        return [account]
+    return [
+        budget(ratelimit.key("pair", client, email), limits.signin_attempts),
+        budget(ratelimit.key("client", client), limits.signin_client_attempts),
+        account,
+    ]
+
+
 def sign_in(
     db: Session, settings: Settings, *, email: str, password: str, client: str | None
-) -> tuple[User, str]:
-    """Check a password and start a session; returns the user and the cookie value.
+) -> tuple[User, str | None]:
+    """Check a password; returns the user and a new session's cookie value, or ``None``
+    instead of the cookie when the account has two-factor sign-in (the caller then
+    hands out a :func:`~visualbox.services.two_factor.new_challenge`).
 
-    Raises :class:`~visualbox.services.ratelimit.TooManyAttempts` once the address
-    or the client has too many recent failures (even for the right password), and
+    Raises :class:`~visualbox.services.ratelimit.TooManyAttempts` while this client
+    must wait before trying this account again (see :func:`signin_budgets`), and
     :class:`Unauthenticated` with one message for an unknown address or a wrong
-    password. Success clears the address's failures.
+    password. Success forgets this client's failures for the account.
     """
-    limits = settings.accounts
-    keys = [ratelimit.email_key(normalize_email(email))]
-    if client:
-        keys.append(ratelimit.ip_key(client))
-    attempt = ratelimit.begin(
-        db, keys, limit=limits.signin_attempts, window_s=limits.signin_window_s
-    )
+    email = normalize_email(email)
+    budgets = signin_budgets(settings, email, client)
+    attempt = ratelimit.begin(db, budgets)
     user = user_by_email(db, email)
     if user is None or not verify_password(user, password):
         raise Unauthenticated("The email address or the password is wrong.")
     ratelimit.succeeded(db, attempt)
-    ratelimit.clear(db, keys[0])
+    if client:
+        ratelimit.clear(db, budgets[0].key)
     _rehash_if_needed(db, user, password)
-    return user, create_session(db, user, days=limits.session_days)
+    if user.two_factor_enabled:
+        return user, None
+    return user, create_session(db, user, days=settings.accounts.session_days)
 
 
-def _check_own_password(
+def confirm_password(
     db: Session, settings: Settings, user: User, password: str, field: str
 ) -> None:
-    """Confirm a signed-in user's password (rate-limited like sign-in, by address)."""
+    """Confirm a signed-in user's password (throttled like sign-in, under a key of its
+    own: guesses here never slow down the account's sign-in)."""
     limits = settings.accounts
-    keys = [ratelimit.email_key(user.email)]
-    attempt = ratelimit.begin(
-        db, keys, limit=limits.signin_attempts, window_s=limits.signin_window_s
+    budget = ratelimit.Budget(
+        ratelimit.key("confirm", user.id),
+        limits.signin_attempts,
+        limits.signin_delay_s,
+        limits.signin_max_delay_s,
+        limits.signin_window_s,
     )
+    attempt = ratelimit.begin(db, [budget])
     if not verify_password(user, password):
         raise Forbidden("The password is wrong.", [FieldError(field, "is wrong")])
     ratelimit.succeeded(db, attempt)
@@ -457,7 +483,7 @@ def reset_password(db: Session, token: str, password: str, *, revoke_tokens: boo
     if revoke_tokens:
         db.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
     db.commit()
-    ratelimit.clear(db, ratelimit.email_key(user.email))
+    ratelimit.clear(db, ratelimit.key("account", user.email))
     return user
 
 
@@ -474,7 +500,7 @@ def request_email_change(
     db: Session, mailer: Mailer, settings: Settings, user: User, *, email: str, password: str
 ) -> None:
     """Mail a confirmation link to the new address; the change happens when it is followed."""
-    _check_own_password(db, settings, user, password, "password")
+    confirm_password(db, settings, user, password, "password")
     email = normalize_email(email)
     if email == user.email:
         raise InvalidInput(
@@ -500,7 +526,7 @@ def change_password(
 ) -> None:
     """Set a new password, end every session except ``keep_session`` (the caller's) and
     void every pending link."""
-    _check_own_password(db, settings, user, current_password, "current_password")
+    confirm_password(db, settings, user, current_password, "current_password")
     check_password_strength(new_password, "new_password")
     user.password_hash = hash_password(new_password)
     _end_sessions(db, user, keep=keep_session)

@@ -1,4 +1,5 @@
-"""Accounts: users, sign-in sessions, API tokens and one-time email tokens."""
+"""Accounts: users, sign-in sessions, API tokens, one-time email tokens, two-factor
+recovery codes and the sign-in throttle's failures."""
 
 from __future__ import annotations
 
@@ -20,12 +21,22 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     is_system: Mapped[bool] = mapped_column(Boolean, default=False)
     email_verified_at: Mapped[datetime | None]
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    """The TOTP secret, encrypted with the server's SecretBox; set from enrolment on."""
+    totp_enabled_at: Mapped[datetime | None]
+    """When enrolment was confirmed with a code; ``None`` while pending or off."""
+    totp_last_step: Mapped[int | None]
+    """The 30-second time step of the last accepted code: older or equal ones are refused."""
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = updated_column()
 
     @property
     def is_verified(self) -> bool:
         return self.email_verified_at is not None
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.totp_enabled_at is not None
 
 
 class UserSession(Base):
@@ -69,11 +80,24 @@ class EmailToken(Base):
     used_at: Mapped[datetime | None]
 
 
-class SigninFailure(Base):
-    """One failed sign-in, counted by the rate limiter (shared by every server node).
+class RecoveryCode(Base):
+    """A one-time two-factor recovery code; only the SHA-256 of the code is stored."""
 
-    ``key`` is the SHA-256 of ``email:<address>`` or ``ip:<client address>``, so the
-    table holds no addresses in clear. Rows older than the window are purged.
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = created_column()
+    used_at: Mapped[datetime | None]
+
+
+class SigninFailure(Base):
+    """One failed sign-in or code, counted by the throttle (shared by every server node).
+
+    ``key`` is the SHA-256 of a kind and its parts (``pair:<client>:<email>``,
+    ``client:<address>``, ``account:<email>``, ...), so the table holds no addresses
+    in clear. Rows older than the window are purged.
     """
 
     __tablename__ = "signin_failures"
