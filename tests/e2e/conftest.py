@@ -2,8 +2,8 @@
 
 * ``live_server``: a real VisualBox (``create_app`` on a temporary SQLite data dir, a
   loopback SMTP server for its mail) run by uvicorn in a thread on a free 127.0.0.1
-  port; yields a :class:`LiveServer` (``.url``, ``.smtp``, ``.app``,
-  ``.create_user()``, ``.sign_in(page, user)``).
+  port, and its frames origin on another; yields a :class:`LiveServer` (``.url``,
+  ``.frames_url``, ``.smtp``, ``.app``, ``.create_user()``, ``.sign_in(page, user)``).
 * ``page``, ``context`` and ``new_context()`` (another visitor) are pytest-playwright's,
   with the app's service worker blocked (a test marked
   ``@pytest.mark.browser_context_args(service_workers="allow")`` lets it run), and
@@ -45,6 +45,7 @@ from visualbox.app import create_app
 from visualbox.cli.serve import uvicorn_options
 from visualbox.settings import (
     DatabaseSettings,
+    FrameSettings,
     MailSettings,
     SandboxSettings,
     ServerSettings,
@@ -97,6 +98,7 @@ class LiveServer:
     def __init__(self, app: FastAPI, url: str, smtp: SmtpServer) -> None:
         self.app = app
         self.url = url
+        self.frames_url: str = app.state.settings.frames_origin
         self.smtp = smtp
         self._numbers = itertools.count(1)
 
@@ -140,12 +142,15 @@ def live_server(tmp_path: Path, sqlite_template: Path) -> Iterator[LiveServer]:
     data = tmp_path / "data"
     data.mkdir()
     shutil.copy(sqlite_template, data / "visualbox.db")
-    # The socket listens before uvicorn runs: early connections wait in its backlog,
-    # so nothing has to poll for the server to be up.
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    port = int(sock.getsockname()[1])
+    # The sockets listen before uvicorn runs: early connections wait in their backlog,
+    # so nothing has to poll for the server to be up. The second is the frames origin.
+    sockets = []
+    for _ in range(2):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(128)
+        sockets.append(sock)
+    port, frames_port = (int(s.getsockname()[1]) for s in sockets)
     with running_smtp() as smtp:
         settings = Settings(
             data_dir=data,
@@ -153,20 +158,22 @@ def live_server(tmp_path: Path, sqlite_template: Path) -> Iterator[LiveServer]:
             sandbox=SandboxSettings(),
             mail=MailSettings(smtp_host=smtp.host, smtp_port=smtp.port, smtp_starttls=False),
             server=ServerSettings(host="127.0.0.1", port=port),
+            frames=FrameSettings(port=frames_port),
         )
         app = create_app(settings)
         config = uvicorn.Config(
             app, lifespan="on", log_level="warning", **uvicorn_options(app.state.settings)
         )
         server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": sockets}, daemon=True)
         thread.start()
         try:
             yield LiveServer(app, f"http://127.0.0.1:{port}", smtp)
         finally:
             server.should_exit = True
             thread.join(10)
-            sock.close()
+            for sock in sockets:
+                sock.close()
             app.state.db.dispose()
 
 

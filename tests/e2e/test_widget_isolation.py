@@ -3,8 +3,10 @@ real host code (frontend/src/widgets/host.ts), cannot read the page, its cookies
 storage, cannot navigate the top page or call the API; config and data still reach it
 through both SDK APIs, coalesced to one update per animation frame.
 
-The host page is ours (``page.route`` answers one URL of the live server's origin): it
-loads ``host.ts`` transpiled by the project's own TypeScript, nothing else.
+The host page is ours (a route added to the live server answers ``/host-test`` on the
+app's origin, which is the frames' only allowed parent): it loads ``host.ts``
+transpiled by the project's own TypeScript, nothing else. The frames come from the
+frames origin, another port.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.responses import HTMLResponse
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Route, WebError
 from sqlalchemy import select
 
@@ -133,8 +136,9 @@ def host_js() -> str:
     return done.stdout
 
 
-def publish_widget(live: LiveServer, files: dict[str, bytes]) -> str:
-    """A published widget of a new user; its frame URL (what the registry page gets)."""
+def publish(live: LiveServer, files: dict[str, bytes]) -> tuple[str, str]:
+    """A published widget of a new user: its id and its frame URL (what the registry
+    page gets)."""
     owner = live.create_user()
     with live.app.state.db.session() as db:
         user = db.scalars(select(Account).where(Account.email == owner.email)).one()
@@ -142,7 +146,12 @@ def publish_widget(live: LiveServer, files: dict[str, bytes]) -> str:
         for path, content in files.items():
             modules.write_file(db, module, path, content)
         registry.publish(db, module, "1.0.0")
-        return frames.registry_frame(db, live.app.state.secret_box, module.id, "1.0.0")
+        box = live.app.state.secret_box
+        return module.id, frames.registry_frame(db, box, module.id, "1.0.0", live.frames_url)
+
+
+def publish_widget(live: LiveServer, files: dict[str, bytes]) -> str:
+    return publish(live, files)[1]
 
 
 @pytest.fixture
@@ -169,18 +178,21 @@ def watched(browser: Browser) -> Iterator[tuple[BrowserContext, list[str]]]:
 
 
 def open_host(live: LiveServer, context: BrowserContext, host_js: str) -> tuple[Page, list[str]]:
-    """The host page at ``<live server>/host-test`` and the list of requests that escaped."""
+    """The host page at ``<live server>/host-test`` and the list of requests that escaped.
+
+    The server itself answers it (Chromium lets a page from a loopback address frame
+    another loopback origin; a page made up by ``route.fulfill`` has no address)."""
     escaped: list[str] = []
     html = HOST_PAGE.format(host=host_js)
 
-    def serve(route: Route) -> None:
-        route.fulfill(status=200, content_type="text/html; charset=utf-8", body=html)
+    def serve() -> HTMLResponse:
+        return HTMLResponse(html)
 
     def record(route: Route) -> None:
         escaped.append(route.request.url)
         route.fulfill(status=204, body="")
 
-    context.route(f"{live.url}/host-test", serve)
+    live.app.add_api_route("/host-test", serve, include_in_schema=False)
     context.route(re.compile(r".*/hijacked.*"), record)
     page = context.new_page()
     page.goto(f"{live.url}/host-test")
@@ -219,6 +231,7 @@ def test_a_hostile_widget_is_contained(
             "module.js": b"window.moduleLoaded = true;",
         },
     )
+    assert frame_url.startswith(live_server.frames_url + "/frames/")  # not the app's origin
     page, escaped = open_host(live_server, context, host_js)
     top_url = page.url
     page.evaluate("url => { window.hostA = window.makeHost('a', url); }", frame_url)
@@ -298,3 +311,25 @@ def test_config_and_data_reach_the_widget_once_per_frame_and_after_a_reload(
         ["CONFIG_CHANGED", {"label": "second"}],
         ["DATA_CHANGED", None],
     ]
+
+
+def test_a_published_html_file_never_opens_on_the_apps_origin(
+    live_server: LiveServer, watched: tuple[BrowserContext, list[str]]
+) -> None:
+    """A fake sign-in page in a module: opened from its app URL, the browser ends up on
+    the frames origin, in an opaque-origin sandbox, with the app's cookie out of reach."""
+    context, _ = watched
+    fake = (
+        b"<!doctype html><title>Sign in</title><p id=o></p><script>"
+        b"var r = {origin: self.origin};"
+        b"try { r.cookie = document.cookie; } catch (e) { r.cookie = e.name; }"
+        b"document.getElementById('o').textContent = JSON.stringify(r);</script>"
+    )
+    module_id, _ = publish(live_server, {"index.html": b"<p>w</p>", "login.html": fake})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/")  # the app sets its own state on its origin
+    page.evaluate("document.cookie = 'app_cookie=secret; path=/'")
+    page.goto(f"{live_server.url}/api/registry/modules/{module_id}/versions/1.0.0/files/login.html")
+    assert page.url.startswith(live_server.frames_url + "/registry/")
+    seen = page.locator("#o")
+    assert seen.text_content() == '{"origin":"null","cookie":"SecurityError"}'

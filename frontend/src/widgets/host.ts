@@ -10,6 +10,8 @@
 //   host.destroy();
 //
 // Security rules (the widget is hostile):
+// * the frame URL comes from the server and names its frames origin, never this page's
+//   (docs/web.md): the app's CSP allows frames from there only;
 // * the iframe is `sandbox="allow-scripts"`, never `allow-same-origin`: the widget's
 //   origin is "null", so it cannot touch this page, its cookies or its storage;
 // * the handshake accepts a message only when `event.source` is this iframe's window

@@ -1,15 +1,24 @@
-"""HTTP routes that serve widgets into sandboxed iframes (docs/api/frames.md).
+"""The frames origin: widget frames and module files (docs/api/frames.md, docs/web.md).
 
-Mounted without a prefix: ``/frames/sdk.js``, ``/frames/lib/{name}`` and
-``/frames/{ticket}/{path}``. Every answer carries :func:`frame_csp`, whose
-``sandbox allow-scripts`` gives the document an opaque ("null") origin even when it
-is opened outside our iframe. Chromium matches ``'self'`` against the URL's origin
-in such a document, so the widget may load its own files, the SDK and the chart
-libraries from us, and nothing from anywhere else; ``connect-src 'none'`` stops
-fetch, XHR, WebSocket and EventSource. Sub-resources answer with
-``Cross-Origin-Resource-Policy: cross-origin`` and ``Access-Control-Allow-Origin: *``
-because, seen from a "null" origin, our own files are cross-origin (module scripts
-and fonts are CORS requests); the ticket in the URL is the capability.
+No user file is ever served from the app's origin. Widget frames (``/frames/...``)
+and published module files (``/registry/modules/{id}/versions/{v}/files/{path}``) are
+served only from a separate origin, ``FRAMES__ORIGIN`` (by default the app's host on a
+second port of ``visualbox serve``). :class:`FramesOrigin` tells the two apart by the
+request's ``Host``: a browser always sends the host (and port) of the URL it loads,
+so that is the origin it gives the answer to. Requests for the frames origin go to
+an app with these routes only; every other request goes to the web app, which has
+none of them (``/frames/...`` there is a 404).
+
+Every answer carries :func:`frame_csp`, whose ``sandbox allow-scripts`` gives the
+document an opaque ("null") origin even when it is opened outside our iframe, and
+whose ``frame-ancestors`` is the app's origin. Chromium matches ``'self'`` against
+the URL's origin in such a document, so the widget may load its own files, the SDK
+and the chart libraries from the frames origin, and nothing from anywhere else;
+``connect-src 'none'`` stops fetch, XHR, WebSocket and EventSource. Sub-resources
+answer with ``Cross-Origin-Resource-Policy: cross-origin`` and
+``Access-Control-Allow-Origin: *`` because, seen from a "null" origin, our own files
+are cross-origin (module scripts and fonts are CORS requests); the ticket in the URL
+is the capability, so no cookie is needed (none is read here).
 """
 
 from __future__ import annotations
@@ -20,25 +29,29 @@ import mimetypes
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from visualbox import __version__
 from visualbox.api.deps import SecretBoxDep, SessionDep, SettingsDep
-from visualbox.errors import FieldError, InvalidInput, NotFound
+from visualbox.errors import FieldError, InvalidInput, NotFound, Unavailable
 from visualbox.modules.tree import normalize_path
-from visualbox.services import frames
+from visualbox.services import frames, registry
+from visualbox.settings import Settings
 
-router = APIRouter(prefix="/frames", tags=["frames"])
+router = APIRouter(tags=["frames"])
 
 SDK_FILE = Path(__file__).parent.parent / "frames" / "sdk.js"
 LIB_DIR = Path(__file__).parent.parent / "web" / "lib"
 """Chart libraries VisualBox serves itself: ``/frames/lib/<name>`` (no CDN anywhere)."""
 
 
-def frame_csp(img_sources: Sequence[str] = ()) -> str:
-    """The frames' policy; ``img_sources`` (``FRAMES__IMG_SOURCES``) may add image origins."""
+def frame_csp(app_origin: str, img_sources: Sequence[str] = ()) -> str:
+    """The frames' policy: only ``app_origin`` may embed them; ``img_sources``
+    (``FRAMES__IMG_SOURCES``) may add image origins."""
     return "; ".join(
         [
             "sandbox allow-scripts",
@@ -49,11 +62,74 @@ def frame_csp(img_sources: Sequence[str] = ()) -> str:
             "font-src 'self' data:",
             "media-src 'self' data: blob:",
             "connect-src 'none'",
-            "frame-ancestors 'self'",
+            f"frame-ancestors {app_origin}",
             "base-uri 'none'",
             "form-action 'none'",
         ]
     )
+
+
+# -- telling the two origins apart ------------------------------------------------------
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host:port`` of ``url``, with the scheme's default port spelt out."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def _host_key(host: str, scheme: str) -> str:
+    """``host[:port]`` (a ``Host`` header) normalised like :func:`origin_of`; ``""`` if
+    it is not one."""
+    try:
+        return origin_of(f"{scheme}://{host}").split("://", 1)[1] if host else ""
+    except ValueError:  # a port that is not a number, an unclosed "[", ...
+        return ""
+
+
+def check_origins(settings: Settings) -> None:
+    """Refuse a frames origin that is the app's own (or uses another scheme, which the
+    browser would block as mixed content or the app would not reach)."""
+    app, framed = urlsplit(settings.public_url), urlsplit(settings.frames_origin)
+    problem = None
+    if origin_of(settings.public_url) == origin_of(settings.frames_origin):
+        problem = "must differ from the app's own origin (SERVER__PUBLIC_URL)"
+    elif app.scheme != framed.scheme:
+        problem = f"must use {app.scheme}:// like SERVER__PUBLIC_URL"
+    if problem:
+        raise Unavailable(
+            "The frames origin is not usable.", [FieldError("VISUALBOX_FRAMES__ORIGIN", problem)]
+        )
+
+
+class FramesOrigin:
+    """ASGI middleware: requests whose ``Host`` is the frames origin's go to ``frames``
+    (an app with :data:`router` only); every other request, and the lifespan, to the
+    web app it wraps."""
+
+    def __init__(self, app: ASGIApp, *, frames: ASGIApp, origin: str) -> None:
+        self.app = app
+        self.frames = frames
+        parts = urlsplit(origin)
+        self.scheme = parts.scheme
+        self.host = _host_key(parts.netloc, parts.scheme)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and self._for_frames(scope):
+            await self.frames(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _for_frames(self, scope: Scope) -> bool:
+        for name, value in scope["headers"]:
+            if name == b"host":
+                return _host_key(value.decode("latin-1").lower(), self.scheme) == self.host
+        return False
+
+
+# -- the routes -------------------------------------------------------------------------
 
 
 _TYPES = {
@@ -74,13 +150,15 @@ body{margin:0;height:100vh;display:grid;place-items:center;font:14px system-ui,s
 text-align:center;padding:0 1em;opacity:.75}</style></head><body><p>MESSAGE</p></body></html>"""
 
 
-FRAME_CSP = frame_csp()
-"""The policy with the default settings."""
+def _app_origin(settings: Settings) -> str:
+    """The app's origin as its public URL spells it (``https://dash.example.org``)."""
+    parts = urlsplit(settings.public_url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
-def _headers(cache: str, csp: str = FRAME_CSP) -> dict[str, str]:
+def _headers(settings: Settings, cache: str, img_sources: Sequence[str] = ()) -> dict[str, str]:
     return {
-        "Content-Security-Policy": csp,
+        "Content-Security-Policy": frame_csp(_app_origin(settings), img_sources),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
         "Cross-Origin-Resource-Policy": "cross-origin",
@@ -97,18 +175,23 @@ def media_type(path: str) -> str:
     return media
 
 
-@router.get("/sdk.js")
-def sdk() -> Response:
+def is_html(path: str) -> bool:
+    """Whether a browser would render ``path`` (by its name) as a page."""
+    return media_type(path).split(";")[0] in ("text/html", "application/xhtml+xml")
+
+
+@router.get("/frames/sdk.js")
+def sdk(settings: SettingsDep) -> Response:
     """The widget SDK; the pages link it with ``?v=<server version>``, so it may be cached."""
     return Response(
         SDK_FILE.read_bytes(),
         media_type="text/javascript; charset=utf-8",
-        headers=_headers("public, max-age=86400"),
+        headers=_headers(settings, "public, max-age=86400"),
     )
 
 
-@router.get("/lib/{name:path}")
-def library(name: str) -> Response:
+@router.get("/frames/lib/{name:path}")
+def library(name: str, settings: SettingsDep) -> Response:
     """A chart library shipped with VisualBox (``src/visualbox/web/lib/``)."""
     try:
         name = normalize_path(name, field="name")
@@ -118,25 +201,28 @@ def library(name: str) -> Response:
     if not path.is_file():
         raise NotFound("No such library.", [FieldError("name", "no such library")])
     return Response(
-        path.read_bytes(), media_type=media_type(name), headers=_headers("public, max-age=86400")
+        path.read_bytes(),
+        media_type=media_type(name),
+        headers=_headers(settings, "public, max-age=86400"),
     )
 
 
-@router.get("/{ticket}")
+@router.get("/frames/{ticket}")
 def frame_root(ticket: str, box: SecretBoxDep) -> RedirectResponse:
     """``/frames/<ticket>`` → ``/frames/<ticket>/``, so relative links resolve inside it."""
     frames.open_ticket(box, ticket)
     return RedirectResponse(f"/frames/{ticket}/", status_code=308)
 
 
-@router.get("/{ticket}/{path:path}")
+@router.get("/frames/{ticket}/{path:path}")
 def frame_file(
     ticket: str, path: str, db: SessionDep, box: SecretBoxDep, settings: SettingsDep
 ) -> Response:
     """One file of the widget the ticket names; HTML pages get the SDK first.
 
-    A page that cannot be served answers a short HTML page (shown inside the widget's
-    frame) instead of the JSON error other files get."""
+    The ticket is opened before anything is read. A page that cannot be served answers
+    a short HTML page (shown inside the widget's frame) instead of the JSON error other
+    files get."""
     try:
         opened = frames.open_ticket(box, ticket)
         path, content = frames.frame_file(db, opened, path)
@@ -144,10 +230,27 @@ def frame_file(
         if path and not path.endswith("/") and not media_type(path).startswith("text/html"):
             raise
         page = _ERROR_PAGE.replace("MESSAGE", html.escape(error.message))
-        return HTMLResponse(page, status_code=404, headers=_headers("no-store"))
+        return HTMLResponse(page, status_code=404, headers=_headers(settings, "no-store"))
     media = media_type(path)
     if media.startswith("text/html"):
         content = frames.inject_sdk(content, _SDK_SRC)
     left = max(0, math.floor(opened.expires_at - time.time()))
-    csp = frame_csp(settings.frames.img_sources)
-    return Response(content, media_type=media, headers=_headers(f"private, max-age={left}", csp))
+    cache = f"private, max-age={left}"
+    headers = _headers(settings, cache, settings.frames.img_sources)
+    return Response(content, media_type=media, headers=headers)
+
+
+def registry_file_path(module_id: str, version: str, path: str) -> str:
+    """Where the frames origin serves one file of a published version."""
+    return f"/registry/modules/{module_id}/versions/{version}/files/{path}"
+
+
+@router.get("/registry/modules/{module_id}/versions/{version}/files/{path:path}")
+def registry_file(
+    module_id: str, version: str, path: str, db: SessionDep, settings: SettingsDep
+) -> Response:
+    """One file of a published version, as its type (HTML as a page) under the frames'
+    policy: the app origin redirects its HTML files here (``api/registry.py``)."""
+    row = registry.get_version(db, registry.listed_module(db, module_id), version)
+    content = registry.version_file(db, row, path)
+    return Response(content, media_type=media_type(path), headers=_headers(settings, "no-cache"))

@@ -9,7 +9,9 @@ every GET that no route took:
 * server paths (``/api/...``, ``/frames/...``, ``/ws/...``, the mailed-link pages)
   that matched nothing, and missing ``/assets/...`` files: the usual JSON 404;
 * anything else: ``index.html`` (history fallback: the app's router shows the page),
-  never cached, with a strict Content-Security-Policy.
+  never cached, with a strict Content-Security-Policy (:func:`content_security_policy`)
+  that lets it frame the frames origin only (widgets, docs/web.md) and run only its own
+  build's scripts: this origin serves no user file as a page, script or stylesheet.
 
 Without a build (``VISUALBOX_SKIP_FRONTEND=1`` at install time) those pages explain
 how to build it instead. Other methods than GET/HEAD keep the usual 404 (or 405).
@@ -25,17 +27,27 @@ from starlette.types import Receive, Scope, Send
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self'; frame-src 'self'; object-src 'none'; "
-    "base-uri 'none'; frame-ancestors 'none'"
-)
-_PAGE_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "Cache-Control": "no-cache",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
+
+def content_security_policy(frames_origin: str) -> str:
+    """The app page's policy: frames only from ``frames_origin``, workers (the service
+    worker) and scripts only from the app itself."""
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data:; connect-src 'self'; frame-src {frames_origin}; "
+        f"child-src {frames_origin}; worker-src 'self'; object-src 'none'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    )
+
+
+def _page_headers(frames_origin: str) -> dict[str, str]:
+    return {
+        "Content-Security-Policy": content_security_policy(frames_origin),
+        "Cache-Control": "no-cache",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+    }
+
+
 _IMMUTABLE = "public, max-age=31536000, immutable"
 _SERVER_PREFIXES = ("api/", "frames/", "ws/")
 _ASSETS = "assets/"  # hashed build output: a missing one is a 404, never the page
@@ -63,17 +75,17 @@ def _built_file(web_dir: Path, path: str) -> Path | None:
     return candidate
 
 
-def _app_page(web_dir: Path) -> Response:
+def _app_page(web_dir: Path, headers: dict[str, str]) -> Response:
     index = web_dir / "index.html"
     if not index.is_file():
-        return HTMLResponse(_NOT_BUILT, headers=_PAGE_HEADERS)
-    return FileResponse(index, media_type="text/html", headers=_PAGE_HEADERS)
+        return HTMLResponse(_NOT_BUILT, headers=headers)
+    return FileResponse(index, media_type="text/html", headers=headers)
 
 
-def _serve(root: Path, path: str) -> Response:
+def _serve(root: Path, path: str, page_headers: dict[str, str]) -> Response:
     found = _built_file(root, path)
     if found is None or found.name == "index.html":
-        return _app_page(root)
+        return _app_page(root, page_headers)
     headers = {
         "Cache-Control": _IMMUTABLE if path.startswith(_ASSETS) else "no-cache",
         "X-Content-Type-Options": "nosniff",
@@ -83,14 +95,16 @@ def _serve(root: Path, path: str) -> Response:
     return FileResponse(found, headers=headers)
 
 
-def install(app: FastAPI, web_dir: Path = WEB_DIR) -> None:
-    """Serve the web app from ``web_dir`` for every GET that no route answers.
+def install(app: FastAPI, web_dir: Path = WEB_DIR, *, frames_origin: str) -> None:
+    """Serve the web app from ``web_dir`` for every GET that no route answers; its pages
+    may frame ``frames_origin`` only.
 
     It replaces the router's "not found" fallback rather than adding a catch-all
     route, so routes added later still win and other methods keep their 404/405.
     """
     root = web_dir.resolve()
     not_found = app.router.default
+    page_headers = _page_headers(frames_origin)
 
     async def fallback(scope: Scope, receive: Receive, send: Send) -> None:
         path = str(scope.get("path", "")).lstrip("/")
@@ -101,6 +115,6 @@ def install(app: FastAPI, web_dir: Path = WEB_DIR) -> None:
         if path.startswith(_ASSETS) and _built_file(root, path) is None:
             await not_found(scope, receive, send)
             return
-        await _serve(root, path)(scope, receive, send)
+        await _serve(root, path, page_headers)(scope, receive, send)
 
     app.router.default = fallback

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,10 @@ if TYPE_CHECKING:
     show_default=True,
 )
 def serve(host: str | None, port: int | None, data_dir: Path | None, log_level: str) -> None:
-    """Run the VisualBox server and print the URL to open."""
+    """Run the VisualBox server and print the URL to open.
+
+    It listens on two ports: SERVER__PORT for the app and FRAMES__PORT for the frames
+    origin, where widgets and module files are served (docs/web.md)."""
     import uvicorn
     from pydantic import ValidationError
 
@@ -63,17 +67,32 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, log_level: 
     except VisualBoxError as exc:
         raise click.ClickException(str(exc)) from exc
 
+    sockets = [
+        _listen(settings.server.host, settings.server.port, "SERVER__PORT"),
+        _listen(settings.server.host, settings.frames_port, "FRAMES__PORT"),
+    ]
     click.echo(f"VisualBox is starting; data in {settings.data_dir}")
+    click.echo(f"Widgets and module files are served from {settings.frames_origin}/")
     click.echo(f"Open {settings.public_url}/ in your browser (Ctrl-C stops the server).")
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
-        host=settings.server.host,
-        port=settings.server.port,
         log_level=log_level,
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
         **uvicorn_options(settings),
     )
+    uvicorn.Server(config).run(sockets=sockets)
+
+
+def _listen(host: str, port: int, setting: str) -> socket.socket:
+    """A listening socket on ``host:port``; a clear error naming the setting if taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        raise click.ClickException(
+            f"Cannot listen on {host}:{port} ({setting}): {exc.strerror or exc}"
+        ) from None
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:

@@ -6,4 +6,7 @@ from pydantic import BaseModel, Field
 
 
 class FramePublic(BaseModel):
-    url: str = Field(description="Where the sandboxed iframe loads from: /frames/<ticket>/")
+    url: str = Field(
+        description="Where the sandboxed iframe loads from, on the frames origin: "
+        "http(s)://<frames origin>/frames/<ticket>/"
+    )

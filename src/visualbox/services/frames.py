@@ -2,13 +2,17 @@
 
 A widget is user-written HTML and JavaScript; the browser runs it in an
 ``<iframe sandbox="allow-scripts">`` whose document comes from
-``/frames/<ticket>/`` (docs/widgets.md). The ticket names exactly one
-(module, exact version or the working copy, content hash) and an expiry, and is
-sealed with the server's :class:`SecretBox` (Fernet: encrypted and authenticated),
-so it cannot be forged, altered or read by its holder. Whoever holds a ticket may
-read those files until it expires: tickets are issued only to someone who may see
-the widget (see the ``*_frame(s)`` functions), and a working-copy ticket stops
-working as soon as the working copy changes (its content hash no longer matches).
+``<frames origin>/frames/<ticket>/`` (docs/widgets.md; the frames origin is never the
+app's, docs/web.md). The ticket names exactly one (module, exact version or the
+working copy, hash) and an expiry, and is sealed with the server's :class:`SecretBox`
+(Fernet: encrypted and authenticated), so it cannot be forged, altered or read by its
+holder. Whoever holds a ticket may read those files until it expires: tickets are
+issued only to someone who may see the widget (see the ``*_frame(s)`` functions), and
+a working-copy ticket stops working as soon as the working copy changes.
+
+A working copy is named by :func:`listing_hash`, the hash of its (path, blob SHA-256)
+list, so issuing a ticket or serving one file reads the file list and that one file,
+never the whole working copy (a public dashboard's visitors hold such tickets).
 
 Tickets are not revocable before they expire (after 12 to 13 hours): a visitor who
 opened a public dashboard keeps its widgets' files for that long after the link is
@@ -17,6 +21,7 @@ disabled. The files are code the visitor's browser already ran.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -28,14 +33,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from visualbox.db.tables.accounts import User
 from visualbox.db.tables.dashboards import Dashboard
-from visualbox.db.tables.modules import Module
-from visualbox.errors import FieldError, InvalidInput, NotFound, VisualBoxError
-from visualbox.modules.tree import FileTree, content_hash, normalize_path
-from visualbox.services import modules, registry
+from visualbox.db.tables.modules import Module, ModuleFile
+from visualbox.errors import FieldError, Gone, InvalidInput, NotFound, VisualBoxError
+from visualbox.modules.tree import FileTree, normalize_path
+from visualbox.services import blobs, registry
 from visualbox.services.registry import ResolvedModule
 from visualbox.services.secrets import SecretBox
 
@@ -62,6 +68,7 @@ class FrameTicket:
     version: str | None
     """``None``: the owner's working copy."""
     content_hash: str
+    """The version's content hash; for the working copy its :func:`listing_hash`."""
     expires_at: int
     """Unix time, seconds."""
 
@@ -103,10 +110,13 @@ def issue_ticket(
     return ticket
 
 
-def frame_url(box: SecretBox, resolved: ResolvedModule, *, ttl: timedelta = TICKET_TTL) -> str:
-    """``/frames/<ticket>/``: where the iframe of that exact widget version loads from."""
+def frame_url(
+    box: SecretBox, resolved: ResolvedModule, origin: str, *, ttl: timedelta = TICKET_TTL
+) -> str:
+    """``<origin>/frames/<ticket>/``: where the iframe of that exact widget version loads
+    from; ``origin`` is the frames origin (``Settings.frames_origin``)."""
     ticket = issue_ticket(box, resolved.module_id, resolved.version, resolved.content_hash, ttl=ttl)
-    return f"/frames/{ticket}/"
+    return f"{origin}/frames/{ticket}/"
 
 
 def open_ticket(box: SecretBox, ticket: str, *, now: float | None = None) -> FrameTicket:
@@ -135,7 +145,8 @@ def open_ticket(box: SecretBox, ticket: str, *, now: float | None = None) -> Fra
 def frame_file(db: Session, ticket: FrameTicket, path: str) -> tuple[str, bytes]:
     """``(path, content)`` of one file named by ``ticket``; ``""`` and folders mean their
     ``index.html``. :class:`NotFound` if the module, version or file is gone, or the
-    working copy changed since the ticket was issued."""
+    working copy changed since the ticket was issued. A working copy's file list and
+    the one file asked for are all that is read."""
     if path == "" or path.endswith("/"):
         path += "index.html"
     try:
@@ -144,17 +155,19 @@ def frame_file(db: Session, ticket: FrameTicket, path: str) -> tuple[str, bytes]
         raise NotFound("No such file.", [FieldError("path", "no such file")]) from None
     module = db.get(Module, ticket.module_id)
     if module is None or module.kind != "widget":
-        raise NotFound("No such frame (the widget was deleted).")
+        note = registry.withdrawn_note(db, ticket.module_id)
+        raise Gone(note) if note else NotFound("No such frame (the widget was deleted).")
     if ticket.version is None:
-        tree = modules.working_tree(db, module)
-        if content_hash(tree) != ticket.content_hash:
+        listing = working_listing(db, module.id)
+        if listing_hash(listing) != ticket.content_hash:
             raise NotFound("The widget changed since this frame was opened: reload it.")
-        if path not in tree:
+        if path not in listing:
             raise NotFound("No such file.", [FieldError("path", "no such file")])
-        return path, tree[path]
+        return path, blobs.get_blob(db, listing[path])
     row = registry.get_version(db, module, ticket.version)
     if row.content_hash != ticket.content_hash:
         raise NotFound("No such frame.")
+    registry.check_served(db, row)  # withdrawn: not even from the cache below
     files = _version_trees.get(row.content_hash)
     if files is None:
         files = registry.version_tree(db, row)
@@ -162,6 +175,24 @@ def frame_file(db: Session, ticket: FrameTicket, path: str) -> tuple[str, bytes]
     if path not in files:
         raise NotFound("No such file.", [FieldError("path", "no such file")])
     return path, files[path]
+
+
+def working_listing(db: Session, module_id: str) -> dict[str, str]:
+    """``{path: blob SHA-256}`` of every file of a working copy (no content is read)."""
+    query = select(ModuleFile.path, ModuleFile.blob_sha).where(
+        ModuleFile.module_id == module_id, ModuleFile.blob_sha.is_not(None)
+    )
+    return {path: sha for path, sha in db.execute(query) if sha is not None}
+
+
+def listing_hash(listing: dict[str, str]) -> str:
+    """SHA-256 hex of a working copy's file list. Blobs are named by the SHA-256 of
+    their content, so it changes exactly when a file's path or content does."""
+    digest = hashlib.sha256(b"visualbox-listing-v1\0")
+    for path in sorted(listing):
+        name = path.encode("utf-8")
+        digest.update(len(name).to_bytes(8, "big") + name + listing[path].encode("ascii"))
+    return digest.hexdigest()
 
 
 class _TreeCache:
@@ -220,8 +251,10 @@ def inject_sdk(html: bytes, sdk_src: str = SDK_PATH) -> bytes:
 # -- who gets a ticket ------------------------------------------------------------------
 
 
-def _ticket_url(box: SecretBox, module_id: str, version: str | None, tree_hash: str) -> str:
-    return f"/frames/{issue_ticket(box, module_id, version, tree_hash)}/"
+def _ticket_url(
+    box: SecretBox, origin: str, module_id: str, version: str | None, tree_hash: str
+) -> str:
+    return f"{origin}/frames/{issue_ticket(box, module_id, version, tree_hash)}/"
 
 
 def _not_a_widget(module: Module | ResolvedModule) -> InvalidInput:
@@ -231,28 +264,33 @@ def _not_a_widget(module: Module | ResolvedModule) -> InvalidInput:
     )
 
 
-def working_copy_frame(db: Session, box: SecretBox, module: Module) -> str:
-    """The frame URL of the owner's working copy as it is now (the studio preview).
+def working_copy_frame(db: Session, box: SecretBox, module: Module, origin: str) -> str:
+    """The frame URL of the owner's working copy as it is now (the studio preview), on
+    the frames ``origin``.
 
     The caller has checked ownership. Works while ``config.json`` is broken."""
     if module.kind != "widget":
         raise _not_a_widget(module)
-    tree = modules.working_tree(db, module)
-    return _ticket_url(box, module.id, None, content_hash(tree))
+    return _ticket_url(box, origin, module.id, None, listing_hash(working_listing(db, module.id)))
 
 
-def registry_frame(db: Session, box: SecretBox, module_id: str, version: str) -> str:
-    """The frame URL of a published version (``latest`` or exact) of a listed widget."""
+def registry_frame(db: Session, box: SecretBox, module_id: str, version: str, origin: str) -> str:
+    """The frame URL of a published version (``latest`` or exact) of a listed widget, on
+    the frames ``origin``."""
     module = registry.listed_module(db, module_id)
     if module.kind != "widget":
         raise _not_a_widget(module)
     row = registry.get_version(db, module, version)
-    return _ticket_url(box, module.id, row.version, row.content_hash)
+    registry.check_served(db, row)
+    return _ticket_url(box, origin, module.id, row.version, row.content_hash)
 
 
-def dashboard_frames(db: Session, box: SecretBox, dashboard: Dashboard) -> dict[str, str | None]:
-    """``{widget id: frame URL}`` for every widget of ``dashboard``, resolved as its owner
-    (so a working copy shows); ``None`` for a widget whose module or version is gone.
+def dashboard_frames(
+    db: Session, box: SecretBox, dashboard: Dashboard, origin: str
+) -> dict[str, str | None]:
+    """``{widget id: frame URL}`` (on the frames ``origin``) for every widget of
+    ``dashboard``, resolved as its owner (so a working copy shows); ``None`` for a widget
+    whose module or version is gone.
 
     For the owner's own views and for visitors of the public link."""
     owner = db.get(User, dashboard.owner_id)
@@ -261,21 +299,21 @@ def dashboard_frames(db: Session, box: SecretBox, dashboard: Dashboard) -> dict[
     for widget in dashboard.document["widgets"]:
         key = (widget["module_id"], widget["version"])
         if key not in resolved:
-            resolved[key] = _widget_frame(db, box, owner, *key)
+            resolved[key] = _widget_frame(db, box, origin, owner, *key)
         frames[widget["id"]] = resolved[key]
     return frames
 
 
 def _widget_frame(
-    db: Session, box: SecretBox, owner: User | None, module_id: str, spec: str
+    db: Session, box: SecretBox, origin: str, owner: User | None, module_id: str, spec: str
 ) -> str | None:
     try:
         if spec == registry.WORKING:  # not resolve(): a broken config.json must not matter
             module = db.get(Module, module_id)
             if module is None or owner is None or module.owner_id != owner.id:
                 return None
-            return working_copy_frame(db, box, module)
+            return working_copy_frame(db, box, module, origin)
         found = registry.resolve(db, module_id, spec, user=owner)
-        return frame_url(box, found) if found.kind == "widget" else None
+        return frame_url(box, found, origin) if found.kind == "widget" else None
     except VisualBoxError:
         return None
