@@ -90,6 +90,21 @@ class Conflict(VisualBoxError):
     status = 409
 
 
+class Gone(NotFound):
+    """It existed and was withdrawn on purpose (a module, a version): the message says
+    why, in the withdrawer's words. A :class:`NotFound`, so callers that treat a missing
+    thing gracefully treat a withdrawn one the same way."""
+
+    code = "gone"
+    status = 410
+
+
+class InUse(Conflict):
+    """A destructive change needs confirmation: others depend on what it removes."""
+
+    code = "in_use"
+
+
 class TooLarge(VisualBoxError):
     code = "too_large"
     status = 413

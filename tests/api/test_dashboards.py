@@ -522,12 +522,12 @@ def test_instance_endpoints(world: World) -> None:
     assert "revision" in error_fields(missing)
 
 
-def test_a_module_in_use_cannot_be_deleted(world: World) -> None:
+def test_a_module_in_use_is_deleted_only_when_confirmed(world: World) -> None:
     dashboard = world.create()
     http = world.owner.http
     refused = http.delete(f"/api/modules/{world.integration}")
     assert refused.status_code == 409
-    assert error_fields(refused) == {"module": "used by 1 dashboard(s)"}
+    assert error_fields(refused) == {"confirm": "1 dashboard(s) use this module"}
     assert http.get(f"/api/registry/modules/{world.integration}").status_code == 200
     assert http.delete(f"/api/dashboards/{dashboard['id']}").status_code == 204
     assert http.delete(f"/api/modules/{world.integration}").status_code == 204

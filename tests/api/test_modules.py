@@ -329,6 +329,93 @@ def test_delete_module(make_account: Callable[..., Account]) -> None:
     assert ada.http.get("/api/modules").json() == []
 
 
+def content_of(board: dict[str, Any]) -> dict[str, Any]:
+    return {k: board[k] for k in ("name", "settings", "integrations", "widgets")}
+
+
+def _dashboard_using(
+    http: TestClient, integration: str, widget: str, version: str = "latest"
+) -> dict[str, Any]:
+    """A private dashboard of ``http``'s user with one instance and one widget."""
+    content = {
+        "name": "Mine",
+        "integrations": [
+            {"id": "i1", "module_id": integration, "version": version, "label": "Weather"}
+        ],
+        "widgets": [{"id": "w1", "module_id": widget, "version": version, "source": "/i1"}],
+    }
+    created = http.post("/api/dashboards", json=content)
+    assert created.status_code == 201, created.text
+    return dict(created.json())
+
+
+def test_others_use_never_blocks_the_author(make_account: Callable[..., Account]) -> None:
+    """Issue 11: B put A's published module on a private dashboard; A still deletes it
+    (after confirming) and B's dashboard still loads, saying the module was withdrawn."""
+    ada, bob = make_account(name="Ada"), make_account(name="Bob")
+    integration = new_module(ada.http)
+    widget = new_module(ada.http, name="Gauge", kind="widget", runtime=None)
+    for module in (integration, widget):
+        published = ada.http.post(
+            f"/api/modules/{module['id']}/versions", json={"version": "1.0.0"}
+        )
+        assert published.status_code == 201, published.text
+    mine = _dashboard_using(bob.http, integration["id"], widget["id"])
+    url = f"/api/modules/{integration['id']}"
+    usage = ada.http.get(f"{url}/usage")
+    assert usage.json() == {"dashboards": 1, "own_dashboards": 0, "other_users": 1}
+    warned = ada.http.delete(url)
+    assert warned.status_code == 409, warned.text
+    error = warned.json()["error"]
+    assert error["code"] == "in_use" and error_fields(warned) == ["confirm"]
+    assert error["message"].startswith("1 dashboard uses this module (it belongs to 1 other")
+    assert "confirm=true" in error["message"]
+    assert bob.http.delete(url, params={"confirm": "true"}).status_code == 404  # not Bob's
+    assert ada.http.delete(url, params={"confirm": "true"}).status_code == 204
+    widget_url = f"/api/modules/{widget['id']}"
+    assert ada.http.delete(widget_url, params={"confirm": "true"}).status_code == 204
+    assert ada.http.get(url).status_code == 404
+
+    loaded = bob.http.get(f"/api/dashboards/{mine['id']}")
+    assert loaded.status_code == 200, loaded.text
+    board = loaded.json()
+    (instance,), (shown,) = board["integrations"], board["widgets"]
+    assert instance["withdrawn"] == 'The module "Weather" was withdrawn: its author deleted it.'
+    assert shown["withdrawn"] == 'The module "Gauge" was withdrawn: its author deleted it.'
+    assert shown["frame"] is None
+    # Bob can still save his dashboard (the withdrawn items are kept as they are) ...
+    saved = bob.http.put(f"/api/dashboards/{mine['id']}", json={**content_of(board), "revision": 1})
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["widgets"][0]["withdrawn"] == shown["withdrawn"]
+    # ... but not start using a withdrawn module anew.
+    again = bob.http.post(
+        "/api/dashboards",
+        json={"name": "New", "widgets": [{"id": "w1", "module_id": widget["id"]}]},
+    )
+    assert again.status_code == 422
+    assert error_fields(again) == ["widgets[0].module_id"]
+    assert "withdrawn" in again.json()["error"]["fields"][0]["reason"]
+
+
+def test_the_authors_own_dashboards_ask_too(make_account: Callable[..., Account]) -> None:
+    ada = make_account()
+    integration = new_module(ada.http)
+    widget = new_module(ada.http, name="Gauge", kind="widget", runtime=None)
+    mine = _dashboard_using(ada.http, integration["id"], widget["id"], "working")
+    assert "withdrawn" not in mine["integrations"][0]
+    url = f"/api/modules/{widget['id']}"
+    usage = ada.http.get(f"{url}/usage").json()
+    assert usage == {"dashboards": 1, "own_dashboards": 1, "other_users": 0}
+    warned = ada.http.delete(url)
+    assert warned.status_code == 409
+    assert warned.json()["error"]["message"].startswith("1 dashboard uses this module (yours).")
+    assert ada.http.delete(url, params={"confirm": "yes please"}).status_code == 422
+    assert ada.http.delete(url, params={"confirm": "true"}).status_code == 204
+    board = ada.http.get(f"/api/dashboards/{mine['id']}").json()
+    assert "was withdrawn" in board["widgets"][0]["withdrawn"]
+    assert "withdrawn" not in board["integrations"][0]
+
+
 def _endless_multipart(megabytes: int) -> Any:
     yield (
         b'--B\r\nContent-Disposition: form-data; name="file"; filename="m.zip"\r\n'

@@ -13,9 +13,12 @@ from fastapi.testclient import TestClient
 
 from tests.api.test_modules import BINARY, error_fields, new_module
 from tests.conftest import Account
-from visualbox.errors import NotFound
+from visualbox.db.tables.modules import Blob
+from visualbox.errors import Gone, NotFound
 from visualbox.modules.manifest import MAX_TAG_CHARS
-from visualbox.services import registry
+from visualbox.runtime.runners import SourceRef
+from visualbox.services import frames, registry, run_tokens
+from visualbox.services.secrets import SecretBox
 
 
 def publish(http: TestClient, module_id: str, version: str, **body: Any) -> Any:
@@ -141,6 +144,134 @@ def test_yank(client: TestClient, make_account: Callable[..., Account], app: Fas
             registry.resolve(db, mid, "latest", user=None)
     assert client.post(f"/api/registry/modules/{mid}/versions/9.9.9/yank").status_code == 401
     assert ada.http.post(f"/api/registry/modules/{mid}/versions/9.9.9/yank").status_code == 404
+
+
+def _withdraw(http: TestClient, module_id: str, version: str, **body: Any) -> Any:
+    url = f"/api/registry/modules/{module_id}/versions/{version}/withdraw"
+    return http.post(url, json={"reason": "An API key was published by mistake.", **body})
+
+
+def test_a_withdrawn_versions_files_are_gone_for_everyone(
+    client: TestClient, make_account: Callable[..., Account], app: FastAPI
+) -> None:
+    """Issue 11: a yanked version's files stay downloadable; a withdrawn one's never again."""
+    ada, bob, admin = make_account(name="Ada"), make_account(), make_account(admin=True)
+    module = new_module(ada.http)
+    mid = module["id"]
+    ada.http.put(f"/api/modules/{mid}/files/bin/data.bin", content=BINARY)
+    assert publish(ada.http, mid, "1.0.0").status_code == 201
+    ada.http.put(f"/api/modules/{mid}/files/bin/data.bin", content=b"no key here")
+    assert publish(ada.http, mid, "1.1.0").status_code == 201
+    base = f"/api/registry/modules/{mid}/versions/1.0.0"
+    paths = [f"{base}/archive", f"{base}/files/bin/data.bin", f"{base}/files/README.md"]
+    assert ada.http.post(f"{base}/yank").status_code == 200
+    for http in (ada.http, bob.http, client):  # yanked: still served (to those pinned)
+        assert [http.get(p).status_code for p in paths] == [200, 200, 200]
+    with app.state.db.session() as db:
+        row = registry.get_version(db, registry.listed_module(db, mid), "1.0.0")
+        archive_sha = row.archive_sha
+        ref = SourceRef(mid, "1.0.0", row.content_hash, "python")
+    box = SecretBox.from_settings(app.state.settings)
+    runner = {"Authorization": f"Bearer {run_tokens.issue(box, [ref])}"}
+    source = f"/api/runner/modules/{mid}/versions/1.0.0/archive"
+    assert client.get(source, headers=runner).status_code == 200  # what a runner fetches
+
+    assert _withdraw(client, mid, "1.0.0").status_code == 401
+    denied = _withdraw(bob.http, mid, "1.0.0")
+    assert denied.status_code == 403 and denied.json()["error"]["code"] == "forbidden"
+    assert error_fields(_withdraw(ada.http, mid, "1.0.0", reason="")) == ["reason"]
+    assert error_fields(_withdraw(ada.http, mid, "1.0.0", reason="   ")) == ["reason"]
+    assert error_fields(_withdraw(ada.http, mid, "latest")) == ["version"]
+    assert _withdraw(ada.http, mid, "9.9.9").status_code == 404
+    done = _withdraw(ada.http, mid, "1.0.0")
+    assert done.status_code == 200, done.text
+    withdrawn = done.json()
+    assert withdrawn["withdrawn"] is True and withdrawn["yanked"] is True
+    assert withdrawn["withdrawn_reason"] == "An API key was published by mistake."
+    assert withdrawn["readme"] == "" and withdrawn["config_schema"] == []
+    note = 'Version 1.0.0 of "Weather" was withdrawn by its author: An API key was published'
+    for http in (ada.http, bob.http, client):
+        for path in [*paths, f"{base}/files/main.py"]:
+            gone = http.get(path)
+            assert gone.status_code == 410, (path, gone.text)
+            assert gone.json()["error"]["code"] == "gone"
+            assert gone.json()["error"]["message"].startswith(note)
+            assert BINARY not in gone.content
+        assert http.get(f"{base}/files/nope").status_code == 410  # no file list either
+    fork = bob.http.post(f"/api/registry/modules/{mid}/fork", json={"version": "1.0.0"})
+    assert fork.status_code == 410
+    refused = client.get(source, headers=runner)  # with a run token issued before
+    assert refused.status_code == 410 and BINARY not in refused.content
+    # The bytes are gone from the database, not only hidden.
+    with app.state.db.session() as db:
+        assert db.get(Blob, archive_sha) is None
+        with pytest.raises(Gone):
+            registry.resolve(db, mid, "1.0.0", user=ada.user)
+    # It cannot be undone, its number stays taken, and everyone sees why it went.
+    again = _withdraw(ada.http, mid, "1.0.0", reason="Changed my mind.")
+    assert again.json()["withdrawn_reason"] == "An API key was published by mistake."
+    assert client.get(f"{base}/archive").status_code == 410
+    assert publish(ada.http, mid, "1.0.0").status_code == 422
+    listed = client.get(f"/api/registry/modules/{mid}").json()["versions"]
+    assert [(v["version"], v["withdrawn"], v["withdrawn_reason"]) for v in listed] == [
+        ("1.1.0", False, None),
+        ("1.0.0", True, "An API key was published by mistake."),
+    ]
+    # An administrator may withdraw too; then nothing is left to use.
+    by_admin = _withdraw(admin.http, mid, "1.1.0", reason="Malware.")
+    assert by_admin.status_code == 200, by_admin.text
+    latest = client.get(f"/api/registry/modules/{mid}/versions/1.1.0/archive")
+    assert latest.json()["error"]["message"].endswith("withdrawn by an administrator: Malware.")
+    with app.state.db.session() as db, pytest.raises(Gone) as caught:
+        registry.resolve(db, mid, "latest", user=None)
+    assert "Malware." in caught.value.message
+
+
+def test_withdrawing_a_version_in_use_asks_first(
+    make_account: Callable[..., Account], app: FastAPI
+) -> None:
+    """Dashboards pinned to a withdrawn version keep loading and show the reason."""
+    ada, bob = make_account(), make_account()
+    widget = published_module(ada.http, name="Gauge", kind="widget", runtime=None)
+    mid = widget["id"]
+    assert publish(ada.http, mid, "1.1.0").status_code == 201
+    content = {
+        "name": "Bob's",
+        "widgets": [
+            {"id": "w1", "module_id": mid, "version": "1.0.0"},
+            {"id": "w2", "module_id": mid, "version": "latest", "x": 6},
+        ],
+    }
+    board = bob.http.post("/api/dashboards", json=content).json()
+    old_frame = board["widgets"][0]["frame"]
+    assert old_frame and "withdrawn" not in board["widgets"][0]
+    usage = ada.http.get(f"/api/modules/{mid}/usage", params={"version": "1.0.0"}).json()
+    assert usage == {"dashboards": 1, "own_dashboards": 0, "other_users": 1}
+    unused = ada.http.get(f"/api/modules/{mid}/usage", params={"version": "1.1.0"}).json()
+    assert unused["dashboards"] == 0  # w2 on "latest" would fall back to 1.0.0
+    assert ada.http.get(f"/api/modules/{mid}/usage", params={"version": "7.0.0"}).status_code == 404
+    warned = _withdraw(ada.http, mid, "1.0.0")
+    assert warned.status_code == 409 and warned.json()["error"]["code"] == "in_use"
+    message = warned.json()["error"]["message"]
+    assert message.startswith("1 dashboard depends on it (it belongs to 1 other user).")
+    assert _withdraw(ada.http, mid, "1.0.0", confirm=True).status_code == 200
+
+    loaded = bob.http.get(f"/api/dashboards/{board['id']}")
+    assert loaded.status_code == 200, loaded.text
+    pinned, latest = loaded.json()["widgets"]
+    assert pinned["frame"] is None
+    assert pinned["withdrawn"].endswith(
+        "withdrawn by its author: An API key was published by mistake."
+    )
+    assert latest["frame"] and "withdrawn" not in latest  # latest is 1.1.0
+    frame = bob.http.get(f"/api/registry/modules/{mid}/versions/1.0.0/frame")
+    assert frame.status_code == 410 and "by mistake" in frame.json()["error"]["message"]
+    # A frame opened before the withdrawal stops serving it (the cache included).
+    ticket = old_frame.split("/frames/")[1].split("/")[0]
+    with app.state.db.session() as db:
+        opened = frames.open_ticket(SecretBox.from_settings(app.state.settings), ticket)
+        with pytest.raises(Gone):
+            frames.frame_file(db, opened, "")
 
 
 def test_fork_records_its_parent(client: TestClient, make_account: Callable[..., Account]) -> None:

@@ -26,6 +26,8 @@ export interface IntegrationInstance {
   label: string;
   config: ConfigValues;
   keep_running: boolean;
+  /** Why its module or version was withdrawn (read-only; absent when it was not). */
+  withdrawn?: string | null;
 }
 
 export interface WidgetInstance {
@@ -43,6 +45,8 @@ export interface WidgetInstance {
   title: string | null;
   /** The URL its sandboxed iframe loads (read-only; null when the module is gone). */
   frame?: string | null;
+  /** Why its module or version was withdrawn (read-only; absent when it was not). */
+  withdrawn?: string | null;
 }
 
 /** The whole dashboard: its summary (as the list shows it) and its content. */
@@ -125,6 +129,10 @@ export interface VersionSummary {
   yanked: boolean;
   created_at: string;
   changelog: string | null;
+  /** Withdrawn for good: its files are gone; `withdrawn_reason` says why. */
+  withdrawn: boolean;
+  withdrawn_reason: string | null;
+  withdrawn_at: string | null;
 }
 
 export interface RegistryModule extends SearchItem {

@@ -43,6 +43,17 @@ export interface VersionSummary {
   yanked: boolean;
   created_at: string;
   changelog: string;
+  /** Withdrawn for good: its files are gone; `withdrawn_reason` says why. */
+  withdrawn: boolean;
+  withdrawn_reason: string | null;
+  withdrawn_at: string | null;
+}
+
+/** The dashboards that use a module (or depend on one of its versions). */
+export interface ModuleUsage {
+  dashboards: number;
+  own_dashboards: number;
+  other_users: number;
 }
 
 export interface RegistryPage {
@@ -71,7 +82,10 @@ export const modulesApi = {
     api.post<Module>("/api/modules", body),
   get: (id: string) => api.get<Module>(one(id)),
   update: (id: string, changes: ModuleChanges) => api.patch<Module>(one(id), changes),
-  remove: (id: string) => api.delete(one(id)),
+  /** Delete; `confirm` is needed while dashboards use it (409 `in_use` otherwise). */
+  remove: (id: string, confirm = false) => api.delete(confirm ? `${one(id)}?confirm=true` : one(id)),
+  usage: (id: string, version?: string) =>
+    api.get<ModuleUsage>(`${one(id)}/usage`, version ? { version } : undefined),
 
   files: (id: string) => api.get<FileEntry[]>(`${one(id)}/files`),
   /** The raw bytes of one file. */
@@ -102,6 +116,11 @@ export const modulesApi = {
   registryPage: (id: string) => api.get<RegistryPage>(`/api/registry/modules/${enc(id)}`),
   yank: (id: string, version: string) =>
     api.post(`/api/registry/modules/${enc(id)}/versions/${enc(version)}/yank`),
+  withdraw: (id: string, version: string, reason: string, confirm: boolean) =>
+    api.post<VersionSummary>(`/api/registry/modules/${enc(id)}/versions/${enc(version)}/withdraw`, {
+      reason,
+      confirm,
+    }),
   fork: (id: string, body: { version?: string; name?: string } = {}) =>
     api.post<Module>(`/api/registry/modules/${enc(id)}/fork`, body),
 };

@@ -24,7 +24,7 @@ from visualbox.schemas.dashboards import (
     IntegrationChange,
     SamplePublic,
 )
-from visualbox.services import dashboards, frames, samples
+from visualbox.services import dashboards, frames, registry, samples
 from visualbox.services.secrets import SecretBox
 from visualbox.services.sharing import share_path
 from visualbox.settings import Settings
@@ -35,9 +35,13 @@ router = APIRouter(prefix="/dashboards", tags=["dashboards"])
 def dashboard_public(
     dashboard: Dashboard, settings: Settings, db: Session, box: SecretBox
 ) -> DashboardPublic:
-    """The owner's view; each widget gets ``frame``, the URL its iframe loads."""
+    """The owner's view; each widget gets ``frame``, the URL its iframe loads, and an item
+    whose module or version was withdrawn gets ``withdrawn``, why."""
     document = dashboard.document
-    frame_urls = frames.dashboard_frames(db, box, dashboard)
+    frame_urls = frames.dashboard_frames(db, box, dashboard, settings.frames_origin)
+    gone = registry.withdrawn_items(
+        db, dashboard.owner_id, [*document["integrations"], *document["widgets"]]
+    )
     token = dashboard.share_token
     return DashboardPublic(
         id=dashboard.id,
@@ -48,10 +52,16 @@ def dashboard_public(
         created_at=dashboard.created_at,
         updated_at=dashboard.updated_at,
         settings=DashboardSettings.model_validate(document["settings"]),
-        integrations=document["integrations"],
-        widgets=[{**w, "frame": frame_urls.get(w["id"])} for w in document["widgets"]],
+        integrations=[_withdrawn(i, gone) for i in document["integrations"]],
+        widgets=[
+            _withdrawn({**w, "frame": frame_urls.get(w["id"])}, gone) for w in document["widgets"]
+        ],
         share_url=settings.public_url + share_path(token) if token else None,
     )
+
+
+def _withdrawn(item: dict[str, Any], gone: dict[str, str]) -> dict[str, Any]:
+    return {**item, "withdrawn": gone[item["id"]]} if item["id"] in gone else item
 
 
 @router.get("")

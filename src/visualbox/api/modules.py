@@ -13,7 +13,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
-from visualbox.api.deps import CurrentUser, SecretBoxDep, SessionDep
+from visualbox.api import openapi
+from visualbox.api.deps import CurrentUser, LiveDep, SecretBoxDep, SessionDep, SettingsDep
 from visualbox.db.base import as_utc
 from visualbox.db.tables.modules import Module
 from visualbox.errors import FieldError, InvalidInput, TooLarge
@@ -27,11 +28,12 @@ from visualbox.schemas.modules import (
     ModuleCreate,
     ModulePublic,
     ModuleUpdate,
+    ModuleUsage,
     ProblemPublic,
     Rename,
 )
-from visualbox.services import frames, modules
-from visualbox.services.modules import FileEntry
+from visualbox.services import frames, modules, registry
+from visualbox.services.modules import FileEntry, Usage
 
 router = APIRouter(tags=["modules"])
 
@@ -45,27 +47,36 @@ _TEXT_TYPES = {
     ".mod": "text/plain",
     ".ts": "text/plain",
 }
-_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_ACTIVE_TYPES = frozenset(
+    {
+        "text/html",
+        "application/xhtml+xml",
+        "text/javascript",
+        "application/javascript",
+        "application/x-javascript",
+        "text/ecmascript",
+        "application/ecmascript",
+        "text/css",
+    }
+)
 
 
-def file_response(path: str, content: bytes, *, html: Literal["text", "sandboxed"]) -> Response:
-    """Serve one module file safely on our origin.
+def file_response(path: str, content: bytes) -> Response:
+    """Serve one module file safely on the app's origin: as data, never as active content.
 
     ``nosniff`` always, and a ``sandbox`` CSP so that nothing (SVG included) runs
-    with our origin's rights. HTML is served as ``text/plain`` (``html="text"``) or
-    as HTML in an opaque-origin sandbox that may only run scripts (``"sandboxed"``).
+    with our origin's rights. HTML, scripts and stylesheets are ``text/plain``: with
+    ``nosniff`` a browser refuses to render, run or apply them, so no page of the app
+    can load a user's file as code whatever its ``script-src``. Pages are served by
+    the frames origin only (docs/web.md).
     """
     suffix = "." + path.rsplit(".", 1)[-1].lower() if "." in path else ""
     media = _TEXT_TYPES.get(suffix) or mimetypes.guess_type(path)[0] or "application/octet-stream"
-    csp = "sandbox"
-    if media in _HTML_TYPES:
-        if html == "text":
-            media = "text/plain"
-        else:
-            csp = "sandbox allow-scripts"
-    if media.startswith("text/") or media in ("application/json", "application/javascript"):
+    if media in _ACTIVE_TYPES:
+        media = "text/plain"
+    if media.startswith("text/") or media == "application/json":
         media += "; charset=utf-8"
-    headers = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": csp}
+    headers = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"}
     return Response(content, media_type=media, headers=headers)
 
 
@@ -172,9 +183,38 @@ def update_module(
     return module_public(modules.update_module(db, module, changes))
 
 
+def usage_public(found: Usage) -> ModuleUsage:
+    return ModuleUsage(
+        dashboards=found.dashboards,
+        own_dashboards=found.own_dashboards,
+        other_users=found.other_users,
+    )
+
+
+@router.get("/modules/{module_id}/usage")
+def module_usage(
+    module_id: str,
+    db: SessionDep,
+    user: CurrentUser,
+    version: Annotated[str | None, Query(max_length=64)] = None,
+) -> ModuleUsage:
+    """The dashboards that use the module, or (``version``) that depend on that version."""
+    module = modules.get_owned(db, module_id, user)
+    if version is None:
+        return usage_public(modules.usage(db, module))
+    row = registry.get_version(db, module, version)
+    return usage_public(registry.version_usage(db, module, row.version))
+
+
 @router.delete("/modules/{module_id}", status_code=204)
-def delete_module(module_id: str, db: SessionDep, user: CurrentUser) -> Response:
-    modules.delete_module(db, modules.get_owned(db, module_id, user))
+def delete_module(
+    module_id: str, db: SessionDep, user: CurrentUser, live: LiveDep, confirm: bool = False
+) -> Response:
+    """Delete the module; while dashboards use it, only with ``?confirm=true`` (409
+    ``in_use`` otherwise). Those dashboards keep loading and show it as withdrawn."""
+    found = modules.delete_module(db, modules.get_owned(db, module_id, user), confirm=confirm)
+    for dashboard_id in found.dashboard_ids:
+        live.dashboard_changed(dashboard_id)  # its running instances stop, and say why
     return Response(status_code=204)
 
 
@@ -184,10 +224,12 @@ def list_files(module_id: str, db: SessionDep, user: CurrentUser) -> list[FilePu
     return [_file_public(e) for e in modules.list_files(db, module)]
 
 
-@router.get("/modules/{module_id}/files/{path:path}")
+@router.get(
+    "/modules/{module_id}/files/{path:path}", response_class=Response, responses=openapi.FILE
+)
 def read_file(module_id: str, path: str, db: SessionDep, user: CurrentUser) -> Response:
     module = modules.get_owned(db, module_id, user)
-    return file_response(path, modules.read_file(db, module, path), html="text")
+    return file_response(path, modules.read_file(db, module, path))
 
 
 @router.put("/modules/{module_id}/files/{path:path}")
@@ -230,7 +272,7 @@ def import_archive(
     return [_file_public(e) for e in modules.list_files(db, module)]
 
 
-@router.get("/modules/{module_id}/archive")
+@router.get("/modules/{module_id}/archive", response_class=Response, responses=openapi.ZIP)
 def export_archive(module_id: str, db: SessionDep, user: CurrentUser) -> Response:
     module = modules.get_owned(db, module_id, user)
     return Response(
@@ -242,11 +284,11 @@ def export_archive(module_id: str, db: SessionDep, user: CurrentUser) -> Respons
 
 @router.post("/modules/{module_id}/frame")
 def working_copy_frame(
-    module_id: str, db: SessionDep, user: CurrentUser, box: SecretBoxDep
+    module_id: str, db: SessionDep, user: CurrentUser, box: SecretBoxDep, settings: SettingsDep
 ) -> FramePublic:
     """A frame URL for the studio preview of the working copy as it is now (widgets only)."""
     module = modules.get_owned(db, module_id, user)
-    return FramePublic(url=frames.working_copy_frame(db, box, module))
+    return FramePublic(url=frames.working_copy_frame(db, box, module, settings.frames_origin))
 
 
 @router.get("/modules/{module_id}/check")

@@ -1,17 +1,29 @@
 """HTTP routes for the registry: publish, read, yank, fork, search (docs/api/registry.md).
 
 Published versions are public: reading routes take an optional user. Publishing
-is the owner's (a working copy is private: others get 404); yanking is the
-owner's or an administrator's (others get 403, the module being public).
+is the owner's (a working copy is private: others get 404); yanking and
+withdrawing are the owner's or an administrator's (others get 403, the module
+being public). A withdrawn version's files answer 410 ``gone`` with the reason.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Query, Response
+from fastapi.responses import RedirectResponse
 
-from visualbox.api.deps import CurrentUser, OptionalUser, SecretBoxDep, SessionDep
+from visualbox.api import frames as frames_api
+from visualbox.api import openapi
+from visualbox.api.deps import (
+    CurrentUser,
+    LiveDep,
+    OptionalUser,
+    SecretBoxDep,
+    SessionDep,
+    SettingsDep,
+)
 from visualbox.api.modules import file_response, module_public
 from visualbox.db.base import as_utc
 from visualbox.db.tables.accounts import User
@@ -27,6 +39,7 @@ from visualbox.schemas.registry import (
     VersionCreate,
     VersionPublic,
     VersionSummary,
+    WithdrawCreate,
 )
 from visualbox.services import frames, modules, registry, search
 
@@ -39,6 +52,9 @@ def _summary(row: ModuleVersion) -> VersionSummary:
         yanked=row.yanked,
         created_at=as_utc(row.created_at),
         changelog=row.changelog,
+        withdrawn=row.withdrawn_at is not None,
+        withdrawn_reason=row.withdrawn_reason,
+        withdrawn_at=as_utc(row.withdrawn_at) if row.withdrawn_at else None,
     )
 
 
@@ -56,7 +72,12 @@ def _version_public(row: ModuleVersion) -> VersionPublic:
 
 
 def _registry_public(db: SessionDep, module: Module, user: User | None) -> RegistryModulePublic:
-    versions = registry.versions_of(db, module, yanked=registry.can_manage(module, user))
+    manager = registry.can_manage(module, user)
+    versions = [
+        v
+        for v in registry.versions_of(db, module)
+        if manager or not v.yanked or v.withdrawn_at is not None
+    ]
     return RegistryModulePublic(
         id=module.id,
         name=module.name,
@@ -128,7 +149,11 @@ def get_version(module_id: str, version: str, db: SessionDep) -> VersionPublic:
     return _version_public(registry.get_version(db, module, version))
 
 
-@router.get("/registry/modules/{module_id}/versions/{version}/archive")
+@router.get(
+    "/registry/modules/{module_id}/versions/{version}/archive",
+    response_class=Response,
+    responses=openapi.ZIP,
+)
 def get_version_archive(module_id: str, version: str, db: SessionDep) -> Response:
     row = registry.get_version(db, registry.listed_module(db, module_id), version)
     return Response(
@@ -141,24 +166,57 @@ def get_version_archive(module_id: str, version: str, db: SessionDep) -> Respons
     )
 
 
-@router.get("/registry/modules/{module_id}/versions/{version}/files/{path:path}")
-def get_version_file(module_id: str, version: str, path: str, db: SessionDep) -> Response:
+@router.get(
+    "/registry/modules/{module_id}/versions/{version}/files/{path:path}",
+    response_class=Response,
+    responses={
+        **openapi.FILE,
+        307: {"description": "An HTML file: a page, served by the frames origin only."},
+    },
+)
+def get_version_file(
+    module_id: str, version: str, path: str, db: SessionDep, settings: SettingsDep
+) -> Response:
+    """One file; an HTML file is a page, served only by the frames origin (a redirect)."""
     row = registry.get_version(db, registry.listed_module(db, module_id), version)
-    return file_response(path, registry.version_file(db, row, path), html="sandboxed")
+    content = registry.version_file(db, row, path)
+    if frames_api.is_html(path):
+        where = frames_api.registry_file_path(quote(module_id), quote(version), quote(path))
+        return RedirectResponse(settings.frames_origin + where, status_code=307)
+    return file_response(path, content)
 
 
 @router.get("/registry/modules/{module_id}/versions/{version}/frame")
 def get_version_frame(
-    module_id: str, version: str, db: SessionDep, box: SecretBoxDep
+    module_id: str, version: str, db: SessionDep, box: SecretBoxDep, settings: SettingsDep
 ) -> FramePublic:
     """A frame URL for a published version (``latest`` or exact) of a widget."""
-    return FramePublic(url=frames.registry_frame(db, box, module_id, version))
+    url = frames.registry_frame(db, box, module_id, version, settings.frames_origin)
+    return FramePublic(url=url)
 
 
 @router.post("/registry/modules/{module_id}/versions/{version}/yank")
 def yank(module_id: str, version: str, db: SessionDep, user: CurrentUser) -> VersionPublic:
     module = registry.listed_module(db, module_id)
     return _version_public(registry.yank(db, module, version, user))
+
+
+@router.post("/registry/modules/{module_id}/versions/{version}/withdraw")
+def withdraw(
+    module_id: str,
+    version: str,
+    body: WithdrawCreate,
+    db: SessionDep,
+    user: CurrentUser,
+    live: LiveDep,
+) -> VersionPublic:
+    """Withdraw a version for good (owner or administrator): its files are no longer
+    served to anyone; 409 ``in_use`` while dashboards depend on it, unless ``confirm``."""
+    module = registry.listed_module(db, module_id)
+    row = registry.withdraw(db, module, version, user, body.reason, confirm=body.confirm)
+    for dashboard_id, _, _ in modules.using_dashboards(db, module.id):
+        live.dashboard_changed(dashboard_id)  # instances of that version stop, and say why
+    return _version_public(row)
 
 
 @router.post("/registry/modules/{module_id}/fork", status_code=201)

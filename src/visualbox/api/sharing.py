@@ -20,7 +20,7 @@ from visualbox.schemas.sharing import (
     SharingPublic,
     SharingUpdate,
 )
-from visualbox.services import dashboards, frames, live_values, sharing
+from visualbox.services import dashboards, frames, live_values, registry, sharing
 from visualbox.settings import Settings
 
 router = APIRouter(tags=["sharing"])
@@ -90,7 +90,7 @@ def explore(
 
 @router.get("/public/dashboards/{token}")
 def public_dashboard(
-    token: str, db: SessionDep, box: SecretBoxDep, live: LiveDep
+    token: str, db: SessionDep, box: SecretBoxDep, live: LiveDep, settings: SettingsDep
 ) -> PublicDashboard:
     """A shared dashboard's read model with the last values of its integrations; each
     widget with its ``frame`` URL. No sign-in needed."""
@@ -100,7 +100,9 @@ def public_dashboard(
         texts = {i: text for i, (text, _at) in live_values.load(db, dashboard.id).items()}
     data = {instance: json.loads(text) for instance, text in texts.items()}
     view = sharing.public_view(dashboard, data)
-    frame_urls = frames.dashboard_frames(db, box, dashboard)
+    frame_urls = frames.dashboard_frames(db, box, dashboard, settings.frames_origin)
+    gone = registry.withdrawn_items(db, dashboard.owner_id, dashboard.document["widgets"])
     for widget in view["widgets"]:
         widget["frame"] = frame_urls.get(widget["id"])
+        widget["withdrawn"] = gone.get(widget["id"])
     return PublicDashboard.model_validate(view)

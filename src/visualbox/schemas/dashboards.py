@@ -48,6 +48,12 @@ class ModuleInstance(_Input):
     module_id: str = Field(min_length=1, max_length=64)
     version: str = Field("latest", pattern=VERSION_SPEC)
     config: dict[str, Any] = Field(default_factory=dict)
+    withdrawn: str | None = Field(
+        None,
+        exclude=True,
+        description="Read-only (answers say why its module or version was withdrawn); "
+        "ignored on input.",
+    )
 
 
 class IntegrationInstance(ModuleInstance):

@@ -80,6 +80,16 @@ class ModulePublic(BaseModel):
     updated_at: datetime
 
 
+class ModuleUsage(BaseModel):
+    """The dashboards that use a module (or depend on one version of it)."""
+
+    dashboards: int
+    own_dashboards: int
+    """How many of them are the module owner's."""
+    other_users: int
+    """How many other users own the rest."""
+
+
 class FilePublic(BaseModel):
     path: str
     size: int

@@ -25,11 +25,22 @@ class ForkCreate(BaseModel):
     name: Name | None = None
 
 
+class WithdrawCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500, description="Why; shown to everyone.")
+    confirm: bool = Field(False, description="Withdraw even though dashboards depend on it.")
+
+
 class VersionSummary(BaseModel):
     version: str
     yanked: bool
     created_at: datetime
     changelog: str
+    withdrawn: bool = False
+    """Its files are gone for good; ``withdrawn_reason`` says why."""
+    withdrawn_reason: str | None = None
+    withdrawn_at: datetime | None = None
 
 
 class VersionPublic(VersionSummary):
@@ -58,7 +69,8 @@ class SearchItem(BaseModel):
 
 
 class RegistryModulePublic(SearchItem):
-    """A module as the registry shows it; ``versions`` lists yanked ones to managers only."""
+    """A module as the registry shows it; ``versions`` lists yanked ones to managers only,
+    withdrawn ones (with their reason) to everyone."""
 
     versions: list[VersionSummary]
     forked_from: ForkedFrom | None

@@ -45,6 +45,8 @@ class PublicWidget(BaseModel):
     title: str | None
     frame: str | None = None
     """The URL the widget's sandboxed iframe loads; ``None`` if its module is gone."""
+    withdrawn: str | None = None
+    """Why its module or version was withdrawn (then ``frame`` is ``None``)."""
 
 
 class PublicDashboard(BaseModel):

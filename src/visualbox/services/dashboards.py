@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from visualbox.db.base import utcnow
 from visualbox.db.tables.accounts import User
 from visualbox.db.tables.dashboards import Dashboard
-from visualbox.errors import Conflict, FieldError, InvalidInput, NotFound
+from visualbox.errors import Conflict, FieldError, Gone, InvalidInput, NotFound
 from visualbox.modules.config_schema import ConfigSchema
 from visualbox.schemas.dashboards import (
     EXPORT_FORMAT,
@@ -36,7 +36,7 @@ from visualbox.schemas.dashboards import (
     DashboardExport,
     ModuleInstance,
 )
-from visualbox.services import registry
+from visualbox.services import quotas, registry
 from visualbox.services.secrets import SecretBox
 
 Secrets = dict[str, dict[str, dict[str, str]]]
@@ -139,7 +139,9 @@ def create_dashboard(
     db: Session, box: SecretBox, user: User, content: DashboardContent, *, imported: bool = False
 ) -> Dashboard:
     """Validate and store a new dashboard of ``user`` at revision 1."""
+    quotas.check_dashboards(db, user)
     checked = _check(db, user, content, {"integrations": {}, "widgets": {}}, imported=imported)
+    quotas.check_dashboard_document(db, user, checked.document)
     dashboard = Dashboard(
         owner_id=user.id,
         name=content.name,
@@ -172,7 +174,11 @@ def save_dashboard(
     dashboard = get_dashboard(db, user, dashboard_id)
     if dashboard.revision != revision:
         raise _stale(dashboard.revision)
-    checked = _check(db, user, content, _kept_secrets(box, dashboard, content))
+    kept = _kept_secrets(box, dashboard, content)
+    checked = _check(db, user, content, kept, keep_withdrawn=_uses(dashboard.document))
+    quotas.check_dashboard_document(
+        db, user, checked.document, before=dashboard.document, dashboard_id=dashboard_id
+    )
     result = db.execute(
         update(Dashboard)
         .where(Dashboard.id == dashboard_id, Dashboard.revision == revision)
@@ -210,6 +216,8 @@ def delete_dashboard(db: Session, user: User, dashboard_id: str) -> None:
 def duplicate_dashboard(db: Session, user: User, dashboard_id: str) -> Dashboard:
     """A private copy for the same owner, secrets included, at revision 1."""
     source = get_dashboard(db, user, dashboard_id)
+    quotas.check_dashboards(db, user)
+    quotas.check_dashboard_document(db, user, source.document)
     copy = Dashboard(
         owner_id=user.id,
         name=_copy_name(source.name),
@@ -269,9 +277,19 @@ class _Checked:
 
 
 def _check(
-    db: Session, user: User, content: DashboardContent, stored: Secrets, *, imported: bool = False
+    db: Session,
+    user: User,
+    content: DashboardContent,
+    stored: Secrets,
+    *,
+    imported: bool = False,
+    keep_withdrawn: frozenset[tuple[str, str]] = frozenset(),
 ) -> _Checked:
-    """Validate the whole content; return the document to store and its secrets."""
+    """Validate the whole content; return the document to store and its secrets.
+
+    Items of a withdrawn module or version are kept as they are (not validated, their
+    secrets dropped) when ``keep_withdrawn`` has their (module id, version): the dashboard had
+    them already, and its owner may save other changes before removing them."""
     errors: list[FieldError] = []
     checked = _Checked({"settings": content.settings.model_dump()}, {})
     seen: dict[str, str] = {}
@@ -292,7 +310,10 @@ def _check(
                 seen[item.id] = path
             data = item.model_dump()
             checked.module_ids.add(item.module_id)
-            schema = _schema(db, user, item.module_id, item.version, _KINDS[section], path, errors)
+            kind = _KINDS[section]
+            schema = _schema(
+                db, user, item.module_id, item.version, kind, path, errors, keep_withdrawn
+            )
             if schema is not None:
                 kept = stored.get(section, {}).get(item.id, {})
                 result = _check_config(
@@ -328,9 +349,15 @@ def _schema(
     kind: str,
     path: str,
     errors: list[FieldError],
+    keep_withdrawn: frozenset[tuple[str, str]] = frozenset(),
 ) -> ConfigSchema | None:
     try:
         module = registry.resolve(db, module_id, spec, user=user)
+    except Gone as exc:
+        if (module_id, spec) not in keep_withdrawn:
+            at = "version" if any(f.field == "version" for f in exc.fields) else "module_id"
+            errors.append(FieldError(f"{path}.{at}", exc.message))
+        return None
     except NotFound as exc:
         named = {f.field for f in exc.fields}
         at, what = ("version", "version") if "version" in named else ("module_id", "module")
@@ -446,6 +473,11 @@ def _stale(current: int | None) -> Conflict:
         "reload it and apply your change again.",
         [FieldError("revision", f"is stale; the current revision is {current}")],
     )
+
+
+def _uses(document: dict[str, Any]) -> frozenset[tuple[str, str]]:
+    """The (module id, version) pairs a stored document uses."""
+    return frozenset((item["module_id"], item["version"]) for s in _KINDS for item in document[s])
 
 
 def _module_ids(document: dict[str, Any]) -> set[str]:

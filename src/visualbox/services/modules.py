@@ -13,13 +13,14 @@ import re
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from visualbox.db.base import utcnow
 from visualbox.db.tables.accounts import User
-from visualbox.db.tables.modules import Module, ModuleFile, ModuleTag, ModuleUse
-from visualbox.errors import Conflict, FieldError, InvalidInput, NotFound, TooLarge
+from visualbox.db.tables.dashboards import Dashboard
+from visualbox.db.tables.modules import Module, ModuleFile, ModuleTag, ModuleUse, WithdrawnModule
+from visualbox.errors import Conflict, FieldError, InUse, InvalidInput, NotFound, TooLarge
 from visualbox.modules.archive import extract_zip, make_zip
 from visualbox.modules.check import Problem, check_tree
 from visualbox.modules.config_schema import schema_problems
@@ -43,11 +44,41 @@ from visualbox.modules.tree import (
     normalize_path,
     path_problem,
 )
-from visualbox.services import blobs, search
+from visualbox.services import blobs, quotas, search
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg")
 _TAG_RE = re.compile(TAG_PATTERN)
 _DESCRIBING_FILES = frozenset({"README.md", MANIFEST_FILE})
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Who would lose a module (or a version): dashboards, and how many are others'."""
+
+    dashboards: int
+    own_dashboards: int
+    other_users: int
+    dashboard_ids: tuple[str, ...]
+
+    @classmethod
+    def of(cls, module: Module, rows: list[tuple[str, str]]) -> Usage:
+        """From ``(dashboard id, dashboard owner id)`` pairs."""
+        own = sum(1 for _, owner in rows if owner == module.owner_id)
+        others = {owner for _, owner in rows if owner != module.owner_id}
+        return cls(len(rows), own, len(others), tuple(sorted(d for d, _ in rows)))
+
+    def sentence(self, singular: str, plural: str) -> str:
+        """``3 dashboards use it (2 of them belong to 1 other user).`` and the like, with
+        the verb phrase ``singular`` or ``plural`` (the web app words it the same way)."""
+        n, theirs = self.dashboards, self.dashboards - self.own_dashboards
+        others = f"{self.other_users} other user{'s' if self.other_users != 1 else ''}"
+        if theirs == 0:
+            whose = "yours" if n == 1 else "all yours"
+        elif theirs == n:
+            whose = f"{'it belongs' if n == 1 else 'they belong'} to {others}"
+        else:
+            whose = f"{theirs} of them belong to {others}"
+        return f"{n} dashboard{'s' if n != 1 else ''} {singular if n == 1 else plural} ({whose})."
 
 
 @dataclass(frozen=True)
@@ -106,9 +137,12 @@ def create_module(
         )
     if tree is None:
         tree = scaffold(kind, cast("Runtime | None", runtime), name) if template else {}
+    quotas.check_modules(db, user)
+    quotas.check_module_bytes(db, user.id, sum(len(content) for content in tree.values()))
     module = Module(owner_id=user.id, name=name.strip(), kind=kind, runtime=runtime, tags=[])
     if module_id is not None:
         module.id = module_id
+        db.execute(delete(WithdrawnModule).where(WithdrawnModule.module_id == module_id))
     if forked_from is not None:
         module.forked_from_id, module.forked_from_version = forked_from
     db.add(module)
@@ -143,21 +177,46 @@ def update_module(db: Session, module: Module, changes: dict[str, Any]) -> Modul
     return module
 
 
-def delete_module(db: Session, module: Module) -> None:
-    """Delete the module with its published versions.
+def using_dashboards(db: Session, module_id: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """``(id, owner id, document)`` of every dashboard that uses ``module_id``."""
+    query = (
+        select(Dashboard.id, Dashboard.owner_id, Dashboard.document)
+        .join(ModuleUse, ModuleUse.dashboard_id == Dashboard.id)
+        .where(ModuleUse.module_id == module_id)
+    )
+    return [(d, o, doc) for d, o, doc in db.execute(query)]
 
-    Refused with :class:`Conflict` while dashboards use it: they would break.
+
+def usage(db: Session, module: Module) -> Usage:
+    """The dashboards (anyone's) that use the module."""
+    return Usage.of(module, [(d, o) for d, o, _ in using_dashboards(db, module.id)])
+
+
+def delete_module(db: Session, module: Module, *, confirm: bool = False) -> Usage:
+    """Delete the module: its working copy, published versions and listing. Return who
+    used it (their dashboards should be told).
+
+    Others' use never blocks the owner, but while dashboards use it the delete needs
+    ``confirm`` (:class:`InUse` otherwise). Those dashboards keep loading and say that
+    the module was withdrawn: a :class:`WithdrawnModule` row remembers its name.
     """
-    uses = db.scalar(select(func.count()).where(ModuleUse.module_id == module.id)) or 0
-    if uses:
-        raise Conflict(
-            f"{uses} dashboard(s) use this module; remove it from them, or yank its versions "
-            "to hide it from the registry.",
-            [FieldError("module", f"used by {uses} dashboard(s)")],
+    found = usage(db, module)
+    if found.dashboards and not confirm:
+        raise InUse(
+            f"{found.sentence('uses this module', 'use this module')} Deleting it withdraws "
+            "it from them: their widgets show that it was withdrawn and their integrations "
+            "stop. Send confirm=true to delete it anyway.",
+            [FieldError("confirm", f"{found.dashboards} dashboard(s) use this module")],
         )
     search.unindex_module(db, module.id)
+    db.merge(
+        WithdrawnModule(
+            module_id=module.id, owner_id=module.owner_id, name=module.name, kind=module.kind
+        )
+    )
     db.delete(module)
     db.commit()
+    return found
 
 
 def _clean_tags(tags: list[str]) -> list[str]:
@@ -245,6 +304,7 @@ def write_file(db: Session, module: Module, path: str, content: bytes) -> FileEn
     if path == MANIFEST_FILE:
         _check_manifest(module, rows, content)
     row = db.get(ModuleFile, (module.id, path))
+    quotas.check_module_bytes(db, module.owner_id, len(content) - (row.size if row else 0))
     sha = blobs.put_blob(db, content)
     if row is None:
         row = ModuleFile(module_id=module.id, path=path)
@@ -366,6 +426,8 @@ def replace_tree(db: Session, module: Module, tree: FileTree) -> None:
     problems = check_tree_limits(tree)
     if problems:
         raise InvalidInput(f"The files break the limits ({len(problems)} problem(s)).", problems)
+    stored = sum(r.size for r in _rows(db, module))
+    quotas.check_module_bytes(db, module.owner_id, sum(map(len, tree.values())) - stored)
     db.execute(delete(ModuleFile).where(ModuleFile.module_id == module.id))
     _store_tree(db, module, tree)
     if module.cover not in tree:

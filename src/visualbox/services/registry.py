@@ -5,6 +5,12 @@ its versions are public (anonymous readers too). Yanked versions are hidden
 from search and from ``latest`` but a pinned yanked version still resolves, so
 dashboards using it keep working; its number can never be published again.
 
+Withdrawn versions (:func:`withdraw`) are yanked and more: their files are purged
+and never served again (archive, files, frames, runner sources: :class:`Gone`
+with the reason), dashboards pinned to them show why, and it cannot be undone.
+A deleted module leaves a :class:`WithdrawnModule` row so that the dashboards
+that used it can say it was withdrawn (:func:`withdrawn_note`).
+
 Dashboards and the runtime go through :func:`resolve` and :func:`module_tree`;
 the dashboards service records which modules a dashboard uses with
 :func:`set_dashboard_uses` / :func:`clear_dashboard_uses` (popularity).
@@ -15,6 +21,7 @@ from __future__ import annotations
 import io
 import zipfile
 from dataclasses import dataclass
+from typing import Any
 
 import semver
 from sqlalchemy import delete, func, select, update
@@ -22,14 +29,22 @@ from sqlalchemy.orm import Session
 
 from visualbox.db.base import as_utc, utcnow
 from visualbox.db.tables.accounts import User
-from visualbox.db.tables.modules import Module, ModuleUse, ModuleVersion
+from visualbox.db.tables.modules import (
+    Blob,
+    Module,
+    ModuleFile,
+    ModuleUse,
+    ModuleVersion,
+    WithdrawnModule,
+)
 from visualbox.errors import FieldError as FE
-from visualbox.errors import Forbidden, InvalidInput, NotFound
+from visualbox.errors import Forbidden, Gone, InUse, InvalidInput, NotFound
 from visualbox.modules.archive import make_zip
 from visualbox.modules.check import Problem, check_tree
 from visualbox.modules.config_schema import ConfigSchema, parse_config_schema
 from visualbox.modules.tree import FileTree, content_hash, normalize_path
-from visualbox.services import blobs, modules, search
+from visualbox.services import blobs, modules, quotas, search
+from visualbox.services.modules import Usage
 
 LATEST = "latest"
 WORKING = "working"
@@ -102,7 +117,36 @@ def get_version(db: Session, module: Module, spec: str) -> ModuleVersion:
 
 
 def version_archive(db: Session, version: ModuleVersion) -> bytes:
+    """The version's ZIP; :class:`Gone` (with the reason) once it is withdrawn."""
+    check_served(db, version)
     return blobs.get_blob(db, version.archive_sha)
+
+
+def check_served(db: Session, version: ModuleVersion) -> None:
+    """Raise :class:`Gone` if the version's files may no longer be served (withdrawn)."""
+    if version.withdrawn_at is not None:
+        module = db.get(Module, version.module_id)
+        raise Gone(
+            _version_note(version, module.name if module else "", module),
+            [FE("version", f"version {version.version} was withdrawn")],
+        )
+
+
+def _version_note(version: ModuleVersion, name: str, module: Module | None) -> str:
+    author = module is not None and version.withdrawn_by == module.owner_id
+    by = "its author" if author else "an administrator"
+    return (
+        f'Version {version.version} of "{name}" was withdrawn by {by}: '
+        f"{version.withdrawn_reason or 'no reason given'}"
+    )
+
+
+def withdrawn_note(db: Session, module_id: str) -> str | None:
+    """Why ``module_id`` is gone if its owner deleted it (withdrew it), else ``None``."""
+    row = db.get(WithdrawnModule, module_id) if "\x00" not in module_id else None
+    if row is None:
+        return None
+    return f'The module "{row.name}" was withdrawn: its author deleted it.'
 
 
 def version_tree(db: Session, version: ModuleVersion) -> FileTree:
@@ -148,6 +192,7 @@ def publish(db: Session, module: Module, version: str, changelog: str = "") -> M
             [FE(f"{p.file}.{p.field}" if p.field else p.file, p.reason) for p in problems],
         )
     archive = make_zip(tree)
+    quotas.check_module_bytes(db, module.owner_id, len(archive))
     row = ModuleVersion(
         module_id=module.id,
         version=str(number),
@@ -166,6 +211,77 @@ def publish(db: Session, module: Module, version: str, changelog: str = "") -> M
     _refresh_listing(db, module)
     db.commit()
     return row
+
+
+def withdraw(
+    db: Session, module: Module, version: str, user: User, reason: str, *, confirm: bool = False
+) -> ModuleVersion:
+    """Withdraw a version for good (owner or admin): yank it, purge its files and cached
+    README, manifest and config schema, and record who withdrew it and why (public).
+
+    Refused with :class:`InUse` while dashboards depend on it unless ``confirm``: they
+    keep loading and show the reason instead of the widget or integration. Withdrawing
+    a withdrawn version changes nothing (the first reason stays). The number stays taken.
+    """
+    if not can_manage(module, user):
+        raise Forbidden("Only the module's owner or an administrator may withdraw a version.")
+    reason = " ".join(reason.split())
+    if not reason:
+        raise InvalidInput("Give a reason.", [FE("reason", "say why, for those who used it")])
+    if version == LATEST:
+        raise InvalidInput(
+            "Name the exact version.", [FE("version", "must be an exact version like 1.2.0")]
+        )
+    row = get_version(db, module, version)
+    if row.withdrawn_at is not None:
+        return row
+    found = version_usage(db, module, row.version)
+    if found.dashboards and not confirm:
+        raise InUse(
+            f"{found.sentence('depends on it', 'depend on it')} Withdrawing version "
+            f"{row.version} stops their integrations of it and shows your reason instead of "
+            "its widgets. Send confirm=true to withdraw it anyway.",
+            [FE("confirm", f"{found.dashboards} dashboard(s) depend on this version")],
+        )
+    now = utcnow()
+    row.withdrawn_at, row.withdrawn_reason, row.withdrawn_by = now, reason, user.id
+    row.yanked, row.yanked_at = True, row.yanked_at or now
+    row.readme, row.manifest, row.config_schema = "", {}, []
+    _purge_archive(db, row)
+    db.flush()
+    _refresh_listing(db, module)
+    db.commit()
+    return row
+
+
+def _purge_archive(db: Session, row: ModuleVersion) -> None:
+    """Delete the version's archive blob unless something else refers to the same bytes
+    (another module's identical version, a working-copy file)."""
+    sha = row.archive_sha
+    versions = select(func.count()).where(
+        ModuleVersion.archive_sha == sha, ModuleVersion.id != row.id
+    )
+    files = select(func.count()).where(ModuleFile.blob_sha == sha)
+    if not db.scalar(versions) and not db.scalar(files):
+        db.execute(delete(Blob).where(Blob.sha256 == sha))
+
+
+def version_usage(db: Session, module: Module, version: str) -> Usage:
+    """The dashboards that stop working if ``version`` goes: those pinned to it, and
+    those on ``latest`` when it is the only version left to use."""
+    others = [v for v in versions_of(db, module, yanked=False) if v.version != version]
+    rows = modules.using_dashboards(db, module.id)
+    hit = [
+        (dashboard_id, owner_id)
+        for dashboard_id, owner_id, document in rows
+        if any(
+            item.get("module_id") == module.id
+            and (item.get("version") == version or (item.get("version") == LATEST and not others))
+            for section in ("integrations", "widgets")
+            for item in document.get(section, [])
+        )
+    ]
+    return Usage.of(module, hit)
 
 
 def yank(db: Session, module: Module, version: str, user: User) -> ModuleVersion:
@@ -219,6 +335,9 @@ def resolve(db: Session, module_id: str, spec: str, *, user: User | None) -> Res
     or ``version``."""
     module = db.get(Module, module_id)
     if module is None:
+        note = withdrawn_note(db, module_id)
+        if note is not None:
+            raise Gone(note, [FE("module_id", "the module was withdrawn")])
         raise NotFound("No such module.", [FE("module_id", "no such module")])
     if spec == WORKING:
         if user is None or user.id != module.owner_id:
@@ -231,7 +350,14 @@ def resolve(db: Session, module_id: str, spec: str, *, user: User | None) -> Res
         )  # fmt: skip
     if spec != LATEST and not semver.Version.is_valid(spec):
         raise NotFound("No such version.", [FE("version", "must be latest, working or x.y.z")])
-    row = get_version(db, module, spec)
+    try:
+        row = get_version(db, module, spec)
+    except NotFound:
+        every = versions_of(db, module) if spec == LATEST else []
+        if every:
+            check_served(db, every[0])  # no version left because the newest was withdrawn
+        raise
+    check_served(db, row)
     return ResolvedModule(
         module.id, module.name, module.kind, row.runtime, row.version, row.yanked,
         parse_config_schema(row.config_schema), row.content_hash,
@@ -246,6 +372,44 @@ def module_tree(db: Session, resolved: ResolvedModule) -> FileTree:
     if resolved.version is None:
         return modules.working_tree(db, module)
     return version_tree(db, get_version(db, module, resolved.version))
+
+
+def withdrawn_items(db: Session, owner_id: str, items: list[dict[str, Any]]) -> dict[str, str]:
+    """``{item id: why}`` for the dashboard items (widgets or integration instances of a
+    dashboard of ``owner_id``) whose module or version was withdrawn."""
+    module_ids = {str(item["module_id"]) for item in items}
+    if not module_ids:
+        return {}
+    suspects = set(
+        db.scalars(
+            select(WithdrawnModule.module_id).where(WithdrawnModule.module_id.in_(module_ids))
+        )
+    ) | set(
+        db.scalars(
+            select(ModuleVersion.module_id).where(
+                ModuleVersion.module_id.in_(module_ids), ModuleVersion.withdrawn_at.is_not(None)
+            )
+        )
+    )
+    owner = db.get(User, owner_id)
+    notes: dict[tuple[str, str], str | None] = {}
+    found: dict[str, str] = {}
+    for item in items:
+        key = (str(item["module_id"]), str(item["version"]))
+        if key[0] not in suspects:
+            continue
+        if key not in notes:
+            try:
+                resolve(db, *key, user=owner)
+                notes[key] = None
+            except Gone as gone:
+                notes[key] = gone.message
+            except (NotFound, InvalidInput):
+                notes[key] = None
+        note = notes[key]
+        if note is not None:
+            found[str(item["id"])] = note
+    return found
 
 
 # -- popularity -------------------------------------------------------------------------

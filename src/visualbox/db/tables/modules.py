@@ -1,4 +1,5 @@
-"""Modules: content-addressed blobs, working copies, published versions, tags and uses.
+"""Modules: content-addressed blobs, working copies, published versions, tags and uses,
+and what remains of withdrawn ones.
 
 A module's *working copy* is a set of :class:`ModuleFile` rows (path → blob) plus
 explicit empty folders; a *published version* is an immutable ZIP blob with its
@@ -107,7 +108,26 @@ class ModuleVersion(Base):
     changelog: Mapped[str] = mapped_column(Text, default="")
     yanked: Mapped[bool] = mapped_column(Boolean, default=False)
     yanked_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
+    """Set once the version is withdrawn: its files are gone for good (never unset)."""
+    withdrawn_reason: Mapped[str | None] = mapped_column(Text)
+    """Why it was withdrawn, in its withdrawer's words (public)."""
+    withdrawn_by: Mapped[str | None] = mapped_column(String(32))
+    """The user who withdrew it: the owner or an administrator."""
     created_at: Mapped[datetime] = created_column()
+
+
+class WithdrawnModule(Base):
+    """What remains of a module its owner deleted: enough for the dashboards that used
+    it to say that it was withdrawn (its files, versions and listing are gone)."""
+
+    __tablename__ = "withdrawn_modules"
+
+    module_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    withdrawn_at: Mapped[datetime] = created_column()
 
 
 class ModuleTag(Base):
