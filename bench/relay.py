@@ -220,7 +220,12 @@ class VisualBox:
             "VISUALBOX_SERVER__PORT": str(self.port),
             "VISUALBOX_SANDBOX__OUTPUT_RATE": "1000000",
             "VISUALBOX_SANDBOX__OUTPUT_BURST": "1000000",
+            "VISUALBOX_FRAMES__PORT": str(free_port()),
             "VISUALBOX_LIVE__IDLE_TIMEOUT_S": "600",
+            # The relay is measured, not the tenant quotas (bench/tenants.py does those).
+            "VISUALBOX_QUOTAS__INSTANCES_PER_DASHBOARD": "100",
+            "VISUALBOX_QUOTAS__SANDBOXES": "100000",
+            "VISUALBOX_QUOTAS__OUTPUT_BYTES_PER_S": str(1 << 40),
             **env,
         }
         self.process: subprocess.Popen[bytes] | None = None

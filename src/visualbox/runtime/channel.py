@@ -10,6 +10,12 @@ Both pumps take a token from a :class:`TokenBucket` before each frame or line.
 When the bucket is empty they stop reading, the pipe fills and the writer
 blocks inside the sandbox: a flood is throttled, never buffered. A frame larger
 than ``max_bytes`` is skipped in chunks (never held in memory) and reported.
+
+An :class:`OutputBudget` (bytes per second, shared by every run of one account)
+is taken from *before* a frame is read, so outputs over an account's quota are
+neither read nor parsed: what they cost the server is bounded per account. The
+first wait of a run says so once (a ``T_WARNING``). An output that is JSON keeps
+its text (:attr:`Output.text`), so it is relayed without being encoded again.
 """
 
 from __future__ import annotations
@@ -20,7 +26,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from visualbox.runtime.messages import Init, Message, Output, Status, StatusLevel, error
+from visualbox.runtime.messages import (
+    Init,
+    Message,
+    Output,
+    Status,
+    StatusLevel,
+    error,
+    warning,
+)
 
 LINE_MAX_BYTES = 16 * 1024
 """Longer log lines are cut here and marked with :data:`TRUNCATED`."""
@@ -46,21 +60,41 @@ class TokenBucket:
         self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
         self._stamp = now
 
-    def try_take(self) -> bool:
-        """Take a token if one is available; never waits."""
+    def try_take(self, count: float = 1) -> bool:
+        """Take ``count`` tokens if they are available; never waits."""
         self._refill()
-        if self._tokens < 1:
+        if self._tokens < min(count, self.burst):
             return False
-        self._tokens -= 1
+        self._tokens -= count
         return True
 
-    async def take(self) -> None:
-        """Wait until one token is available and take it."""
+    async def take(self, count: float = 1) -> None:
+        """Wait until ``count`` tokens are available and take them.
+
+        More than ``burst`` is taken once ``burst`` is saved up, leaving a debt that
+        later takes wait out: the average rate holds for any size."""
+        need = min(count, self.burst)
         self._refill()
-        while self._tokens < 1:
-            await asyncio.sleep((1 - self._tokens) / self.rate)
+        while self._tokens < need:
+            await asyncio.sleep((need - self._tokens) / self.rate)
             self._refill()
-        self._tokens -= 1
+        self._tokens -= count
+
+
+class OutputBudget(TokenBucket):
+    """Output bytes per second shared by the runs of one account (its quota).
+
+    ``notice`` is what a run's console says, once, when its outputs first wait."""
+
+    def __init__(self, rate: float, burst: int, notice: str) -> None:
+        super().__init__(rate, burst)
+        self.notice = notice
+
+    def change(self, rate: float, burst: int, notice: str) -> None:
+        """Apply a changed quota (what is saved up stays, up to the new burst)."""
+        self._refill()
+        self.rate, self.burst, self.notice = rate, float(burst), notice
+        self._tokens = min(self._tokens, self.burst)
 
 
 def decode_output(payload: bytes) -> Any:
@@ -71,11 +105,15 @@ def decode_output(payload: bytes) -> Any:
     exception here would end the frame pump and leave the run without its
     outputs and its final STATE.
     """
+    return _decode(payload).data
+
+
+def _decode(payload: bytes) -> Output:
     text = payload.decode("utf-8", "replace")
     try:
-        return json.loads(text)
+        return Output(json.loads(text), text=text)
     except (ValueError, RecursionError):
-        return text
+        return Output(text)
 
 
 async def _skip(reader: asyncio.StreamReader, count: int) -> bool:
@@ -89,10 +127,17 @@ async def _skip(reader: asyncio.StreamReader, count: int) -> bool:
 
 
 async def pump_frames(
-    reader: asyncio.StreamReader, bucket: TokenBucket, max_bytes: int, emit: Emit
+    reader: asyncio.StreamReader,
+    bucket: TokenBucket,
+    max_bytes: int,
+    emit: Emit,
+    budget: OutputBudget | None = None,
 ) -> None:
-    """Turn SDK frames into INIT/OUTPUT messages until the pipe closes."""
+    """Turn SDK frames into INIT/OUTPUT messages until the pipe closes.
+
+    With a ``budget``, each frame's bytes are taken from it before the frame is read."""
     outputs = 0
+    warned = False
     while True:
         await bucket.take()
         try:
@@ -113,13 +158,18 @@ async def pump_frames(
             if not await _skip(reader, size):
                 return
             continue
+        if budget is not None and not budget.try_take(size):
+            if not warned:
+                emit(warning(budget.notice))
+                warned = True
+            await budget.take(size)
         try:
             body = await reader.readexactly(size)
         except asyncio.IncompleteReadError:
             return
         tag = body[:1]
         if tag == b"O":
-            emit(Output(decode_output(body[1:])))
+            emit(_decode(body[1:]))
             outputs += 1
             if outputs % YIELD_EVERY == 0:
                 # Reading buffered frames never suspends: let the loop run now and then,

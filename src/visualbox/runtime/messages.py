@@ -15,7 +15,7 @@ each one:
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from visualbox.runtime.sandbox.base import ExitInfo
@@ -45,6 +45,8 @@ class Init:
 class Output:
     data: Any
     type: Literal["OUTPUT"] = "OUTPUT"
+    text: str | None = field(default=None, compare=False, repr=False)
+    """The payload as it came, when it is the JSON text of ``data`` (relayed as is)."""
 
     def to_json(self) -> dict[str, Any]:
         return {"type": self.type, "data": self.data}

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from visualbox.runtime.channel import TokenBucket, pump_frames, pump_lines
+from visualbox.runtime.channel import OutputBudget, TokenBucket, pump_frames, pump_lines
 from visualbox.runtime.layout import ModuleSource, run_spec
 from visualbox.runtime.messages import Message, RunState, State, StatusLevel, error
 from visualbox.runtime.prepare import PrepareFailed, Preparer
@@ -83,8 +83,10 @@ class Run:
         module: ModuleSource,
         on_message: OnMessage,
         network: Network,
+        output_budget: OutputBudget | None = None,
     ) -> None:
         self.run_id = run_id
+        self.output_budget = output_budget
         self.module = module
         self.state = RunState.PREPARING
         self.exit_info: ExitInfo | None = None
@@ -154,8 +156,9 @@ class Run:
 
     async def _attempt(self, config: dict[str, Any]) -> ExitInfo:
         supervisor = self._supervisor
-        deps: Path | None = None
-        if self.module.needs_prepare:
+        if not self.module.needs_prepare:
+            return await self._run(config, None)
+        with supervisor.preparer.hold(self.module):  # no eviction while it runs
             deps = supervisor.preparer.cached(self.module)
             if deps is None:
                 self._set_state(RunState.PREPARING)
@@ -168,7 +171,7 @@ class Run:
                     log.exception("prepare of run %s failed", self.run_id)
                     self._emit(error(f"prepare failed: {exc}"))
                     return self._exited(ExitInfo(None, ExitReason.CRASHED, str(exc)))
-        return await self._run(config, deps)
+            return await self._run(config, deps)
 
     async def _run(self, config: dict[str, Any], deps: Path | None) -> ExitInfo:
         settings = self._supervisor.settings
@@ -203,6 +206,7 @@ class Run:
                 TokenBucket(settings.output_rate, settings.output_burst),
                 settings.output_max_bytes,
                 self._emit,
+                self.output_budget,
             ),
             pump_lines(process.stdout, StatusLevel.INFO, logs, self._emit),
             pump_lines(process.stderr, StatusLevel.ERROR, logs, self._emit),
@@ -246,16 +250,19 @@ class Supervisor:
         *,
         on_message: OnMessage,
         network: Network | None = None,
+        output_budget: OutputBudget | None = None,
     ) -> Run:
         """Start ``module`` with validated ``config`` values; returns at once.
 
         Messages (starting with STATE preparing or running) go to ``on_message``.
-        A ``run_id`` may be reused once its previous run ended.
+        A ``run_id`` may be reused once its previous run ended. ``output_budget``
+        (shared by the runs of one account) bounds its output bytes per second.
         """
         old = self._runs.get(run_id)
         if old is not None and not old.done:
             raise ValueError(f"run {run_id!r} is still active; restart or terminate it")
-        run = Run(self, run_id, module, on_message, network or self.settings.network)
+        network = network or self.settings.network
+        run = Run(self, run_id, module, on_message, network, output_budget)
         self._runs[run_id] = run
         run._begin(config)
         return run

@@ -47,6 +47,7 @@ from visualbox.services.live_rooms import (
     iso,
     load_dashboard,
     load_dev,
+    load_limits,
     load_shared,
 )
 from visualbox.services.secrets import SecretBox
@@ -175,6 +176,7 @@ class Live:
         """Run the caller's working copy of ``module_id`` with test values; join its room."""
         user = self._verified(viewer)
         spec = await self._db(load_dev, user, module_id, config)
+        self.instances.set_limits(user.id, await self._db(load_limits, user.id))
         name = f"dev:{module_id}"
         async with self._lock(name):
             room = self.rooms.get(name)
@@ -228,6 +230,21 @@ class Live:
             return
         loop.call_soon_threadsafe(self._spawn, self._reload(dashboard_id, changed=True))
 
+    def quotas_changed(self, user_id: str) -> None:
+        """An administrator changed ``user_id``'s quotas: apply them to what runs next
+        and to the output budget now. Thread-safe and non-blocking."""
+        loop = self._loop
+        if loop is None or self.instances.closing:
+            return
+        loop.call_soon_threadsafe(self._spawn, self._refresh_limits(user_id))
+
+    async def _refresh_limits(self, user_id: str) -> None:
+        self.instances.set_limits(user_id, await self._db(load_limits, user_id))
+
+    def sandboxes_of(self, user_id: str) -> int:
+        """How many of ``user_id``'s integrations run now. Safe to call from any thread."""
+        return self.instances.sandboxes_of(user_id)
+
     def last_values(self, dashboard_id: str) -> dict[str, str] | None:
         """``{instance: last output as JSON text}`` from memory; ``None`` if the room is
         not loaded (then the database has the values). Safe to call from any thread."""
@@ -255,6 +272,7 @@ class Live:
             if room is not None:
                 await self._close_room(room, "The dashboard was deleted.")
             return None
+        self.instances.set_limits(spec.owner_id, spec.limits)
         if room is not None:
             await self._apply(room, spec)
             return room

@@ -5,6 +5,11 @@ the runner with a run token for exactly its source, turns every message of its r
 into the room's messages (encoded once), keeps its last value (and marks it for
 the next database flush), and restarts it with exponential back-off after a crash
 while someone still wants it. ``services/live.py`` decides *when*; this module *how*.
+
+It also keeps each account within its quotas (``services/quotas.py``): an instance
+that would run more sandboxes at once than the owner's ``sandboxes`` quota does not
+start and says why, and every run of one account shares one :class:`OutputBudget`
+of ``output_bytes_per_s``, taken before an output is even read.
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ from typing import Any
 
 from visualbox.errors import VisualBoxError
 from visualbox.hub import Envelope, Hub
-from visualbox.runtime.messages import Init, Message, Output, State, Status
+from visualbox.runtime.channel import OutputBudget
+from visualbox.runtime.messages import Init, Message, Output, RunState, State, Status
 from visualbox.runtime.runners import Runner, SourceUnavailable
 from visualbox.runtime.sandbox.base import ExitReason
-from visualbox.services import run_tokens
+from visualbox.services import quotas, run_tokens
 from visualbox.services.live_rooms import STOPPED, Instance, dumps, now_iso
+from visualbox.services.quotas import Limits
 from visualbox.services.secrets import SecretBox
 from visualbox.settings import LiveSettings
 
@@ -50,6 +57,66 @@ class Instances:
         """Last values not yet written: ``{(dashboard, instance): (data JSON, at)}``."""
         self.closing = False
         self._spawn = spawn
+        self.limits: dict[str, Limits] = {}
+        """Each account's quotas, as last read from the database (by owner id)."""
+        self._budgets: dict[str, OutputBudget] = {}
+        self._owners: dict[Instance, str] = {}
+        """Instances with a run handle, and the account whose sandbox quota it uses."""
+
+    # --- quotas --------------------------------------------------------------------------
+
+    def set_limits(self, owner_id: str, limits: Limits) -> None:
+        """Apply ``owner_id``'s quotas (read when a room is loaded or they change)."""
+        self.limits[owner_id] = limits
+        budget = self._budgets.get(owner_id)
+        if budget is not None:
+            budget.change(*_budget_terms(limits.output_bytes_per_s))
+
+    def sandboxes_of(self, owner_id: str) -> int:
+        """How many of ``owner_id``'s instances have a sandbox now (any thread)."""
+        return sum(
+            1
+            for instance, owner in list(self._owners.items())
+            if owner == owner_id and _alive(instance)
+        )
+
+    def _budget(self, owner_id: str) -> OutputBudget | None:
+        rate = self.limits.get(owner_id, Limits.unlimited()).output_bytes_per_s
+        if rate is None:
+            return None
+        budget = self._budgets.get(owner_id)
+        if budget is None:
+            budget = self._budgets[owner_id] = OutputBudget(*_budget_terms(rate))
+        return budget
+
+    def _over_sandbox_quota(self, instance: Instance) -> bool:
+        """Starting ``instance`` would run more sandboxes than its owner may: say so."""
+        owner = instance.room.owner_id
+        limit = self.limits.get(owner, Limits.unlimited()).sandboxes
+        if limit is None:
+            return False
+        used = sum(
+            1
+            for other, other_owner in self._owners.items()
+            if other_owner == owner and other is not instance and _alive(other)
+        )
+        if used < limit:
+            return False
+        text = quotas.message("sandboxes", used, limit) + (
+            " This one did not start: stop another one or ask an administrator for a "
+            "higher quota, then restart it."
+        )
+        notice = instance.message("STATUS", status="T_WARNING", data=text)
+        instance.logs.append(notice)
+        self.hub.publish(instance.room.name, Envelope(notice, owner_only=True))
+        self.set_state(instance, "exited", reason="quota", detail=text)
+        return True
+
+    def _forget_handle(self, instance: Instance) -> None:
+        instance.handle = instance.handle_hash = None
+        self._owners.pop(instance, None)
+
+    # --- runs ----------------------------------------------------------------------------
 
     async def start(self, instance: Instance, *, only_if_idle: bool = False) -> None:
         """(Re)start ``instance`` with its current spec.
@@ -68,16 +135,23 @@ class Instances:
         instance.cancel_restart()
         spec = instance.spec
         if spec.ref is None:
+            handle = instance.handle
+            if handle is not None:  # e.g. its module was withdrawn while it ran
+                self._forget_handle(instance)
+                await handle.terminate()
             self.set_state(instance, "exited", reason="unavailable", detail=spec.problem)
             return
         handle = instance.handle
+        if not _alive(instance) and self._over_sandbox_quota(instance):
+            return
         if handle is not None and instance.handle_hash == spec.ref.content_hash:
             await handle.restart(spec.config)
             return
         if handle is not None:
             await handle.terminate()
-            instance.handle = instance.handle_hash = None
+            self._forget_handle(instance)
         token = run_tokens.issue(self.box, [spec.ref])
+        owner = instance.room.owner_id
         try:
             instance.handle = await self.runner.start(
                 instance.run_id,
@@ -85,17 +159,20 @@ class Instances:
                 token,
                 spec.config,
                 lambda message: self._on_message(instance, message),
+                output_budget=self._budget(owner),
             )
         except (SourceUnavailable, VisualBoxError, ValueError, OSError) as exc:
             log.warning("could not start %s: %s", instance.run_id, exc)
             self.set_state(instance, "exited", reason="unavailable", detail=str(exc))
             return
         instance.handle_hash = spec.ref.content_hash
+        self._owners[instance] = owner
 
     async def stop(self, instance: Instance) -> None:
         async with instance.lock:
             instance.cancel_restart()
-            handle, instance.handle, instance.handle_hash = instance.handle, None, None
+            handle = instance.handle
+            self._forget_handle(instance)
             if handle is not None:
                 await handle.terminate()
             self.set_state(instance, STOPPED)
@@ -125,7 +202,7 @@ class Instances:
         """Every message of every run comes through here, on the event loop: keep it lean."""
         room = instance.room.name
         if isinstance(message, Output):
-            data = dumps(message.data)
+            data = message.text if message.text is not None else dumps(message.data)
             at = now_iso()
             instance.last_data, instance.last_at = data, at
             if instance.room.dashboard_id is not None:
@@ -175,6 +252,23 @@ class Instances:
         if room.instances.get(instance.id) is instance and not instance.stopped_by_owner:
             if room.watched or instance.spec.keep_running:
                 await self.start(instance)
+
+
+def _alive(instance: Instance) -> bool:
+    """Has a sandbox (preparing or running), so it counts against the sandbox quota."""
+    handle = instance.handle
+    return handle is not None and handle.state is not RunState.EXITED
+
+
+def _budget_terms(rate: int | None) -> tuple[float, int, str]:
+    """Rate, burst and console notice of an output budget of ``rate`` bytes per second."""
+    per_s = rate or 0
+    notice = (
+        f"visualbox: the outputs of your integrations exceed your quota of "
+        f"{quotas.amount('output_bytes_per_s', per_s)} per second; they are slowed down "
+        "to it (ask an administrator for a higher quota)"
+    )
+    return float(per_s), per_s, notice
 
 
 def idle(instance: Instance) -> bool:

@@ -33,7 +33,8 @@ from visualbox.errors import NotFound, VisualBoxError
 from visualbox.hub import Envelope, Subscription
 from visualbox.hub.outbox import Outbox
 from visualbox.runtime.runners import RunHandle, SourceRef
-from visualbox.services import dashboards, registry, sharing
+from visualbox.services import dashboards, quotas, registry, sharing
+from visualbox.services.quotas import Limits
 from visualbox.services.secrets import SecretBox
 
 STOPPED = "stopped"
@@ -96,6 +97,8 @@ class DashboardSpec:
     public: bool
     share_token: str | None
     instances: list[InstanceSpec]
+    limits: Limits
+    """The owner's quotas (running sandboxes, output bytes per second)."""
 
 
 def load_dashboard(db: Session, box: SecretBox, dashboard_id: str) -> DashboardSpec:
@@ -104,6 +107,7 @@ def load_dashboard(db: Session, box: SecretBox, dashboard_id: str) -> DashboardS
     if dashboard is None:
         raise NotFound("No such dashboard.")
     owner = db.get(User, dashboard.owner_id)
+    assert owner is not None  # dashboards.owner_id cascades
     configs = dashboards.instance_configs(box, dashboard)
     specs = []
     for item in dashboard.document["integrations"]:
@@ -133,7 +137,14 @@ def load_dashboard(db: Session, box: SecretBox, dashboard_id: str) -> DashboardS
         dashboard.public,
         dashboard.share_token,
         specs,
+        quotas.limits(db, owner),
     )
+
+
+def load_limits(db: Session, user_id: str) -> Limits:
+    """The quotas of account ``user_id`` (unlimited if it no longer exists)."""
+    user = db.get(User, user_id)
+    return quotas.limits(db, user) if user is not None else Limits.unlimited()
 
 
 def load_shared(db: Session, token: str) -> str:

@@ -7,5 +7,6 @@ from visualbox.db.tables import accounts as accounts
 from visualbox.db.tables import dashboards as dashboards
 from visualbox.db.tables import live as live
 from visualbox.db.tables import modules as modules
+from visualbox.db.tables import quotas as quotas
 
-__all__ = ["accounts", "dashboards", "live", "modules"]
+__all__ = ["accounts", "dashboards", "live", "modules", "quotas"]

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from visualbox.runtime.channel import OutputBudget
 from visualbox.runtime.messages import RunState
 from visualbox.runtime.sandbox.base import ExitInfo
 from visualbox.runtime.supervisor import OnMessage
@@ -57,11 +58,14 @@ class Runner(ABC):
         token: str,
         config: Mapping[str, Any],
         on_message: OnMessage,
+        *,
+        output_budget: OutputBudget | None = None,
     ) -> RunHandle:
         """Fetch the source (``token`` must allow ``ref``) and start it with ``config``.
 
         Raises :class:`~visualbox.runtime.runners.sources.SourceUnavailable` when the
-        source cannot be fetched; messages of the run go to ``on_message``.
+        source cannot be fetched; messages of the run go to ``on_message``. Output
+        bytes are taken from ``output_budget`` (the owner's quota) before they are read.
         """
 
     @abstractmethod

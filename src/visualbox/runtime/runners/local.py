@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from visualbox.runtime.channel import OutputBudget
 from visualbox.runtime.layout import ModuleSource
 from visualbox.runtime.runners.base import RunHandle, Runner, SourceRef
 from visualbox.runtime.runners.sources import SourceClient
@@ -31,9 +32,13 @@ class LocalRunner(Runner):
         token: str,
         config: Mapping[str, Any],
         on_message: OnMessage,
+        *,
+        output_budget: OutputBudget | None = None,
     ) -> RunHandle:
         source = await self._source(ref, token)
-        return await self.supervisor.start(run_id, source, config, on_message=on_message)
+        return await self.supervisor.start(
+            run_id, source, config, on_message=on_message, output_budget=output_budget
+        )
 
     async def _source(self, ref: SourceRef, token: str) -> ModuleSource:
         known = self._materialized.get(ref.content_hash)
