@@ -18,10 +18,11 @@ from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from visualbox import __version__
-from visualbox.api import accounts, dashboards, modules, public, registry, sharing, web
+from visualbox.api import accounts, dashboards, modules, openapi, public, registry, sharing, web
+from visualbox.api import frames as frames_api
 from visualbox.api import live as live_api
+from visualbox.api import quotas as quotas_api
 from visualbox.api import runner as runner_api
-from visualbox.api.frames import router as frames_router
 from visualbox.api.limits import RequestLimits
 from visualbox.db.engine import Database
 from visualbox.db.schema import migrate
@@ -33,6 +34,7 @@ from visualbox.runtime.supervisor import Supervisor
 from visualbox.services.builtin import publish_builtins
 from visualbox.services.live import Live
 from visualbox.services.mail import mailer_for
+from visualbox.services.quotas import configure as configure_quotas
 from visualbox.services.secrets import SecretBox
 from visualbox.settings import Settings
 
@@ -156,8 +158,10 @@ def _live_service(app: FastAPI, settings: Settings, database: Database, box: Sec
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     check_production(settings)
+    frames_api.check_origins(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(settings.database_url, echo=settings.database.echo)
+    configure_quotas(database, settings.quotas)
     migrate(database.engine)
     with database.session() as db:
         publish_builtins(db)
@@ -187,9 +191,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.mailer = mailer_for(settings)
     app.state.live = _live_service(app, settings, database, app.state.secret_box)
     _install_error_handlers(app)
+    app.add_middleware(
+        frames_api.FramesOrigin, frames=_frames_app(app), origin=settings.frames_origin
+    )
     app.add_middleware(RequestLimits)
 
     app.include_router(accounts.router, prefix="/api")
+    app.include_router(quotas_api.router, prefix="/api")
     app.include_router(modules.router, prefix="/api")
     app.include_router(registry.router, prefix="/api")
     changes_dashboards = [Depends(live_api.notify_live)]
@@ -198,11 +206,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(live_api.router, prefix="/api")
     app.include_router(runner_api.router, prefix="/api")
     app.include_router(public.router)
-    app.include_router(frames_router)
 
     @app.get("/api/health", tags=["server"])
     def health() -> dict[str, Any]:
         return {"ok": True, "version": __version__, "database": database.dialect}
 
-    web.install(app)  # the web app answers every GET that no route takes
+    openapi.install(app)  # declares the error shape of every operation
+    web.install(app, frames_origin=settings.frames_origin)  # every GET no route takes
     return app
+
+
+def _frames_app(app: FastAPI) -> FastAPI:
+    """The frames origin's app: widget frames and module files, nothing else; it shares
+    the web app's state (docs/web.md)."""
+    frames = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    frames.state = app.state
+    _install_error_handlers(frames)
+    frames.include_router(frames_api.router)
+    return frames

@@ -1,10 +1,10 @@
 """Limits every request passes before it reaches a route.
 
-* A body the framework would parse (JSON: no ``Content-Type`` at all,
-  ``application/json`` or any ``application/*+json``; forms) may be at most
-  :data:`MAX_JSON_BYTES`; any other body at most :data:`MAX_BODY_BYTES` (routes
-  that take files check their own, smaller limits). Uploads send their own type
-  (``application/zip``, ``application/octet-stream``, ``text/…``). Bodies are
+* The routes that take raw uploads (:data:`UPLOADS`: a module's files and ZIP
+  archive) read at most :data:`MAX_BODY_BYTES` (and check their own, smaller
+  limits); every other body may be at most :data:`MAX_JSON_BYTES`, whatever its
+  ``Content-Type`` says (FastAPI decodes a body without a type, or with any
+  ``application/*+json`` type, as JSON: the type cannot be trusted). Bodies are
   counted as they arrive, so a lying or missing ``Content-Length`` does not help:
   the request is refused with 413 as soon as it passes the limit, and never held
   in memory whole.
@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import unquote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,16 +24,8 @@ from visualbox.errors import FieldError, NotFound, TooLarge, VisualBoxError
 
 MAX_JSON_BYTES = 2 * 1024 * 1024
 MAX_BODY_BYTES = 32 * 1024 * 1024
-_FORM_TYPES = (b"application/x-www-form-urlencoded",)
-
-
-def parsed_body(media: bytes) -> bool:
-    """Whether FastAPI would decode a body of this media type (lower case, no
-    parameters) as JSON or a form: it decodes a body without a type as JSON too."""
-    if not media or media in _FORM_TYPES:
-        return True
-    kind, _, subtype = media.partition(b"/")
-    return kind == b"application" and (subtype == b"json" or subtype.endswith(b"+json"))
+UPLOADS = re.compile(r"/api/modules/[^/]+/(?:files/.+|archive)")
+"""Paths whose ``PUT`` takes a raw upload (read by the route, never decoded as JSON)."""
 
 
 def _too_large(limit: int) -> TooLarge:
@@ -59,8 +52,8 @@ class RequestLimits:
             await _answer(send, NotFound("No such page."))
             return
         headers = dict(scope.get("headers") or [])
-        media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        limit = MAX_JSON_BYTES if parsed_body(media) else MAX_BODY_BYTES
+        upload = scope["method"] == "PUT" and UPLOADS.fullmatch(scope["path"])
+        limit = MAX_BODY_BYTES if upload else MAX_JSON_BYTES
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
             await _answer(send, _too_large(limit))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from visualbox.api import openapi
 from visualbox.api.deps import SecretBoxDep, SessionDep, SettingsDep
 from visualbox.errors import Unauthenticated
 from visualbox.services import run_tokens
@@ -15,7 +16,11 @@ from visualbox.services import run_tokens
 router = APIRouter(prefix="/runner", tags=["runner"])
 
 
-@router.get("/modules/{module_id}/versions/{version}/archive")
+@router.get(
+    "/modules/{module_id}/versions/{version}/archive",
+    response_class=Response,
+    responses=openapi.ZIP,
+)
 def source_archive(
     module_id: str,
     version: str,
