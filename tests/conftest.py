@@ -116,7 +116,46 @@ def make_account(app: FastAPI) -> Callable[..., Account]:
     return make
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests run last: Playwright's sync API keeps an event loop running in the
-    main thread for the rest of the session, and the asyncio tests need it free."""
+QUICK_LEAVES_OUT = (
+    "tests/e2e/",  # Chromium
+    "tests/live/",  # a real server running sandboxed integrations
+    "tests/runtime/",  # sandboxes
+    "tests/builtin/",  # the built-in integrations, sandboxed
+    "tests/cli/test_module_run.py",  # sandboxes
+    "tests/cli/test_serve.py",  # `visualbox serve` in a subprocess
+    "tests/test_durability.py",  # `visualbox serve` killed and restarted
+    "tests/test_frontend_unit.py",  # npm and Vitest
+    "tests/api/test_openapi.py",  # the bounded schemathesis run (half a minute)
+)
+"""What ``--quick`` leaves out, besides every PostgreSQL run: the real-part suites."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--quick",
+        action="store_true",
+        help="the inner loop: unit and API tests on SQLite only, without PostgreSQL, "
+        "browsers, sandboxes or server subprocesses (docs/development.md)",
+    )
+
+
+def _slow(item: pytest.Item) -> bool:
+    path = item.path.relative_to(item.config.rootpath).as_posix()
+    if path.startswith(QUICK_LEAVES_OUT):
+        return True
+    params = getattr(item, "callspec", None)
+    uses = getattr(item, "fixturenames", ())
+    on_postgres = params is not None and "postgresql" in params.params.values()
+    return on_postgres or "postgres_databases" in uses
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--quick`` deselects (never skips) the slow suites. Browser tests run last:
+    Playwright's sync API keeps an event loop running in the main thread for the rest
+    of the session, and the asyncio tests need it free."""
+    if config.getoption("--quick"):
+        left_out = [item for item in items if _slow(item)]
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+            items[:] = [item for item in items if not _slow(item)]
     items.sort(key=lambda item: "/tests/e2e/" in str(item.path))
