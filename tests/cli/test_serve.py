@@ -1,11 +1,6 @@
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx2 as httpx
@@ -14,7 +9,7 @@ from click.testing import CliRunner
 from pydantic import ValidationError
 
 from tests.fixtures.ports import free_port
-from tests.fixtures.serve import listening
+from tests.fixtures.serve import serving
 from visualbox.cli.serve import serve
 from visualbox.settings import Settings
 
@@ -51,47 +46,17 @@ def test_serve_listens_on_the_app_and_the_frames_origin_and_prints_both(
 ) -> None:
     """The frames origin is a second port: it serves frames only, the app none."""
     port, frames_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "VISUALBOX_DATA_DIR": str(tmp_path / "data"),
-        "VISUALBOX_SERVER__PORT": str(port),
-        "VISUALBOX_FRAMES__PORT": str(frames_port),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "visualbox", "serve", "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        assert process.stdout is not None
-        printed = []
-        for line in process.stdout:  # it prints both URLs, then listens
-            printed.append(line.decode())
-            if line.startswith(b"Open "):
-                break
-        app, frames = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{frames_port}"
+    app, frames = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{frames_port}"
+    with serving(tmp_path / "data", port, frames_port) as (url, printed):
         assert f"Widgets and module files are served from {frames}/\n" in printed
-        assert printed[-1].startswith(f"Open {app}/ in your browser")
+        assert printed[-1].startswith(f"Open {app}/ in your browser") and url == app
         with httpx.Client(timeout=30) as http:
-            deadline = time.monotonic() + 60
-            while not (listening(port) and listening(frames_port)):
-                assert process.poll() is None, "".join(printed)
-                assert time.monotonic() < deadline, "visualbox serve did not listen in 60 s"
-                time.sleep(0.05)  # polling a condition, with a deadline
             assert http.get(f"{frames}/frames/sdk.js").status_code == 200
             assert http.get(f"{app}/frames/sdk.js").status_code == 404
             assert http.get(f"{frames}/api/health").status_code == 404
             assert http.get(f"{app}/api/health").json()["ok"] is True
             policy = http.get(f"{app}/").headers["content-security-policy"]
             assert f"frame-src {frames};" in policy
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_a_taken_frames_port_is_named(tmp_path: Path) -> None:

@@ -4,8 +4,6 @@ sign up, and the sample dashboard is live within seconds."""
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import PASSWORD, LiveServer
 from tests.fixtures.ports import free_port
-from tests.fixtures.serve import listening, start_serve
+from tests.fixtures.serve import serving
 
 LIVE_WITHIN_S = 10.0
 NUMBER = re.compile(r"-?\d+(\.\d+)?")
@@ -24,22 +22,8 @@ NUMBER = re.compile(r"-?\d+(\.\d+)?")
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
     """``visualbox serve`` in a subprocess on an empty data directory; yields its URL."""
-    port = free_port()
-    process, url = start_serve(tmp_path / "empty", port)
-    try:
-        deadline = time.monotonic() + 60
-        while not listening(port):
-            assert process.poll() is None, "visualbox serve stopped"
-            assert time.monotonic() < deadline, "visualbox serve did not listen within 60 s"
-            time.sleep(0.05)  # polling a condition, with a deadline
+    with serving(tmp_path / "empty", free_port()) as (url, _printed):
         yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_sign_up_on_a_fresh_server_and_the_sample_is_live_within_seconds(

@@ -92,7 +92,7 @@ async def test_no_integration_outlives_a_stopped_or_killed_server_process(
     board_body = {"id": "i1", "module_id": module, "label": "C", "config": {}}
     seed.app.state.db.dispose()
     port = free_port()
-    process, _ = start_serve(tmp_path / "data", port)
+    process, _, _ = start_serve(tmp_path / "data", port)
     try:
         served = Server.__new__(Server)
         served.port, served.settings = port, live_settings(tmp_path)
