@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-from measure import free_port, percentile
+from measure import free_port, join, percentile
 from websockets.asyncio.client import ClientConnection, connect
 
 RATE = 50
@@ -271,14 +271,7 @@ class VisualBox:
         return dashboard_id
 
     async def viewer(self, dashboard_id: str) -> ClientConnection:
-        ws = await connect(
-            f"ws://127.0.0.1:{self.port}/api/live",
-            additional_headers={"Authorization": f"Bearer {self.token}"},
-            compression=None,
-            max_queue=None,
-        )
-        await ws.send(json.dumps({"type": "JOIN", "dashboard": dashboard_id}))
-        return ws
+        return await join(self.port, self.token, dashboard_id)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

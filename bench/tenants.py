@@ -39,8 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-from measure import free_port, percentile
-from websockets.asyncio.client import connect
+from measure import free_port, join, percentile
 
 RATE = 20
 CALM = """\
@@ -210,13 +209,7 @@ class Phase:
 
 async def measure(server: Server, token: str, board: str, phase: Phase, seconds: float) -> None:
     """The calm account's health and live latencies for ``seconds``."""
-    ws = await connect(
-        f"ws://127.0.0.1:{server.port}/api/live",
-        additional_headers={"Authorization": f"Bearer {token}"},
-        compression=None,
-        max_queue=None,
-    )
-    await ws.send(json.dumps({"type": "JOIN", "dashboard": board}))
+    ws = await join(server.port, token, board)
     started = asyncio.Event()
 
     async def read() -> None:
