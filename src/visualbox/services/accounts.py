@@ -279,18 +279,13 @@ def signin_budgets(settings: Settings, email: str, client: str | None) -> list[r
     """The throttle's keys for a password tried for ``email`` from ``client``: the pair
     (tight), the client across accounts, and the account across clients (loose)."""
     limits = settings.accounts
-
-    def budget(key: str, free: int) -> ratelimit.Budget:
-        return ratelimit.Budget(
-            key, free, limits.signin_delay_s, limits.signin_max_delay_s, limits.signin_window_s
-        )
-
-    account = budget(ratelimit.key("account", email), limits.signin_account_attempts)
+    budget = ratelimit.signin_budget
+    account = budget(limits, ratelimit.key("account", email), limits.signin_account_attempts)
     if not client:
         return [account]
     return [
-        budget(ratelimit.key("pair", client, email), limits.signin_attempts),
-        budget(ratelimit.key("client", client), limits.signin_client_attempts),
+        budget(limits, ratelimit.key("pair", client, email), limits.signin_attempts),
+        budget(limits, ratelimit.key("client", client), limits.signin_client_attempts),
         account,
     ]
 
@@ -328,13 +323,8 @@ def confirm_password(
     """Confirm a signed-in user's password (throttled like sign-in, under a key of its
     own: guesses here never slow down the account's sign-in)."""
     limits = settings.accounts
-    budget = ratelimit.Budget(
-        ratelimit.key("confirm", user.id),
-        limits.signin_attempts,
-        limits.signin_delay_s,
-        limits.signin_max_delay_s,
-        limits.signin_window_s,
-    )
+    key = ratelimit.key("confirm", user.id)
+    budget = ratelimit.signin_budget(limits, key, limits.signin_attempts)
     attempt = ratelimit.begin(db, [budget])
     if not verify_password(user, password):
         raise Forbidden("The password is wrong.", [FieldError(field, "is wrong")])

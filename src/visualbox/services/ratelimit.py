@@ -33,6 +33,7 @@ from visualbox.db.base import as_utc, utcnow
 from visualbox.db.tables.accounts import SigninFailure
 from visualbox.errors import RateLimited
 from visualbox.services.tokens import token_hash
+from visualbox.settings import AccountSettings
 
 KEEP_S = 86400.0
 """Failures are kept at least this long (the longest window in use), then purged."""
@@ -58,6 +59,14 @@ class Budget:
         if failures < self.free:
             return 0.0
         return float(min(self.max_delay_s, self.delay_s * 2 ** min(failures - self.free, 62)))
+
+
+def signin_budget(limits: AccountSettings, key: str, free: int) -> Budget:
+    """A budget of ``free`` failures under ``key`` with the sign-in waits and window
+    of the settings (``ACCOUNTS__SIGNIN_DELAY_S`` and the rest)."""
+    return Budget(
+        key, free, limits.signin_delay_s, limits.signin_max_delay_s, limits.signin_window_s
+    )
 
 
 def key(kind: str, *parts: str) -> str:

@@ -235,13 +235,8 @@ def _code_budgets(settings: Settings, user: User, client: str | None) -> list[ra
     )
     if not client:
         return [account]
-    pair = ratelimit.Budget(
-        ratelimit.key("code-pair", client, user.id),
-        limits.signin_attempts,
-        limits.signin_delay_s,
-        limits.signin_max_delay_s,
-        limits.signin_window_s,
-    )
+    pair_key = ratelimit.key("code-pair", client, user.id)
+    pair = ratelimit.signin_budget(limits, pair_key, limits.signin_attempts)
     return [pair, account]
 
 
