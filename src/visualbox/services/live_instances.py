@@ -90,16 +90,13 @@ class Instances:
         return budget
 
     def _over_sandbox_quota(self, instance: Instance) -> bool:
-        """Starting ``instance`` would run more sandboxes than its owner may: say so."""
+        """Starting ``instance`` (which has no sandbox now) would run more sandboxes than
+        its owner may: say so."""
         owner = instance.room.owner_id
         limit = self.limits.get(owner, Limits.unlimited()).sandboxes
         if limit is None:
             return False
-        used = sum(
-            1
-            for other, other_owner in self._owners.items()
-            if other_owner == owner and other is not instance and _alive(other)
-        )
+        used = self.sandboxes_of(owner)
         if used < limit:
             return False
         text = quotas.message("sandboxes", used, limit) + (
