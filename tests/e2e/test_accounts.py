@@ -104,6 +104,8 @@ def test_forgot_and_reset_password(live_server: LiveServer, page: Page) -> None:
     user = live_server.create_user()
     page.goto(f"{live_server.url}/signin")
     page.get_by_role("link", name="Forgot your password?").click()
+    # The sign-in page has an Email field too: fill the one of the forgot page.
+    expect(page.get_by_role("heading", name="Forgot your password?")).to_be_visible()
     page.get_by_label("Email").fill(user.email)
     page.get_by_role("button", name="Send the reset link").click()
     expect(page.get_by_role("status")).to_contain_text("we sent it a reset link")

@@ -14,6 +14,7 @@ from tests.live.conftest import (
     LEVEL_SCHEMA,
     PYTHON_COUNTER,
     TIMEOUT,
+    Client,
     Server,
     output_of,
     viewer,
@@ -169,24 +170,30 @@ async def test_strangers_cannot_join_or_command_and_bad_messages_name_the_field(
         assert error["code"] == "not_found" and error["request"] == "JOIN"
         await anonymous.send({"type": "JOIN", "dashboard": board["id"]})
         assert (await anonymous.wait_for(lambda m: m["type"] == "ERROR"))["code"] == "not_found"
-        await client.send({"type": "RESTART", "room": f"dashboard:{board['id']}", "instance": "x"})
-        assert (await client.wait_for(lambda m: m["type"] == "ERROR", after=1))[
-            "code"
-        ] == "not_found"
-        await client.send({"type": "JOIN"})
-        bad = await client.wait_for(lambda m: m["type"] == "ERROR", after=2)
+        restart = {"type": "RESTART", "room": f"dashboard:{board['id']}", "instance": "x"}
+        assert (await error_answering(client, restart))["code"] == "not_found"
+        bad = await error_answering(client, {"type": "JOIN"})
         assert bad["code"] == "invalid" and bad["fields"]
-        await client.send({"type": "RESTART", "room": "nope", "instance": "i1"})
-        bad = await client.wait_for(lambda m: m["type"] == "ERROR", after=3)
+        bad = await error_answering(client, {"type": "RESTART", "room": "nope", "instance": "i1"})
         assert [f["field"] for f in bad["fields"]] == ["room"]
-        await client.connection.send("not json")
-        bad = await client.wait_for(lambda m: m["type"] == "ERROR", after=4)
+        bad = await error_answering(client, "not json")
         assert bad["code"] == "invalid"
         await client.send({"type": "TICK"})
         await client.wait_for(lambda m: m["type"] == "TICK")
     finally:
         await client.close()
         await anonymous.close()
+
+
+async def error_answering(client: Client, message: dict[str, Any] | str) -> dict[str, Any]:
+    """The ERROR answering ``message`` (the client's TICK answers may come between)."""
+    errors = len(client.of("ERROR"))
+    if isinstance(message, str):
+        await client.connection.send(message)
+    else:
+        await client.send(message)
+    await client.wait_for(lambda m: m["type"] == "ERROR" and len(client.of("ERROR")) > errors)
+    return client.of("ERROR")[errors]
 
 
 async def test_another_sites_page_cannot_use_the_session(server: Server) -> None:
