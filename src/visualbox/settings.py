@@ -155,6 +155,22 @@ class SandboxSettings(_Group):
     npm_registry: str | None = Field(
         None, description="npm registry used when preparing package.json. Empty: npm's default."
     )
+    ca_bundle: Path | None = Field(
+        None,
+        description="PEM file of extra certificate authorities that integrations and their "
+        "prepare step trust besides the host's system store (a TLS-inspecting proxy's CA, "
+        "an internal package registry's). Empty: the system store only.",
+    )
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _ca_bundle(cls, value: Path | None) -> Path | None:
+        from visualbox.runtime.sandbox.certificates import read_bundle
+
+        if value is not None:
+            value = value.expanduser().resolve()
+            read_bundle(value)
+        return value
 
 
 class MailSettings(_Group):

@@ -23,7 +23,7 @@ from tests.runtime.harness import HOST_ALIAS, Collector, make_sandbox, module, r
 from visualbox.runtime import prepare
 from visualbox.runtime.layout import ModuleSource
 from visualbox.runtime.messages import RunState, StatusLevel
-from visualbox.runtime.prepare import cache_key
+from visualbox.runtime.prepare import ToolLevels, cache_key
 from visualbox.runtime.supervisor import Supervisor
 from visualbox.settings import SandboxSettings
 
@@ -109,7 +109,11 @@ def test_python_requirements_are_prepared_once_and_cached(tmp_path: Path, index_
     assert first.states[0].state is RunState.PREPARING
     assert any(line.startswith("$ ") and "pip install" in line
                for line in first.statuses(StatusLevel.INFO))  # fmt: skip
-    assert first.statuses(StatusLevel.WARNING)  # uv reports on stderr while preparing
+    # uv reports its progress on stderr: information, not warnings.
+    progress = [line for line in first.statuses(StatusLevel.INFO) if "1 package" in line]
+    assert any(line.startswith("Resolved") for line in progress), first.messages
+    assert any(line.startswith("Installed") for line in progress), first.messages
+    assert not any("1 package" in line for line in first.statuses(StatusLevel.WARNING))
     (entry,) = _entries(cache, "python")
     inode = entry.stat().st_ino
 
@@ -143,7 +147,8 @@ def test_failed_prepare_is_reported_and_not_cached(tmp_path: Path, index_port: i
     cache = tmp_path / "cache"
     (got,) = run_async(_start_all(_python_settings(index_port), cache, [source]))
     assert got.outputs == []
-    assert any("nosuchpkg" in line for line in got.statuses(StatusLevel.WARNING))
+    # uv's error and the indented lines that explain it are errors.
+    assert any("nosuchpkg" in line for line in got.statuses(StatusLevel.ERROR))
     assert any(line.startswith("prepare failed") for line in got.statuses(StatusLevel.ERROR))
     (exited,) = got.exits()
     assert exited.reason == "crashed" and exited.code not in (0, None)
@@ -439,3 +444,29 @@ def test_the_unpacker_keeps_a_hostile_archive_inside_the_entry(tmp_path: Path) -
 def _write_all(fd: int, data: bytes) -> None:
     with contextlib.suppress(BrokenPipeError), os.fdopen(fd, "wb") as out:
         out.write(data)
+
+
+def test_tool_lines_are_information_unless_they_say_otherwise() -> None:
+    lines = {
+        "Resolved 1 package in 3ms": StatusLevel.INFO,
+        "Installed 1 package in 1ms": StatusLevel.INFO,
+        " + tinydep==1.0": StatusLevel.INFO,
+        "added 1 package, and audited 2 packages in 1s": StatusLevel.INFO,
+        "go: downloading example.com/x v1.0.0": StatusLevel.INFO,
+        "# app": StatusLevel.INFO,
+        "warning: `VIRTUAL_ENV=/x` does not match": StatusLevel.WARNING,
+        "  the project environment path": StatusLevel.WARNING,  # follows a warning
+        "npm WARN deprecated figlet@0.1": StatusLevel.WARNING,
+        "npm warn config production Use `--omit=dev` instead.": StatusLevel.WARNING,
+        "": StatusLevel.INFO,
+        "error: No solution found when resolving dependencies": StatusLevel.ERROR,
+        "  cause: Because nosuchpkg was not found": StatusLevel.ERROR,  # uv's explanation
+        "hint: Packages were unavailable": StatusLevel.INFO,
+        "  × No solution found when resolving dependencies:": StatusLevel.ERROR,
+        "npm ERR! code E404": StatusLevel.ERROR,
+        "npm error 404 Not Found - GET http://127.0.0.1/nosuch": StatusLevel.ERROR,
+        "./main.go:5:2: undefined: x": StatusLevel.ERROR,
+        "Errors are reported here": StatusLevel.INFO,
+    }
+    levels = ToolLevels()
+    assert {line: levels(line) for line in lines} == lines

@@ -7,10 +7,13 @@ the test made, so the frame format itself is checked byte for byte.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import subprocess
+import sys
+import termios
 from pathlib import Path
 
 import pytest
@@ -77,10 +80,52 @@ def test_frames_on_the_output_fd(runtime: str, tmp_path: Path) -> None:
     assert proc.wait(timeout=30) == 0
     frames = _frames(data)
     assert frames[0] == (b"I", b"")
-    assert [tag for tag, _ in frames[1:]] == [b"O"] * 3
+    assert [tag for tag, _ in frames[1:]] == [b"O", b"T", b"O"]
     assert json.loads(frames[1][1]) == config
-    assert frames[2][1] == b"text"  # strings are sent as-is
+    assert frames[2][1] == b"text"  # strings are sent as text, tagged T
     assert json.loads(frames[3][1].decode("utf-8")) == [1, "é"]
+
+
+@pytest.mark.parametrize("runtime", ["python", "node", "go"])
+def test_each_frame_waits_for_one_acknowledgement(runtime: str, tmp_path: Path) -> None:
+    """With VISUALBOX_ACK_FD, the SDK reads one byte after each of its four frames (and
+    goes on when the supervisor is gone: the pipe's end)."""
+    argv, base = _command(runtime, tmp_path)
+    read_fd, write_fd = os.pipe()
+    ack_r, ack_w = os.pipe()
+    os.write(ack_w, b"\x06" * 5)
+    env = dict(base)
+    env.update(VISUALBOX_OUTPUT_FD=str(write_fd), VISUALBOX_ACK_FD=str(ack_r))
+    try:
+        proc = subprocess.Popen(argv, env=env, pass_fds=(write_fd, ack_r))
+    finally:
+        os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as pipe:
+        data = pipe.read()
+    try:
+        assert proc.wait(timeout=30) == 0
+        assert len(_frames(data)) == 4
+        left = bytearray(4)
+        fcntl.ioctl(ack_r, termios.FIONREAD, left)
+        assert int.from_bytes(left, sys.byteorder) == 1  # one acknowledgement per frame
+    finally:
+        os.close(ack_r)
+        os.close(ack_w)
+
+    # The supervisor gone (the ack pipe closed, nothing in it): outputs go on.
+    read_fd, write_fd = os.pipe()
+    ack_r, ack_w = os.pipe()
+    os.close(ack_w)
+    env = dict(base)
+    env.update(VISUALBOX_OUTPUT_FD=str(write_fd), VISUALBOX_ACK_FD=str(ack_r))
+    try:
+        proc = subprocess.Popen(argv, env=env, pass_fds=(write_fd, ack_r))
+    finally:
+        os.close(write_fd)
+        os.close(ack_r)
+    with os.fdopen(read_fd, "rb") as pipe:
+        assert len(_frames(pipe.read())) == 4
+    assert proc.wait(timeout=30) == 0
 
 
 @pytest.mark.parametrize("runtime", ["python", "node", "go"])

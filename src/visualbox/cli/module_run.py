@@ -1,7 +1,9 @@
 """``visualbox module run DIR``: run an integration in the sandbox and print its messages.
 
 Every protocol message (see ``docs/sdk.md``) is printed as one JSON line on
-stdout. Exit codes:
+stdout, in the order the integration wrote its lines and outputs. ``--max-outputs N``
+prints the first ``N`` outputs, then stops the run: the lines it wrote until it
+stopped and the final STATE still follow. Exit codes:
 
 * ``0``: ``--max-outputs`` outputs arrived, ``--timeout`` ran out, or the
   integration ended by itself with exit code 0;
@@ -137,7 +139,7 @@ async def _run(
     timeout: float | None,
     network: Any,
 ) -> int:
-    from visualbox.runtime.messages import Output, State
+    from visualbox.runtime.messages import Output
     from visualbox.runtime.sandbox.base import ExitReason
     from visualbox.runtime.supervisor import Supervisor
 
@@ -147,8 +149,8 @@ async def _run(
 
     def on_message(message: Any) -> None:
         nonlocal outputs
-        if enough.is_set() and not isinstance(message, State):
-            return  # stopping after --max-outputs: only the final STATE follows
+        if enough.is_set() and isinstance(message, Output):
+            return  # stopping after --max-outputs: its log lines and final STATE follow
         sys.stdout.write(json.dumps(message.to_json(), ensure_ascii=False) + "\n")
         sys.stdout.flush()
         if isinstance(message, Output):

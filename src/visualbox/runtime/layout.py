@@ -8,12 +8,14 @@ path                       what                                         access
 ``/opt/visualbox/sdk/...`` the SDK of the runtime                       read-only
 ``/work``                  ``HOME`` and the working directory           private
 ``/tmp``                   scratch                                      private
+``CA_FILE``                the trusted certificate authorities (PEM)    read-only
 =========================  ===========================================  =========
 
 Entry points: Python ``/app/main.py`` (with a venv at ``/deps/venv`` when the
 module has a ``requirements.txt``), Node ``/app/index.js`` (run from its prepared
 copy ``/deps/pkg/index.js`` next to ``node_modules`` when it has a
 ``package.json``), Go: the binary ``/deps/integration`` built from ``/app``.
+``CA_FILE`` is ``sandbox.certificates.CA_FILE`` (``/etc/visualbox/ca-certificates.crt``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Literal
 
 from visualbox.runtime.sandbox.base import Limits, Mount, Network, SandboxSpec
+from visualbox.runtime.sandbox.certificates import CA_ENV
 
 Runtime = Literal["python", "node", "go"]
 
@@ -93,7 +96,9 @@ class ModuleSource:
 
 
 def base_env(extra: Mapping[str, str] = {}) -> dict[str, str]:
-    env = {"PATH": "/usr/bin:/bin", "HOME": HOME, "LANG": "C.UTF-8"}
+    """The environment every run and prepare starts from: TLS clients trust the
+    sandbox's CA bundle (the host's store and the operator's, ``sandbox/certificates.py``)."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": HOME, "LANG": "C.UTF-8", **CA_ENV}
     env.update(extra)
     return env
 
@@ -108,12 +113,21 @@ def run_spec(
     allow_networks: tuple[str, ...] = (),
     config_fd: int,
     output_fd: int,
+    ack_fd: int | None = None,
 ) -> SandboxSpec:
-    """The sandbox spec that runs ``module`` (with its prepared ``deps``, if any)."""
+    """The sandbox spec that runs ``module`` (with its prepared ``deps``, if any).
+
+    The SDK reads the config from ``config_fd``, writes frames to ``output_fd`` and,
+    when ``ack_fd`` is given, waits on it for the supervisor's acknowledgement of each
+    frame (``channel.py``). Python runs unbuffered, so its lines are written at once."""
     mounts = [Mount(module.root, APP)]
     if deps is not None:
         mounts.append(Mount(deps, DEPS))
     env = base_env({"VISUALBOX_CONFIG_FD": str(config_fd), "VISUALBOX_OUTPUT_FD": str(output_fd)})
+    fds = [config_fd, output_fd]
+    if ack_fd is not None:
+        env["VISUALBOX_ACK_FD"] = str(ack_fd)
+        fds.append(ack_fd)
     if module.runtime == "python":
         mounts.append(Mount(SDK_DIR / "python", f"{SDK}/python"))
         env.update(PYTHONPATH=f"{SDK}/python", PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
@@ -140,7 +154,7 @@ def run_spec(
         allow_host_ports=allow_host_ports,
         allow_networks=allow_networks,
         limits=limits,
-        pass_fds=(config_fd, output_fd),
+        pass_fds=tuple(fds),
     )
 
 

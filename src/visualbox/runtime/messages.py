@@ -4,8 +4,8 @@ Every message is a small JSON-able dict (``to_json()``); ``docs/sdk.md`` documen
 each one:
 
 * ``{"type": "INIT"}``: the process runs and the SDK is loaded;
-* ``{"type": "OUTPUT", "data": value}``: one ``output()`` call (a string that is
-  valid JSON arrives parsed, any other string as-is);
+* ``{"type": "OUTPUT", "data": value}``: one ``output()`` call (a string stays a
+  string, unless it is the JSON text of an object or an array, which arrives parsed);
 * ``{"type": "STATUS", "status": "T_INFO"|"T_WARNING"|"T_ERROR", "data": "line"}``:
   a log line or a supervisor notice;
 * ``{"type": "STATE", "state": "preparing"|"running"|"exited", ...}``: lifecycle;
@@ -46,7 +46,8 @@ class Output:
     data: Any
     type: Literal["OUTPUT"] = "OUTPUT"
     text: str | None = field(default=None, compare=False, repr=False)
-    """The payload as it came, when it is the JSON text of ``data`` (relayed as is)."""
+    """The payload as it came, when it is the JSON text of ``data`` (relayed as is);
+    None when it is not (a text output: ``data`` is the string itself)."""
 
     def to_json(self) -> dict[str, Any]:
         return {"type": self.type, "data": self.data}

@@ -41,7 +41,7 @@ import stat
 import tarfile
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import BinaryIO
@@ -194,10 +194,61 @@ _DISK_FULL = 75
 _SLACK = 1 << 20
 """A failed step with less free space than this in /deps or /tmp ran out of it."""
 _MiB = 1 << 20
+_TOOL_ERROR = re.compile(r"(?:npm (?:ERR!|error\b)|error\b|fatal\b|×|\S+\.go:\d+:\d+: )", re.I)
+_TOOL_WARNING = re.compile(r"(?:npm warn\b|warn(?:ing)?\b)", re.I)
+
+
+class ToolLevels:
+    """The level of each line a prepare tool prints on one stream: ``T_INFO`` (progress
+    such as uv's "Resolved 1 package") unless the line says it is an error (``error:``,
+    ``npm ERR!``/``npm error``, uv's ``×``, a Go compiler message ``file.go:1:2: ...``)
+    or a warning (``warning:``, ``npm WARN``); the indented lines that follow one (uv's
+    ``  cause: ...``) keep its level."""
+
+    def __init__(self) -> None:
+        self._last = StatusLevel.INFO
+
+    def __call__(self, line: str) -> StatusLevel:
+        text = line.lstrip()
+        if _TOOL_ERROR.match(text):
+            self._last = StatusLevel.ERROR
+        elif _TOOL_WARNING.match(text):
+            self._last = StatusLevel.WARNING
+        elif not (text and line[:1].isspace()):  # not an indented continuation
+            self._last = StatusLevel.INFO
+        return self._last
 
 
 class _TooBig(Exception):
     pass
+
+
+_UNTRUSTED = re.compile(
+    r"SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE"
+    r"|UNABLE_TO_GET_ISSUER_CERT|CERT_UNTRUSTED|certificate verify failed|UnknownIssuer"
+    r"|invalid peer certificate|certificate signed by unknown authority"
+)
+"""How npm (Node's OpenSSL codes), uv (rustls) and Go say a server's certificate chain
+ends at a certificate authority they do not trust."""
+UNTRUSTED_HINT = (
+    "a package source's TLS certificate is signed by a certificate authority the sandbox "
+    "does not trust; add that authority (say, your proxy's) to the PEM file named by "
+    "VISUALBOX_SANDBOX__CA_BUNDLE"
+)
+
+
+class _TrustWatch:
+    """Passes the prepare's log messages on and notes whether one said a package
+    source's certificate was not trusted."""
+
+    def __init__(self, emit: Callable[[Message], None]) -> None:
+        self._emit = emit
+        self.untrusted = False
+
+    def __call__(self, message: Message) -> None:
+        if not self.untrusted and _UNTRUSTED.search(str(getattr(message, "data", ""))):
+            self.untrusted = True
+        self._emit(message)
 
 
 @dataclass(frozen=True)
@@ -406,9 +457,10 @@ class Preparer:
             raise
         os.close(write_fd)
         bucket = TokenBucket(settings.log_rate, settings.log_burst)
+        watch = _TrustWatch(emit)
         pumps = asyncio.gather(
-            pump_lines(process.stdout, StatusLevel.INFO, bucket, emit),
-            pump_lines(process.stderr, StatusLevel.WARNING, bucket, emit),
+            pump_lines(process.stdout, ToolLevels(), bucket, watch),
+            pump_lines(process.stderr, ToolLevels(), bucket, watch),
         )
         waiting = asyncio.ensure_future(process.wait())
         try:
@@ -434,6 +486,8 @@ class Preparer:
         if isinstance(outcome, _TooBig) or result.code == _DISK_FULL:
             raise PrepareFailed(too_big)
         if result.reason is not ExitReason.EXITED:
+            if watch.untrusted:
+                result = replace(result, detail=f"{result.detail}; {UNTRUSTED_HINT}")
             raise PrepareFailed(result)
         if isinstance(outcome, BaseException):
             detail = f"its result could not be unpacked ({outcome})"

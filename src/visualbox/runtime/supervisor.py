@@ -26,9 +26,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from visualbox.runtime.channel import OutputBudget, TokenBucket, pump_frames, pump_lines
+from visualbox.runtime.channel import (
+    LogPipes,
+    OutputBudget,
+    TokenBucket,
+    pump_frames,
+    pump_lines,
+)
 from visualbox.runtime.layout import ModuleSource, run_spec
-from visualbox.runtime.messages import Message, RunState, State, StatusLevel, error
+from visualbox.runtime.messages import Message, RunState, State, StatusLevel, error, warning
 from visualbox.runtime.prepare import PrepareFailed, Preparer
 from visualbox.runtime.sandbox import default_limits
 from visualbox.runtime.sandbox.base import (
@@ -44,7 +50,11 @@ log = logging.getLogger(__name__)
 
 OnMessage = Callable[[Message], None]
 DRAIN_S = 2.0
-"""After the process ended, how long buffered frames and log lines may still be read."""
+"""After the process ended (or was stopped), how long what it wrote may still be read."""
+DRAIN_CUT = (
+    "visualbox: the run's last messages were not all read within "
+    f"{DRAIN_S:g} s of its end (rate limits); some are missing"
+)
 _SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
 
 
@@ -177,6 +187,7 @@ class Run:
         settings = self._supervisor.settings
         config_fd = config_memfd(config)
         read_fd, write_fd = os.pipe()
+        ack_r, ack_w = os.pipe()
         try:
             spec = run_spec(
                 self.module,
@@ -187,36 +198,50 @@ class Run:
                 allow_networks=tuple(settings.allow_networks),
                 config_fd=config_fd,
                 output_fd=write_fd,
+                ack_fd=ack_r,
             )
             process = await self._supervisor.sandbox.spawn(spec)
-        except Exception as exc:
+        except BaseException as exc:
             os.close(read_fd)
+            os.close(ack_w)
+            if not isinstance(exc, Exception):  # cancelled while starting
+                raise
             self._emit(error(f"could not start: {exc}"))
             return self._exited(ExitInfo(None, ExitReason.CRASHED, str(exc)))
         finally:
             os.close(config_fd)
             os.close(write_fd)
+            os.close(ack_r)
+        os.set_blocking(ack_w, False)
         self._process = process
         self._set_state(RunState.RUNNING)
         reader, transport = await _frame_reader(read_fd)
-        logs = TokenBucket(settings.log_rate, settings.log_burst)
-        pumps = asyncio.gather(
-            pump_frames(
-                reader,
-                TokenBucket(settings.output_rate, settings.output_burst),
-                settings.output_max_bytes,
-                self._emit,
-                self.output_budget,
-            ),
-            pump_lines(process.stdout, StatusLevel.INFO, logs, self._emit),
-            pump_lines(process.stderr, StatusLevel.ERROR, logs, self._emit),
+        bucket = TokenBucket(settings.log_rate, settings.log_burst)
+        streams = [(process.stdout, StatusLevel.INFO), (process.stderr, StatusLevel.ERROR)]
+        logs = await LogPipes.take(streams, bucket, self._emit)
+        frames = pump_frames(
+            reader,
+            TokenBucket(settings.output_rate, settings.output_burst),
+            settings.output_max_bytes,
+            self._emit,
+            self.output_budget,
+            logs=logs,
+            ack_fd=ack_w,
         )
+        pumps: asyncio.Future[Any]
+        if logs is not None:
+            pumps = asyncio.gather(frames, logs.pump())
+        else:  # streams without a pipe behind them: lines keep no order with outputs
+            lines = [pump_lines(stream, level, bucket, self._emit) for stream, level in streams]
+            pumps = asyncio.gather(frames, *lines)
         info: ExitInfo | None = None
         try:
             info = await process.wait()
-            drain = 0.0 if info.reason is ExitReason.TERMINATED else DRAIN_S
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(pumps), drain)
+            # Everything written before the end (a stop too) is still in the pipes.
+            try:
+                await asyncio.wait_for(asyncio.shield(pumps), DRAIN_S)
+            except TimeoutError:
+                self._emit(warning(DRAIN_CUT))
         except asyncio.CancelledError:
             await process.terminate(grace_s=0.5)
             raise
@@ -227,6 +252,9 @@ class Run:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await pumps
             transport.close()
+            os.close(ack_w)
+            if logs is not None:
+                logs.close()
         if info is None:
             info = await process.terminate(grace_s=0.5)
         return self._exited(info)

@@ -244,8 +244,7 @@ def main() -> None:
                 say(f"recovered after {failures} failed poll(s)")
             failures = 0
             wait = settings.interval
-            # a JSON string goes out as JSON text, so "42" stays a string on the dashboard
-            visualbox.output(json.dumps(value) if isinstance(value, str) else value)
+            visualbox.output(value)  # a string stays a string ("42" is no number)
         time.sleep(wait)
 
 

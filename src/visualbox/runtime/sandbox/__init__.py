@@ -49,11 +49,12 @@ def get_sandbox(settings: SandboxSettings) -> Sandbox:
             outbound=settings.network == "outbound",
             host_uid=settings.host_uid,
             host_gid=settings.host_gid,
+            ca_bundle=settings.ca_bundle,
         )
     if settings.backend == "runsc":
         from .runsc import RunscSandbox
 
-        return RunscSandbox(platform=settings.runsc_platform)
+        return RunscSandbox(platform=settings.runsc_platform, ca_bundle=settings.ca_bundle)
     if not settings.allow_unsandboxed:
         raise SandboxUnavailable(
             "the `none` sandbox backend runs integrations without any isolation; "
@@ -61,7 +62,7 @@ def get_sandbox(settings: SandboxSettings) -> Sandbox:
         )
     # none.py belongs to the supervisor's author; imported lazily so it stays optional.
     none = importlib.import_module(f"{__name__}.none")
-    sandbox: Sandbox = none.NoneSandbox()
+    sandbox: Sandbox = none.NoneSandbox(ca_bundle=settings.ca_bundle)
     return sandbox
 
 

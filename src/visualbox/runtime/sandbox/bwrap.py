@@ -60,6 +60,7 @@ from .base import (
     SandboxUnavailable,
     exit_of_status,
 )
+from .certificates import TrustStore
 from .cgroups import RunCgroup
 from .network import (
     INSTALL_ADVICE,
@@ -149,7 +150,8 @@ class BwrapSandbox(Sandbox):
     requires the outbound-networking tools (slirp4netns, nsenter, iptables).
 
     Started by root, bwrap runs as ``host_uid``/``host_gid`` (no supplementary
-    groups; :attr:`host_ids`); started by anyone else, as the caller."""
+    groups; :attr:`host_ids`); started by anyone else, as the caller. Every run sees
+    the host's CA bundle, with the operator's ``ca_bundle`` added (``certificates.py``)."""
 
     name = "bwrap"
 
@@ -160,10 +162,12 @@ class BwrapSandbox(Sandbox):
         use_cgroups: bool = True,
         host_uid: int = SANDBOX_UID,
         host_gid: int = SANDBOX_UID,
+        ca_bundle: Path | None = None,
     ) -> None:
         if host_uid <= 0 or host_gid <= 0:
             raise ValueError("the sandbox's host uid and gid must not be root")
         self._outbound = outbound
+        self.trust = TrustStore(ca_bundle)
         self._use_cgroups = use_cgroups
         self.host_ids = (host_uid, host_gid) if os.geteuid() == 0 else None
 
@@ -237,6 +241,7 @@ class BwrapSandbox(Sandbox):
             raise ValueError("empty argv")
         if spec.network == "outbound":
             check_tools()
+        spec = self.trust.apply(spec)
         child_fds = {path: _data_fd(data) for path, data in _etc_files(spec).items()}
         child_fds["seccomp"] = _data_fd(filter_bpf())
         info_r, child_fds["info"] = os.pipe()

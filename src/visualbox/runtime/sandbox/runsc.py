@@ -32,6 +32,7 @@ from .base import (
     SandboxUnavailable,
     exit_of_status,
 )
+from .certificates import TrustStore
 
 __all__ = ["RunscProcess", "RunscSandbox"]
 
@@ -107,12 +108,14 @@ def _make_bundle(spec: SandboxSpec, bundle: Path, cgroup: str) -> None:
 
 
 class RunscSandbox(Sandbox):
-    """gVisor with ``--network=none``; ``platform`` as in ``runsc --platform``."""
+    """gVisor with ``--network=none``; ``platform`` as in ``runsc --platform``; the
+    host's CA bundle and the operator's ``ca_bundle`` are trusted (``certificates.py``)."""
 
     name = "runsc"
 
-    def __init__(self, *, platform: str = "ptrace") -> None:
+    def __init__(self, *, platform: str = "ptrace", ca_bundle: Path | None = None) -> None:
         self._platform = platform
+        self.trust = TrustStore(ca_bundle)
 
     @property
     def runsc(self) -> str:
@@ -134,6 +137,7 @@ class RunscSandbox(Sandbox):
             raise SandboxUnavailable("the runsc backend supports network='none' only")
         if spec.pass_fds:
             raise SandboxUnavailable("the runsc backend does not pass file descriptors")
+        spec = self.trust.apply(spec)
         work = Path(tempfile.mkdtemp(prefix="visualbox-runsc-"))
         cid = f"visualbox-{secrets.token_hex(6)}"
         try:

@@ -6,11 +6,16 @@
  *   const level = visualbox.MODEL.level;   // config values (visualbox.config is the same object)
  *   visualbox.output({ temperature: 21 }); // one data model for the dashboard
  *
- * The supervisor passes two inherited file descriptors whose numbers are in the
- * environment: VISUALBOX_CONFIG_FD (a memfd holding the config as JSON) and
- * VISUALBOX_OUTPUT_FD (the write end of a pipe). Each frame is a 4-byte
- * big-endian length, a tag byte ('I' = INIT, 'O' = OUTPUT) and the payload.
- * Writes are synchronous, so outputs keep their order.
+ * The supervisor passes inherited file descriptors whose numbers are in the
+ * environment: VISUALBOX_CONFIG_FD (a memfd holding the config as JSON),
+ * VISUALBOX_OUTPUT_FD (the write end of a pipe) and VISUALBOX_ACK_FD (the read
+ * end of a pipe). Each frame is a 4-byte big-endian length, a tag byte ('I' =
+ * INIT, 'T' = OUTPUT of a string, 'O' = OUTPUT of JSON) and the payload. Writes
+ * are synchronous, and each frame waits for the supervisor's one-byte
+ * acknowledgement (sent once the log lines written before it and the frame were
+ * emitted), so log lines and outputs keep the order they were written in.
+ * Loading the SDK makes process.stdout and process.stderr blocking (Node queues
+ * writes to a full pipe otherwise): require it first.
  */
 const fs = require('fs');
 
@@ -35,6 +40,28 @@ function readConfig() {
 }
 
 const outFd = process.env.VISUALBOX_OUTPUT_FD ? Number(process.env.VISUALBOX_OUTPUT_FD) : -1;
+const ackFd = process.env.VISUALBOX_ACK_FD ? Number(process.env.VISUALBOX_ACK_FD) : -1;
+const ackBuf = Buffer.alloc(1);
+
+function blockingStdio() {
+  // Writes to a pipe that is full are queued and written later, after a frame that
+  // follows them; blocking handles write every line before console.log() returns.
+  for (const stream of [process.stdout, process.stderr]) {
+    const handle = stream._handle;
+    if (handle && typeof handle.setBlocking === 'function') handle.setBlocking(true);
+  }
+}
+
+function awaitAck() {
+  for (;;) {
+    try {
+      fs.readSync(ackFd, ackBuf, 0, 1, null); // 0 bytes: the supervisor is gone
+      return;
+    } catch (err) {
+      if (err.code !== 'EAGAIN' && err.code !== 'EINTR') throw err;
+    }
+  }
+}
 
 function writeFrame(tag, payload) {
   const frame = Buffer.allocUnsafe(5 + payload.length);
@@ -49,18 +76,23 @@ function writeFrame(tag, payload) {
       if (err.code !== 'EAGAIN') throw err;
     }
   }
+  if (ackFd >= 0) awaitAck();
 }
 
 /**
- * Send one data model to the dashboard, in call order. A string is sent as-is;
- * anything else must be JSON-serialisable and is sent as JSON. Throws a
- * TypeError for values JSON cannot represent (undefined, functions, symbols,
- * BigInt, cycles).
+ * Send one data model to the dashboard, in call order. A string is sent as text
+ * and arrives as that string (unless it is the JSON text of an object or an
+ * array, which arrives parsed); anything else must be JSON-serialisable and is
+ * sent as JSON. Throws a TypeError for values JSON cannot represent (undefined,
+ * functions, symbols, BigInt, cycles). Returns once the supervisor has taken the
+ * output in.
  */
 function output(value) {
   let text;
+  let tag = 'O';
   if (typeof value === 'string') {
     text = value;
+    tag = 'T';
   } else {
     try {
       text = JSON.stringify(value);
@@ -75,12 +107,13 @@ function output(value) {
     process.stdout.write(text + '\n');
     return;
   }
-  writeFrame('O', Buffer.from(text, 'utf8'));
+  writeFrame(tag, Buffer.from(text, 'utf8'));
 }
 
 const MODEL = readConfig();
 
 if (outFd >= 0) {
+  blockingStdio();
   writeFrame('I', Buffer.alloc(0));
 } else {
   process.stderr.write('visualbox: not running under VisualBox; output() prints to stdout\n');
