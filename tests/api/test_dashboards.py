@@ -14,7 +14,7 @@ from sqlalchemy import text
 from tests.conftest import Account
 from visualbox.db.tables.accounts import User
 from visualbox.errors import Conflict
-from visualbox.services import dashboards, modules, registry
+from visualbox.services import dashboard_secrets, dashboards, modules, registry
 from visualbox.services.secrets import SecretBox
 
 SECRET = "pw-7c1e-do-not-leak"
@@ -108,7 +108,9 @@ class World:
     def instance_config(self, dashboard_id: str, instance_id: str = "i1") -> dict[str, Any]:
         with self.app.state.db.session() as db:
             box = secret_box(self.app)
-            config: dict[str, Any] = dashboards.instance_config(db, box, dashboard_id, instance_id)
+            config: dict[str, Any] = dashboard_secrets.instance_config(
+                db, box, dashboard_id, instance_id
+            )
             return config
 
 
@@ -356,7 +358,7 @@ def test_secrets_are_encrypted_write_only_and_never_logged(
     assert world.instance_config(dashboard_id)["api_key"] == SECRET
     with world.app.state.db.session() as db:
         assert (
-            dashboards.widget_config(db, secret_box(world.app), dashboard_id, "w1")["token"]
+            dashboard_secrets.widget_config(db, secret_box(world.app), dashboard_id, "w1")["token"]
             == WIDGET_SECRET
         )
         raw = db.execute(text("SELECT document, secrets FROM dashboards")).all()
@@ -436,7 +438,7 @@ def test_a_secret_never_follows_its_item_to_another_module(
     assert world.instance_config(created["id"])["api_key"] is None
     with world.app.state.db.session() as db:
         box = secret_box(world.app)
-        assert dashboards.widget_config(db, box, created["id"], "w1")["token"] is None
+        assert dashboard_secrets.widget_config(db, box, created["id"], "w1")["token"] is None
 
     # The same module under the same id keeps it, as before.
     kept = world.create()

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from visualbox.db.tables.accounts import User
 from visualbox.db.tables.dashboards import Dashboard
 from visualbox.errors import Conflict, NotFound
-from visualbox.services.dashboards import get_dashboard, is_secret_marker
+from visualbox.services.dashboard_secrets import is_secret_marker
+from visualbox.services.dashboards import get_dashboard
 
 TOKEN_BYTES = 32
 

@@ -3,14 +3,16 @@
 A :class:`Sandbox` turns a :class:`SandboxSpec` (what to run, what it may see,
 its limits) into a running :class:`SandboxProcess`. Implementations live next
 to this file (``bwrap.py`` the default, ``runsc.py`` hardened, ``none.py`` the
-explicit unsandboxed development mode); ``tests/runtime/test_sandbox.py`` is
-the contract test every implementation must pass.
+explicit unsandboxed development mode); ``tests/runtime/test_sandbox_contract.py``
+is the contract test every implementation must pass.
 
 Rules every implementation keeps:
 
 * the command never sees the host environment: ``env`` is the whole environment;
 * only ``mounts`` are visible besides a read-only system (``/usr``, ``/etc/ssl``, ...),
-  a private writable ``workdir`` and ``/tmp``, both capped at ``limits.disk_mb``;
+  the trusted certificate authorities at ``certificates.CA_FILE`` (the host's store
+  and the operator's bundle), a private writable ``workdir`` and ``/tmp``, both
+  capped at ``limits.disk_mb``;
   the code reads (and writes) them as :attr:`Sandbox.host_ids` when that is set;
 * the file descriptors in ``pass_fds`` are inherited with the same numbers,
   everything else is closed;

@@ -5,8 +5,9 @@ The command runs as an ordinary host process in its own session, with
 in for ``spec.workdir``. Mounts cannot be emulated without namespaces, so they become
 symlinks in a temporary root directory, and every absolute path in argv and the
 environment whose first component is a mount target's (or the workdir's) is
-rewritten into that root. Limits other than ``time_s`` are not
-enforced and ``network`` is ignored. Never use it for code you do not trust.
+rewritten into that root; a value that is :data:`CA_FILE` becomes the trusted CA
+bundle's host path. Limits other than ``time_s`` are not enforced and
+``network`` is ignored. Never use it for code you do not trust.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from visualbox.runtime.sandbox.base import (
     SandboxSpec,
     exit_of_status,
 )
+from visualbox.runtime.sandbox.certificates import CA_FILE, TrustStore
 
 
 def _rewrite(value: str, root: str, tops: frozenset[str]) -> str:
@@ -66,9 +68,24 @@ class NoneProcess(SandboxProcess):
         self._reason: ExitReason | None = None
         self._info: ExitInfo | None = None
         self._lock = asyncio.Lock()
-        self._timer = (
-            asyncio.get_running_loop().call_later(time_s, self._time_up) if time_s else None
-        )
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(time_s, self._time_up) if time_s else None
+        # ``Process.wait()`` also waits until its pipes close, which a child it left
+        # behind may keep open for ever: a pidfd tells when the command itself ended.
+        self._ended = loop.create_future()
+        try:
+            self._pidfd = os.pidfd_open(proc.pid)
+        except ProcessLookupError:  # already ended and reaped
+            self._pidfd = -1
+            self._ended.set_result(None)
+        else:
+            loop.add_reader(self._pidfd, self._on_ended, loop)
+
+    def _on_ended(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        if not self._ended.done():
+            self._ended.set_result(None)
 
     def _killpg(self, sig: int) -> None:
         try:
@@ -84,8 +101,9 @@ class NoneProcess(SandboxProcess):
     async def wait(self) -> ExitInfo:
         async with self._lock:
             if self._info is None:
-                code = await self._proc.wait()
+                await asyncio.shield(self._ended)
                 self._killpg(signal.SIGKILL)  # whatever it started dies with it
+                code = await self._proc.wait()
                 if self._timer is not None:
                     self._timer.cancel()
                 shutil.rmtree(self._root, ignore_errors=True)
@@ -98,7 +116,7 @@ class NoneProcess(SandboxProcess):
                 self._reason = ExitReason.TERMINATED
             self._killpg(signal.SIGTERM)
             try:
-                await asyncio.wait_for(asyncio.shield(self._proc.wait()), grace_s)
+                await asyncio.wait_for(asyncio.shield(self._ended), grace_s)
             except TimeoutError:
                 self._killpg(signal.SIGKILL)
         return await self.wait()
@@ -109,10 +127,14 @@ class NoneSandbox(Sandbox):
 
     name = "none"
 
+    def __init__(self, *, ca_bundle: Path | None = None) -> None:
+        self.trust = TrustStore(ca_bundle)
+
     def check(self) -> None:
         return None
 
     async def spawn(self, spec: SandboxSpec) -> SandboxProcess:
+        bundle = self.trust.bundle()
         root = tempfile.mkdtemp(prefix="visualbox-none-")
         workdir = root + spec.workdir
         os.makedirs(workdir)
@@ -122,7 +144,10 @@ class NoneSandbox(Sandbox):
             link.symlink_to(mount.source)
         tops = frozenset(p.split("/")[1] for p in [spec.workdir, *(m.target for m in spec.mounts)])
         argv = [_rewrite(arg, root, tops) for arg in spec.argv]
-        env = {key: _rewrite(value, root, tops) for key, value in spec.env.items()}
+        env = {
+            key: str(bundle) if value == CA_FILE and bundle else _rewrite(value, root, tops)
+            for key, value in spec.env.items()
+        }
         proc = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,

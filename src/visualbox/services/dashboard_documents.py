@@ -1,0 +1,209 @@
+"""Dashboard documents: validating what a save would store (docs/dashboards.md).
+
+A dashboard's *document* is its settings, integration instances and widgets.
+:func:`check` validates the whole content at once against the modules it uses
+(each item's module and version must resolve for the owner, be of the right kind,
+and its config must match the module's schema; widget sources must point into an
+instance of the same dashboard) and raises one :class:`InvalidInput` naming every
+bad path (``integrations[0].config.level``, ``widgets[2].w``). It returns the
+document to store, with password values replaced by markers, and those values
+apart (``services/dashboard_secrets.py`` seals them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from visualbox.db.tables.accounts import User
+from visualbox.errors import FieldError, Gone, InvalidInput, NotFound
+from visualbox.modules.config_schema import ConfigSchema
+from visualbox.schemas.dashboards import GRID_COLUMNS, DashboardContent, ModuleInstance
+from visualbox.services import registry
+from visualbox.services.dashboard_secrets import KINDS, Secrets, is_secret_marker, secret_marker
+
+_POINTER_ESCAPE = re.compile(r"~(?![01])")
+
+
+@dataclass
+class Checked:
+    """A valid document, ready to store."""
+
+    document: dict[str, Any]
+    secrets: Secrets
+    """The password values, kept out of ``document``."""
+    module_ids: set[str] = field(default_factory=set)
+
+
+def parse_content(content: dict[str, Any]) -> DashboardContent:
+    """``content`` (a stored document with a name and changes applied) as the model a
+    save takes; :class:`InvalidInput` naming each bad path."""
+    try:
+        return DashboardContent.model_validate(content)
+    except ValidationError as exc:
+        fields = [FieldError(_path(e["loc"]), e["msg"]) for e in exc.errors()]
+        raise InvalidInput("The dashboard is not valid.", fields) from None
+
+
+def check(
+    db: Session,
+    user: User,
+    content: DashboardContent,
+    stored: Secrets,
+    *,
+    imported: bool = False,
+    keep_withdrawn: frozenset[tuple[str, str]] = frozenset(),
+) -> Checked:
+    """Validate the whole content; return the document to store and its secrets.
+
+    ``stored`` holds the secrets a marker ``{"secret": true, "set": true}`` keeps.
+    Items of a withdrawn module or version are kept as they are (not validated, their
+    secrets dropped) when ``keep_withdrawn`` has their (module id, version): the dashboard had
+    them already, and its owner may save other changes before removing them."""
+    errors: list[FieldError] = []
+    checked = Checked({"settings": content.settings.model_dump()}, {})
+    seen: dict[str, str] = {}
+    sections: tuple[tuple[str, Sequence[ModuleInstance]], ...] = (
+        ("integrations", content.integrations),
+        ("widgets", content.widgets),
+    )
+    for section, items in sections:
+        out: list[dict[str, Any]] = []
+        checked.secrets[section] = {}
+        for i, item in enumerate(items):
+            path = f"{section}[{i}]"
+            if item.id in seen:
+                errors.append(
+                    FieldError(f"{path}.id", f'"{item.id}" is already used by {seen[item.id]}')
+                )
+            else:
+                seen[item.id] = path
+            data = item.model_dump()
+            checked.module_ids.add(item.module_id)
+            kind = KINDS[section]
+            schema = _schema(
+                db, user, item.module_id, item.version, kind, path, errors, keep_withdrawn
+            )
+            if schema is not None:
+                kept = stored.get(section, {}).get(item.id, {})
+                result = _check_config(
+                    schema, item.config, kept, f"{path}.config", errors, imported
+                )
+                if result is not None:
+                    data["config"], secrets = result
+                    if secrets:
+                        checked.secrets[section][item.id] = secrets
+            out.append(data)
+        checked.document[section] = out
+    instance_ids = {i.id for i in content.integrations}
+    for i, widget in enumerate(content.widgets):
+        if widget.x + widget.w > GRID_COLUMNS:
+            errors.append(
+                FieldError(
+                    f"widgets[{i}].w", f"x + w must be at most {GRID_COLUMNS} (the grid's columns)"
+                )
+            )
+        reason = _source_problem(widget.source, instance_ids)
+        if reason:
+            errors.append(FieldError(f"widgets[{i}].source", reason))
+    if errors:
+        raise InvalidInput(f"The dashboard is not valid ({len(errors)} problem(s)).", errors)
+    return checked
+
+
+def _schema(
+    db: Session,
+    user: User,
+    module_id: str,
+    spec: str,
+    kind: str,
+    path: str,
+    errors: list[FieldError],
+    keep_withdrawn: frozenset[tuple[str, str]] = frozenset(),
+) -> ConfigSchema | None:
+    try:
+        module = registry.resolve(db, module_id, spec, user=user)
+    except Gone as exc:
+        if (module_id, spec) not in keep_withdrawn:
+            at = "version" if any(f.field == "version" for f in exc.fields) else "module_id"
+            errors.append(FieldError(f"{path}.{at}", exc.message))
+        return None
+    except NotFound as exc:
+        named = {f.field for f in exc.fields}
+        at, what = ("version", "version") if "version" in named else ("module_id", "module")
+        reason = f'no {what} "{spec if at == "version" else module_id}" that you can use'
+        errors.append(FieldError(f"{path}.{at}", reason))
+        return None
+    except InvalidInput:  # the owner's working copy has a broken config.json
+        errors.append(FieldError(f"{path}.version", "the module's config.json is not valid"))
+        return None
+    if module.kind != kind:
+        reason = f'"{module.name}" is {_a(module.kind)} module; expected {_a(kind)} module'
+        errors.append(FieldError(f"{path}.module_id", reason))
+        return None
+    schema: ConfigSchema = module.schema
+    return schema
+
+
+def _check_config(
+    schema: ConfigSchema,
+    given: dict[str, Any],
+    kept: dict[str, str],
+    prefix: str,
+    errors: list[FieldError],
+    imported: bool,
+) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """Validate one item's config; return (config with markers, secret values)."""
+    secret_names = schema.secret_names()
+    values = {k: v for k, v in given.items() if k not in secret_names}
+    for name in secret_names:
+        value = given.get(name, secret_marker(True))
+        if is_secret_marker(value):
+            value = kept.get(name) if value.get("set") is True else None
+        values[name] = value
+    unset_required: set[str] = set()
+    if imported:  # an export carries no secrets: let the owner fill them in later
+        for f in schema.fields:
+            if f.secret and f.required and values.get(f.name) in (None, "") and not f.default:
+                values[f.name] = "unset"
+                unset_required.add(f.name)
+    try:
+        full = schema.validate_values(values, prefix=prefix)
+    except InvalidInput as exc:
+        errors.extend(exc.fields)
+        return None
+    secrets = {
+        k: full[k]
+        for k in secret_names
+        if k not in unset_required and full.get(k) not in (None, "")
+    }
+    config = {k: secret_marker(k in secrets) if k in secret_names else v for k, v in full.items()}
+    return config, secrets
+
+
+def _source_problem(source: str | None, instance_ids: set[str]) -> str | None:
+    """Why ``source`` is not a JSON Pointer (RFC 6901) into an instance's data, or None."""
+    if not source:
+        return None
+    if not source.startswith("/"):
+        return "must be a JSON Pointer starting with / such as /i1/temperature"
+    tokens = source[1:].split("/")
+    if any(_POINTER_ESCAPE.search(t) for t in tokens):
+        return "~ must be followed by 0 or 1 in a JSON Pointer (~0 is ~, ~1 is /)"
+    first = tokens[0].replace("~1", "/").replace("~0", "~")
+    if first not in instance_ids:
+        return f'"{first}" is not an integration instance of this dashboard'
+    return None
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
