@@ -8,6 +8,7 @@ import pytest
 
 from visualbox.hub import Envelope
 from visualbox.hub.outbox import Outbox
+from visualbox.schemas.live import InstanceState, LiveOutput, LiveState, LiveStatus, StatusLevel
 
 pytestmark = pytest.mark.anyio
 
@@ -17,35 +18,60 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+def out(n: int, instance: str = "i1") -> Envelope:
+    return Envelope(LiveOutput(room="r", instance=instance, at="now", data=n))
+
+
+def log(n: int) -> Envelope:
+    return Envelope(LiveStatus(room="r", instance="i1", status=StatusLevel.INFO, data=f"log {n}"))
+
+
+def state(value: InstanceState, instance: str = "i1") -> Envelope:
+    return Envelope(LiveState(room="r", instance=instance, state=value))
+
+
+def seen(items: list[tuple[str, Envelope]]) -> list[object]:
+    """What each delivered message says: an output's data, a log's line, a state."""
+    said: list[object] = []
+    for _room, envelope in items:
+        message = envelope.message
+        if isinstance(message, LiveOutput | LiveStatus):
+            said.append(message.data)
+        elif isinstance(message, LiveState):
+            said.append(f"{message.instance} {message.state}")
+    return said
+
+
 async def test_a_viewer_that_keeps_up_gets_every_message_in_order() -> None:
     box = Outbox(limit=8)
     for n in range(5):
-        box.put("r", Envelope(f"out {n}", key="i1"))
+        box.put("r", out(n))
     items, dropped = await box.take()
-    assert [e.text for _, e in items] == [f"out {n}" for n in range(5)] and dropped == {}
+    assert seen(items) == list(range(5)) and dropped == {}
 
 
 async def test_a_behind_viewer_gets_the_latest_value_per_key_in_causal_order() -> None:
     box = Outbox(limit=2)
-    box.put("r", Envelope("out 1", key="i1"))
-    box.put("r", Envelope("state running", key="s1"))  # now behind: 2 pending
-    box.put("r", Envelope("out 2", key="i1"))
-    box.put("r", Envelope("out 3", key="i1"))
-    box.put("r", Envelope("state exited", key="s1"))
+    box.put("r", out(1))
+    box.put("r", state(InstanceState.RUNNING))  # now behind: 2 pending
+    box.put("r", out(2))
+    box.put("r", out(3))
+    box.put("r", state(InstanceState.EXITED))
+    box.put("r", out(1, instance="i2"))  # another instance's output is not the same key
     items, dropped = await box.take()
-    assert [e.text for _, e in items] == ["out 3", "state exited"]
+    assert seen(items) == [3, "i1 exited", 1]
     assert dropped == {}
 
 
 async def test_unkeyed_messages_beyond_the_limit_are_dropped_and_counted() -> None:
     box = Outbox(limit=3)
     for n in range(10):
-        box.put("room", Envelope(f"log {n}"))
+        box.put("room", log(n))
     for n in range(1000):
-        box.put("room", Envelope(f"out {n}", key="i1"))  # never dropped, never piles up
+        box.put("room", out(n))  # never dropped, never piles up
     assert len(box) == 4  # the limit, plus one entry for the key
     items, dropped = await box.take()
-    assert [e.text for _, e in items] == ["log 0", "log 1", "log 2", "out 999"]
+    assert seen(items) == ["log 0", "log 1", "log 2", 999]
     assert dropped == {"room": 7}
 
 
@@ -54,12 +80,12 @@ async def test_take_waits_for_a_put_and_close_wakes_it() -> None:
     waiting = asyncio.create_task(box.take())
     await asyncio.sleep(0)
     assert not waiting.done()
-    box.put("r", Envelope("x"))
+    box.put("r", log(1))
     items, _ = await asyncio.wait_for(waiting, 5)
-    assert [e.text for _, e in items] == ["x"]
+    assert seen(items) == ["log 1"]
     again = asyncio.create_task(box.take())
     await asyncio.sleep(0)
     box.close()
     assert await asyncio.wait_for(again, 5) == ([], {})
-    box.put("r", Envelope("ignored"))
+    box.put("r", log(2))
     assert len(box) == 0

@@ -27,18 +27,21 @@ from visualbox.hub import Envelope
 from visualbox.hub.outbox import Outbox
 from visualbox.runtime.channel import TokenBucket
 from visualbox.schemas.live import (
-    DevRestart,
-    DevStart,
-    DevStop,
-    Join,
-    Leave,
-    Restart,
-    Terminate,
-    Tick,
+    LiveDevRestart,
+    LiveDevStart,
+    LiveDevStop,
+    LiveDropped,
+    LiveError,
+    LiveJoin,
+    LiveLeave,
+    LiveRestart,
+    LiveTerminate,
+    LiveTick,
+    LiveTickReply,
     client_message,
 )
 from visualbox.services.live import Live
-from visualbox.services.live_rooms import Viewer, dumps, error_message
+from visualbox.services.live_rooms import Viewer, error_message
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["live"])
@@ -55,7 +58,7 @@ left the process, so a slow viewer holds at most this much (or one large message
 outside its outbox."""
 COMMANDS_PER_S = 20
 COMMAND_BURST = 100
-_TICK = Envelope(dumps({"type": "TICK"}))
+_TICK = Envelope(LiveTickReply())
 
 
 @router.websocket("/live")
@@ -103,8 +106,7 @@ async def _send_forever(websocket: WebSocket, outbox: Outbox, expired: asyncio.E
             if not items and not dropped:
                 break  # closed
             texts = [
-                dumps({"type": "DROPPED", "room": room, "count": count})
-                for room, count in dropped.items()
+                LiveDropped(room=room, count=count).encode() for room, count in dropped.items()
             ]
             texts += [envelope.text for _room, envelope in items]
             for frame in _frames(texts):
@@ -204,25 +206,25 @@ async def _handle(raw: str, live: Live, viewer: Viewer) -> None:
 
 
 async def _dispatch(command: Any, live: Live, viewer: Viewer) -> None:
-    if isinstance(command, Tick):
+    if isinstance(command, LiveTick):
         viewer.outbox.put("", _TICK)
-    elif isinstance(command, Join):
+    elif isinstance(command, LiveJoin):
         if command.dashboard is not None:
             await live.join_dashboard(viewer, command.dashboard)
         else:
             assert command.share is not None
             await live.join_shared(viewer, command.share)
-    elif isinstance(command, Leave):
+    elif isinstance(command, LiveLeave):
         await live.leave(viewer, command.room)
-    elif isinstance(command, Restart):
+    elif isinstance(command, LiveRestart):
         await live.restart(viewer, command.room, command.instance)
-    elif isinstance(command, Terminate):
+    elif isinstance(command, LiveTerminate):
         await live.terminate(viewer, command.room, command.instance)
-    elif isinstance(command, DevStart):
+    elif isinstance(command, LiveDevStart):
         await live.dev_start(viewer, command.module, command.config)
-    elif isinstance(command, DevRestart):
+    elif isinstance(command, LiveDevRestart):
         await live.dev_restart(viewer, command.module, command.config)
-    elif isinstance(command, DevStop):
+    elif isinstance(command, LiveDevStop):
         await live.dev_stop(viewer, command.module)
 
 
@@ -235,7 +237,7 @@ def _authenticate(websocket: WebSocket, database: Database) -> User | None:
         return user
 
 
-def _error(exc: VisualBoxError, request: Any = None) -> dict[str, Any]:
+def _error(exc: VisualBoxError, request: Any = None) -> LiveError:
     return error_message(exc.code, exc.message, [f.as_dict() for f in exc.fields], request)
 
 

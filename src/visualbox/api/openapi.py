@@ -1,10 +1,16 @@
-"""The OpenAPI document at ``/api/openapi.json``: FastAPI's, plus the error shape.
+"""The OpenAPI document at ``/api/openapi.json``: FastAPI's, plus the error shape
+and the live protocol.
 
 Every error the API answers has one shape, ``{"error": {"code", "message",
 "fields"}}`` (see ``app.py``), whatever the status. FastAPI only knows its own
 ``422`` model, which the app never sends; this replaces it and declares the error
 shape for every operation's ``4XX`` and ``5XX`` answers, so clients generated from
 the document (and schemathesis) expect what the server really sends.
+
+The WebSocket ``/api/live`` is no REST operation, but its messages are part of the
+contract too: the document declares them as components (``LiveClientMessage``,
+``LiveServerMessage`` and the models they are made of, from ``schemas/live.py``),
+so the web app's types for them are generated like the others.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
+
+from visualbox.schemas.live import client_message, server_message
 
 
 class ErrorField(BaseModel):
@@ -75,7 +83,20 @@ def _document(app: FastAPI) -> dict[str, Any]:
             responses.setdefault("5XX", _ERROR)
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
+    _add_live_protocol(schemas)
     return document
+
+
+def _add_live_protocol(schemas: dict[str, Any]) -> None:
+    unions: list[tuple[str, TypeAdapter[Any], Any]] = [
+        ("LiveClientMessage", client_message, "validation"),
+        ("LiveServerMessage", server_message, "serialization"),
+    ]
+    for name, adapter, mode in unions:
+        schema = adapter.json_schema(mode=mode, ref_template="#/components/schemas/{model}")
+        for part, definition in {**schema.pop("$defs", {}), name: schema}.items():
+            if schemas.setdefault(part, definition) != definition:
+                raise RuntimeError(f"two different schemas are named {part!r} in the API")
 
 
 def install(app: FastAPI) -> None:

@@ -14,23 +14,33 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from visualbox.schemas.live import ServerMessage
 
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
-    """One message, encoded once per room whatever the number of subscribers."""
+    """One declared message (``schemas/live.py``), encoded once whatever the number of
+    subscribers; its text is what a client receives."""
 
-    text: str
-    """The JSON text sent to clients as it is."""
-    key: str | None = None
-    """Messages with the same key supersede each other in a slow subscriber's queue
-    (the latest value of an instance); ``None`` for messages that may only be dropped."""
+    message: ServerMessage
     owner_only: bool = False
     """Logs and other things only the room's owner may see."""
     viewers_only: bool = False
     """The other side of an owner-only message: what everyone but the owner sees
     instead (a state without its internal detail)."""
+    text: str = field(default="", compare=False)
+    """The message's JSON text (computed from ``message`` when not given)."""
+    key: str | None = field(default=None, compare=False)
+    """Messages with the same key supersede each other in a slow subscriber's queue
+    (the latest value of an instance); ``None`` for messages that may only be dropped.
+    Computed from ``message``."""
+
+    def __post_init__(self) -> None:
+        if not self.text:
+            object.__setattr__(self, "text", self.message.encode())
+        object.__setattr__(self, "key", self.message.key)
 
 
 Deliver = Callable[[Envelope], None]

@@ -31,18 +31,17 @@ from visualbox.db.tables.accounts import User
 from visualbox.errors import Forbidden, NotFound
 from visualbox.hub import Envelope, Hub
 from visualbox.runtime.runners import Runner
+from visualbox.schemas.live import InstanceState, LiveDashboard, LiveRemoved, RoomRole
 from visualbox.services import live_values
 from visualbox.services.live_instances import Instances
 from visualbox.services.live_rooms import (
     DEV_INSTANCE,
-    STOPPED,
     DashboardSpec,
     Instance,
     Membership,
     Room,
     Viewer,
     dashboards_to_resume,
-    dumps,
     error_message,
     iso,
     load_dashboard,
@@ -54,6 +53,7 @@ from visualbox.services.secrets import SecretBox
 from visualbox.settings import Settings
 
 log = logging.getLogger(__name__)
+_NOT_RUNNING = (InstanceState.STOPPED, InstanceState.EXITED)
 
 
 class Live:
@@ -107,7 +107,7 @@ class Live:
             room = await self._reload_locked(dashboard_id)
             if room is None or room.owner_id != user.id:
                 raise NotFound("No such dashboard.")
-            await self._enter(viewer, room, "owner")
+            await self._enter(viewer, room, RoomRole.OWNER)
 
     async def join_shared(self, viewer: Viewer, token: str) -> None:
         """Anyone with the public link joins as a viewer (no logs, no commands)."""
@@ -116,7 +116,7 @@ class Live:
             room = await self._reload_locked(dashboard_id)
             if room is None or not room.public or room.share_token != token:
                 raise NotFound("No such public dashboard (the link may have been disabled).")
-            await self._enter(viewer, room, "viewer", share_token=token)
+            await self._enter(viewer, room, RoomRole.VIEWER, share_token=token)
 
     async def leave(self, viewer: Viewer, room_name: str) -> None:
         membership = viewer.rooms.pop(room_name, None)
@@ -133,7 +133,7 @@ class Live:
             await self.leave(viewer, name)
 
     async def _enter(
-        self, viewer: Viewer, room: Room, role: str, share_token: str | None = None
+        self, viewer: Viewer, room: Room, role: RoomRole, share_token: str | None = None
     ) -> None:
         if room.name in viewer.rooms:
             await self.leave(viewer, room.name)
@@ -152,7 +152,7 @@ class Live:
         room = self.rooms.get(room_name)
         if membership is None or room is None:
             raise NotFound("Join the room first.", [])
-        if membership.role != "owner":
+        if membership.role is not RoomRole.OWNER:
             raise Forbidden("Only the owner may restart or stop an instance.")
         instance = room.instances.get(instance_id)
         if instance is None:
@@ -192,7 +192,7 @@ class Live:
             joined = name in viewer.rooms
             running = instance.handle is not None
             if not joined:
-                await self._enter(viewer, room, "owner")  # starts it when it is not running
+                await self._enter(viewer, room, RoomRole.OWNER)  # starts it when it is not running
             if joined or running:
                 await self.instances.start(instance)  # (re)start with these values and this code
 
@@ -300,7 +300,7 @@ class Live:
         for gone in removed:
             await self.instances.stop(gone)
             del room.instances[gone.id]
-            self.hub.publish(room.name, Envelope(gone.message("REMOVED")))
+            self.hub.publish(room.name, Envelope(LiveRemoved(room=room.name, instance=gone.id)))
         if removed and room.dashboard_id:
             await self._db(live_values.forget, room.dashboard_id, [i.id for i in removed])
         for instance_spec in spec.instances:
@@ -316,12 +316,12 @@ class Live:
                 instance.failures = 0
                 if room.watched or instance_spec.keep_running or instance.handle is not None:
                     await self.instances.start(instance)
-            elif instance_spec.keep_running and instance.state in (STOPPED, "exited"):
+            elif instance_spec.keep_running and instance.state in _NOT_RUNNING:
                 if not instance.stopped_by_owner:
                     await self.instances.start(instance)
         if revision_changed:
-            message = {"type": "DASHBOARD", "room": room.name, "revision": room.revision}
-            self.hub.publish(room.name, Envelope(dumps(message), key="DASHBOARD"))
+            message = LiveDashboard(room=room.name, revision=room.revision)
+            self.hub.publish(room.name, Envelope(message))
 
     async def _kick_stale_links(self, room: Room) -> None:
         for viewer in list(room.viewers):
@@ -330,12 +330,13 @@ class Live:
                 continue
             if not room.public or room.share_token != membership.share_token:
                 await self.leave(viewer, room.name)
-                viewer.send(room.name, error_message("not_found", "This public link was disabled."))
+                disabled = "This public link was disabled."
+                viewer.send(room.name, error_message("not_found", disabled, room=room.name))
 
     async def _close_room(self, room: Room, why: str) -> None:
         for viewer in list(room.viewers):
             await self.leave(viewer, room.name)
-            viewer.send(room.name, error_message("not_found", why))
+            viewer.send(room.name, error_message("not_found", why, room=room.name))
         for instance in list(room.instances.values()):
             await self.instances.stop(instance)
         self.rooms.pop(room.name, None)
@@ -366,9 +367,9 @@ class Live:
         if room.viewers or room.idle_since is None or now - room.idle_since < timeout:
             return
         for instance in list(room.instances.values()):
-            if not instance.spec.keep_running and instance.state != STOPPED:
+            if not instance.spec.keep_running and instance.state is not InstanceState.STOPPED:
                 await self.instances.stop(instance)
-        if all(i.state == STOPPED for i in room.instances.values()):
+        if all(i.state is InstanceState.STOPPED for i in room.instances.values()):
             if self.rooms.get(room.name) is room:
                 del self.rooms[room.name]
 

@@ -25,9 +25,9 @@ from visualbox.hub import Envelope, Hub
 from visualbox.runtime.channel import OutputBudget
 from visualbox.runtime.messages import Init, Message, Output, RunState, State, Status
 from visualbox.runtime.runners import Runner, SourceUnavailable
-from visualbox.runtime.sandbox.base import ExitReason
+from visualbox.schemas.live import EndReason, InstanceState, LiveInit, LiveOutput, StatusLevel
 from visualbox.services import quotas, run_tokens
-from visualbox.services.live_rooms import STOPPED, Instance, dumps, now_iso
+from visualbox.services.live_rooms import Instance, now_iso
 from visualbox.services.quotas import Limits
 from visualbox.services.secrets import SecretBox
 from visualbox.settings import LiveSettings
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 HEALTHY_AFTER_S = 60.0
 """A run that lasted this long resets the crash back-off."""
-NOT_RESTARTED = frozenset({ExitReason.EXITED, ExitReason.CONFIG})
+NOT_RESTARTED = frozenset({EndReason.EXITED, EndReason.CONFIG})
 """Ends that are no crash: finished its work (exit 0), or cannot work with this config (78)."""
 
 
@@ -103,10 +103,9 @@ class Instances:
             " This one did not start: stop another one or ask an administrator for a "
             "higher quota, then restart it."
         )
-        notice = instance.message("STATUS", status="T_WARNING", data=text)
-        instance.logs.append(notice)
+        notice = instance.status(StatusLevel.WARNING, text)
         self.hub.publish(instance.room.name, Envelope(notice, owner_only=True))
-        self.set_state(instance, "exited", reason="quota", detail=text)
+        self.set_state(instance, InstanceState.EXITED, reason=EndReason.QUOTA, detail=text)
         return True
 
     def _forget_handle(self, instance: Instance) -> None:
@@ -136,7 +135,9 @@ class Instances:
             if handle is not None:  # e.g. its module was withdrawn while it ran
                 self._forget_handle(instance)
                 await handle.terminate()
-            self.set_state(instance, "exited", reason="unavailable", detail=spec.problem)
+            self.set_state(
+                instance, InstanceState.EXITED, reason=EndReason.UNAVAILABLE, detail=spec.problem
+            )
             return
         handle = instance.handle
         if not _alive(instance) and self._over_sandbox_quota(instance):
@@ -160,7 +161,9 @@ class Instances:
             )
         except (SourceUnavailable, VisualBoxError, ValueError, OSError) as exc:
             log.warning("could not start %s: %s", instance.run_id, exc)
-            self.set_state(instance, "exited", reason="unavailable", detail=str(exc))
+            self.set_state(
+                instance, InstanceState.EXITED, reason=EndReason.UNAVAILABLE, detail=str(exc)
+            )
             return
         instance.handle_hash = spec.ref.content_hash
         self._owners[instance] = owner
@@ -172,61 +175,62 @@ class Instances:
             self._forget_handle(instance)
             if handle is not None:
                 await handle.terminate()
-            self.set_state(instance, STOPPED)
+            self.set_state(instance, InstanceState.STOPPED)
 
     def set_state(
         self,
         instance: Instance,
-        state: str,
+        state: InstanceState,
         *,
         code: int | None = None,
-        reason: str | None = None,
+        reason: EndReason | None = None,
         detail: str = "",
     ) -> None:
         """Record the instance's state and tell its room."""
         instance.state, instance.code = state, code
         instance.reason, instance.detail = reason, detail
-        key, room = f"{instance.id}\0S", instance.room.name
+        room = instance.room.name
         if not detail:
-            self.hub.publish(room, Envelope(instance.state_message(), key=key))
+            self.hub.publish(room, Envelope(instance.state_message()))
             return
         # Public and other viewers get the state without its detail; the owner with it.
-        viewers = Envelope(instance.state_message(owner=False), key=key, viewers_only=True)
+        viewers = Envelope(instance.state_message(owner=False), viewers_only=True)
         self.hub.publish(room, viewers)
-        self.hub.publish(room, Envelope(instance.state_message(), key=key, owner_only=True))
+        self.hub.publish(room, Envelope(instance.state_message(), owner_only=True))
 
     def _on_message(self, instance: Instance, message: Message) -> None:
         """Every message of every run comes through here, on the event loop: keep it lean."""
         room = instance.room.name
         if isinstance(message, Output):
-            data = message.text if message.text is not None else dumps(message.data)
             at = now_iso()
+            output = LiveOutput.relay(room, instance.id, at, message.data, message.text)
+            data = output.data_text
             instance.last_data, instance.last_at = data, at
             if instance.room.dashboard_id is not None:
                 self.dirty[(instance.room.dashboard_id, instance.id)] = (data, at)
-            self.hub.publish(room, Envelope(instance.output_message(data, at), f"{instance.id}\0O"))
+            self.hub.publish(room, Envelope(output))
         elif isinstance(message, Status):
-            text = instance.message("STATUS", status=str(message.status), data=message.data)
-            instance.logs.append(text)
-            self.hub.publish(room, Envelope(text, owner_only=True))
+            notice = instance.status(message.status, message.data)
+            self.hub.publish(room, Envelope(notice, owner_only=True))
         elif isinstance(message, Init):
-            self.hub.publish(room, Envelope(instance.message("INIT")))
+            self.hub.publish(room, Envelope(LiveInit(room=room, instance=instance.id)))
         elif isinstance(message, State):
             self._on_state(instance, message)
 
     def _on_state(self, instance: Instance, message: State) -> None:
-        if message.state == "running":
+        if message.state is RunState.RUNNING:
             instance.running_since = time.monotonic()
+        reason = EndReason(message.reason) if message.reason else None
         self.set_state(
             instance,
-            str(message.state),
+            InstanceState(message.state),
             code=message.code,
-            reason=message.reason,
+            reason=reason,
             detail=message.detail,
         )
-        if instance.state != "exited" or message.reason == ExitReason.TERMINATED:
+        if instance.state is not InstanceState.EXITED or reason is EndReason.TERMINATED:
             return
-        if message.reason in NOT_RESTARTED:
+        if reason in NOT_RESTARTED:
             return
         since = instance.running_since
         if since is not None and time.monotonic() - since >= HEALTHY_AFTER_S:
@@ -236,8 +240,7 @@ class Instances:
             return
         delay = min(self.settings.restart_backoff_max_s, 2.0**instance.failures)
         instance.failures += 1
-        notice = instance.message("STATUS", status="T_WARNING", data=f"restarting in {delay:g} s")
-        instance.logs.append(notice)
+        notice = instance.status(StatusLevel.WARNING, f"restarting in {delay:g} s")
         self.hub.publish(instance.room.name, Envelope(notice, owner_only=True))
         instance.restart_timer = asyncio.get_running_loop().call_later(
             delay, lambda: self._spawn(self._restart_after_crash(instance))
@@ -275,4 +278,4 @@ def idle(instance: Instance) -> bool:
         return False
     if instance.handle is None:
         return True
-    return instance.state == "exited" and instance.reason not in NOT_RESTARTED
+    return instance.state is InstanceState.EXITED and instance.reason not in NOT_RESTARTED

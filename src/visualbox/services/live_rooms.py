@@ -9,7 +9,7 @@
 
 Reading what to run from the database is here too (:func:`load_dashboard`,
 :func:`load_dev`); :mod:`visualbox.services.live` does the rest. Every message is
-encoded to JSON once, here, and relayed as it is (``docs/live.md``).
+a declared model of ``schemas/live.py``, encoded once (``docs/live.md``).
 """
 
 from __future__ import annotations
@@ -33,32 +33,45 @@ from visualbox.errors import NotFound, VisualBoxError
 from visualbox.hub import Envelope, Subscription
 from visualbox.hub.outbox import Outbox
 from visualbox.runtime.runners import RunHandle, SourceRef
-from visualbox.services import dashboards, quotas, registry, sharing
+from visualbox.schemas.live import (
+    EndReason,
+    InstanceState,
+    LiveError,
+    LiveFieldError,
+    LiveInstance,
+    LiveJoined,
+    LiveState,
+    LiveStatus,
+    RoomRole,
+    ServerMessage,
+    StatusLevel,
+)
+from visualbox.services import dashboard_secrets, quotas, registry, sharing
 from visualbox.services.quotas import Limits
 from visualbox.services.secrets import SecretBox
 
-STOPPED = "stopped"
-"""Not running: never started, stopped by the owner, or stopped while nobody watched."""
-
 
 def dumps(value: Any) -> str:
-    """Compact JSON, as every live message is sent."""
+    """Compact JSON (config digests, stored values)."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def error_message(
-    code: str, message: str, fields: list[dict[str, str]] | None = None, request: Any = None
-) -> dict[str, Any]:
+    code: str,
+    message: str,
+    fields: list[dict[str, str]] | None = None,
+    request: Any = None,
+    room: str | None = None,
+) -> LiveError:
     """An ``ERROR`` for one client; ``request`` (the client's message) names its type."""
-    error: dict[str, Any] = {
-        "type": "ERROR",
-        "code": code,
-        "message": message,
-        "fields": fields or [],
-    }
-    if isinstance(request, dict) and isinstance(request.get("type"), str):
-        error["request"] = request["type"][:32]
-    return error
+    kind = request.get("type") if isinstance(request, dict) else None
+    return LiveError(
+        code=code,
+        message=message,
+        fields=[LiveFieldError(field=f["field"], reason=f["reason"]) for f in fields or ()],
+        request=kind[:32] if isinstance(kind, str) else None,
+        room=room,
+    )
 
 
 def iso(moment: datetime) -> str:
@@ -108,7 +121,7 @@ def load_dashboard(db: Session, box: SecretBox, dashboard_id: str) -> DashboardS
         raise NotFound("No such dashboard.")
     owner = db.get(User, dashboard.owner_id)
     assert owner is not None  # dashboards.owner_id cascades
-    configs = dashboards.instance_configs(box, dashboard)
+    configs = dashboard_secrets.instance_configs(box, dashboard)
     specs = []
     for item in dashboard.document["integrations"]:
         config = configs[item["id"]]
@@ -180,8 +193,7 @@ def dashboards_to_resume(db: Session) -> list[str]:
 
 @dataclass
 class Membership:
-    role: str
-    """``owner`` (sees logs, may restart and terminate) or ``viewer``."""
+    role: RoomRole
     subscription: Subscription
     share_token: str | None = None
     """The link a public viewer came through (re-checked whenever the dashboard changes)."""
@@ -197,9 +209,9 @@ class Viewer:
         self.last_seen = time.monotonic()
         self._on_expire = on_expire
 
-    def deliver_for(self, room: str, role: str) -> Callable[[Envelope], None]:
+    def deliver_for(self, room: str, role: RoomRole) -> Callable[[Envelope], None]:
         put = self.outbox.put
-        owner = role == "owner"
+        owner = role is RoomRole.OWNER
 
         def deliver(envelope: Envelope) -> None:
             hidden = envelope.viewers_only if owner else envelope.owner_only
@@ -208,9 +220,9 @@ class Viewer:
 
         return deliver
 
-    def send(self, room: str, message: dict[str, Any]) -> None:
+    def send(self, room: str, message: ServerMessage) -> None:
         """A message for this viewer only (JOINED, ERROR)."""
-        self.outbox.put(room, Envelope(dumps(message)))
+        self.outbox.put(room, Envelope(message))
 
     def expire(self) -> None:
         self._on_expire()
@@ -224,14 +236,14 @@ class Instance:
     room: Room
     spec: InstanceSpec
     handle: RunHandle | None = None
-    state: str = STOPPED
+    state: InstanceState = InstanceState.STOPPED
     code: int | None = None
-    reason: str | None = None
+    reason: EndReason | None = None
     detail: str = ""
     last_data: str | None = None
     """The last output as JSON text."""
     last_at: str | None = None
-    logs: deque[str] = field(default_factory=deque)
+    logs: deque[LiveStatus] = field(default_factory=deque)
     handle_hash: str | None = None
     """Content hash of the source ``handle`` runs."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -254,31 +266,34 @@ class Instance:
     def run_id(self) -> str:
         return f"{self.room.name}/{self.spec.id}"
 
-    def summary(self, *, owner: bool) -> dict[str, Any]:
-        item: dict[str, Any] = {"label": self.spec.label, "state": self.state}
-        item.update(code=self.code, reason=self.reason, detail=self.detail if owner else "")
-        if self.last_data is not None:
-            item["data"] = json.loads(self.last_data)
-            item["at"] = self.last_at
-        if owner and not self.spec.ref and self.spec.problem:
-            item["problem"] = self.spec.problem
-        return item
+    def summary(self, *, owner: bool) -> LiveInstance:
+        return LiveInstance(
+            label=self.spec.label,
+            state=self.state,
+            code=self.code,
+            reason=self.reason,
+            detail=self.detail if owner else "",
+            data=json.loads(self.last_data) if self.last_data is not None else None,
+            at=self.last_at if self.last_data is not None else None,
+            problem=self.spec.problem if owner and not self.spec.ref else "",
+        )
 
-    # The messages this instance sends to its room: encoded once.
-    def message(self, kind: str, **fields: Any) -> str:
-        return dumps({"type": kind, "room": self.room.name, "instance": self.spec.id, **fields})
+    def status(self, level: StatusLevel, line: str) -> LiveStatus:
+        """A log line of this instance, kept for owners who join later."""
+        message = LiveStatus(room=self.room.name, instance=self.spec.id, status=level, data=line)
+        self.logs.append(message)
+        return message
 
-    def output_message(self, data_text: str, at: str) -> str:
-        # Spliced, so the data is encoded exactly once (it is also what gets persisted).
-        head = self.message("OUTPUT", at=at)
-        return head[:-1] + ',"data":' + data_text + "}"
-
-    def state_message(self, *, owner: bool = True) -> str:
+    def state_message(self, *, owner: bool = True) -> LiveState:
         """The STATE message; only the owner's carries the detail (error text from the
         sandbox or the server: host paths, tool messages)."""
-        detail = self.detail if owner else ""
-        return self.message(
-            "STATE", state=self.state, code=self.code, reason=self.reason, detail=detail
+        return LiveState(
+            room=self.room.name,
+            instance=self.spec.id,
+            state=self.state,
+            code=self.code,
+            reason=self.reason,
+            detail=self.detail if owner else "",
         )
 
 
@@ -305,15 +320,12 @@ class Room:
         self.instances[spec.id] = instance
         return instance
 
-    def joined_message(self, role: str) -> dict[str, Any]:
-        owner = role == "owner"
-        message: dict[str, Any] = {
-            "type": "JOINED",
-            "room": self.name,
-            "role": role,
-            "revision": self.revision,
-            "instances": {i.id: i.summary(owner=owner) for i in self.instances.values()},
-        }
-        if owner:
-            message["logs"] = [json.loads(line) for i in self.instances.values() for line in i.logs]
-        return message
+    def joined_message(self, role: RoomRole) -> LiveJoined:
+        owner = role is RoomRole.OWNER
+        return LiveJoined(
+            room=self.name,
+            role=role,
+            revision=self.revision,
+            instances={i.id: i.summary(owner=owner) for i in self.instances.values()},
+            logs=[line for i in self.instances.values() for line in i.logs] if owner else [],
+        )
