@@ -1,11 +1,14 @@
-// The typed client of the VisualBox REST API: JSON in and out, the session cookie
-// (same origin), and one error type carrying the server's error shape
-// `{"error": {"code", "message", "fields": [{"field", "reason"}]}}`.
+// The one client of the VisualBox REST API: `client` is openapi-fetch typed by the
+// paths and models generated from the server's OpenAPI document
+// (src/generated/api.ts, `npm run types`), so a call's path, parameters, body and
+// answer are checked against the server. Every request carries the session cookie
+// (same origin), and every failure throws one error type carrying the server's error
+// shape `{"error": {"code", "message", "fields": [{"field", "reason"}]}}`.
+import createClient from "openapi-fetch";
 
-export interface FieldProblem {
-  field: string;
-  reason: string;
-}
+import type { ErrorField, paths } from "./generated/api";
+
+export type FieldProblem = ErrorField;
 
 export class ApiError extends Error {
   readonly status: number;
@@ -56,23 +59,13 @@ export function parseError(status: number, body: unknown, statusText = ""): ApiE
 
 export type Query = Record<string, string | number | boolean | undefined | null>;
 
-export interface RequestOptions {
-  query?: Query;
-  body?: unknown;
-  /** Sent as is (FormData, Blob); no JSON encoding. */
-  raw?: BodyInit;
-  headers?: Record<string, string>;
-  signal?: AbortSignal;
-}
-
-function withQuery(path: string, query?: Query): string {
-  if (!query) return path;
+/** `a=1&b=x`: values left out when undefined, null or "" (a cleared search box). */
+export function serializeQuery(query: Record<string, unknown> | undefined): string {
   const params = new URLSearchParams();
-  for (const [key, value] of Object.entries(query)) {
+  for (const [key, value] of Object.entries(query ?? {})) {
     if (value !== undefined && value !== null && value !== "") params.set(key, String(value));
   }
-  const text = params.toString();
-  return text ? `${path}${path.includes("?") ? "&" : "?"}${text}` : path;
+  return params.toString();
 }
 
 let onUnauthenticated: ((path: string) => void) | null = null;
@@ -82,23 +75,11 @@ export function setUnauthenticatedHandler(handler: ((path: string) => void) | nu
   onUnauthenticated = handler;
 }
 
-/** Send one request; resolves with the response when it is 2xx, else throws ApiError. */
-export async function send(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
-  const headers: Record<string, string> = { Accept: "application/json", ...options.headers };
-  let body: BodyInit | undefined = options.raw;
-  if (options.body !== undefined) {
-    headers["Content-Type"] = "application/json";
-    body = JSON.stringify(options.body);
-  }
+/** `fetch` for the API: resolves with 2xx responses only; anything else throws ApiError. */
+export async function apiFetch(request: Request): Promise<Response> {
   let response: Response;
   try {
-    response = await fetch(withQuery(path, options.query), {
-      method,
-      headers,
-      body,
-      credentials: "same-origin",
-      signal: options.signal,
-    });
+    response = await fetch(request);
   } catch (cause) {
     if (cause instanceof DOMException && cause.name === "AbortError") throw cause;
     throw new ApiError(0, "network", "Cannot reach the VisualBox server. Check your connection.");
@@ -111,51 +92,54 @@ export async function send(method: string, path: string, options: RequestOptions
       parsed = undefined;
     }
     const error = parseError(response.status, parsed, response.statusText);
+    const path = new URL(request.url).pathname;
     if (error.status === 401 && !path.startsWith("/api/auth/")) onUnauthenticated?.(path);
     throw error;
   }
   return response;
 }
 
-/** Send a request and decode its JSON answer (undefined for 204 or an empty body). */
-export async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-  const response = await send(method, path, options);
-  if (response.status === 204) return undefined as T;
-  const text = await response.text();
-  return (text ? JSON.parse(text) : undefined) as T;
+/** The app's own origin: requests are absolute URLs (a `Request` needs one). */
+const origin = globalThis.location?.origin ?? "http://localhost";
+
+/** The typed client: `await ok(client.GET("/api/dashboards/{dashboard_id}", {...}))`. */
+export const client = createClient<paths>({
+  baseUrl: origin,
+  fetch: apiFetch,
+  credentials: "same-origin",
+  headers: { Accept: "application/json" },
+  querySerializer: serializeQuery,
+});
+
+/**
+ * The answer of a typed call. Failures never get here (`apiFetch` threw ApiError),
+ * so the body is the 2xx answer the OpenAPI document declares (undefined for 204).
+ */
+export async function ok<T>(call: Promise<{ data?: T; response: Response }>): Promise<T> {
+  return (await call).data as T;
 }
 
-export const api = {
-  get: <T>(path: string, query?: Query, signal?: AbortSignal) =>
-    request<T>("GET", path, { query, signal }),
-  post: <T>(path: string, body?: unknown) => request<T>("POST", path, { body }),
-  put: <T>(path: string, body?: unknown) => request<T>("PUT", path, { body }),
-  patch: <T>(path: string, body?: unknown) => request<T>("PATCH", path, { body }),
-  delete: <T = void>(path: string) => request<T>("DELETE", path),
-};
+export interface RawOptions {
+  query?: Query;
+  /** Sent as is (a file's bytes, a ZIP). */
+  body?: BodyInit;
+  headers?: Record<string, string>;
+}
+
+/**
+ * A request whose body or answer is bytes, not JSON (module files and archives, which
+ * the OpenAPI document describes as such): same cookie and errors as `client`.
+ */
+export function send(method: string, path: string, options: RawOptions = {}): Promise<Response> {
+  const query = serializeQuery(options.query);
+  const url = `${origin}${path}${query ? `?${query}` : ""}`;
+  const headers = { Accept: "application/json", ...options.headers };
+  return apiFetch(new Request(url, { method, headers, body: options.body, credentials: "same-origin" }));
+}
 
 /** A message for any thrown value, for toasts and error boxes. */
 export function messageOf(error: unknown): string {
   if (error instanceof ApiError) return error.message;
   if (error instanceof Error) return error.message;
   return String(error);
-}
-
-// ---- Shapes shared by several pages -------------------------------------------------
-
-export interface Account {
-  id: string;
-  name: string;
-  email: string;
-  is_admin: boolean;
-  email_verified: boolean;
-  two_factor_enabled: boolean;
-  created_at: string;
-}
-
-export interface Page<T> {
-  items: T[];
-  total: number;
-  offset: number;
-  limit: number;
 }

@@ -7,22 +7,19 @@
 // The connection TICKs every 15 s (the server stops a dashboard's integrations when
 // nobody ticks), reconnects with back-off after a drop and joins every room again;
 // the server answers each JOIN with a JOINED snapshot (the last value of every
-// instance), so a page never misses the current state. Protocol: docs/live.md.
+// instance), so a page never misses the current state. Protocol: docs/live.md; the
+// message types are generated from the server's models (src/generated/api.ts).
+import type { LiveClientMessage, LiveServerMessage } from "./generated/api";
 
-export interface LiveMessage {
-  type: string;
-  room?: string;
-  instance?: string;
-  data?: unknown;
-  [key: string]: unknown;
-}
+export type { LiveServerMessage } from "./generated/api";
 
 export type JoinTarget =
   | { dashboard: string }
   | { share: string }
   | { dev: string; config: Record<string, unknown> };
 
-export type LiveStatus = "connecting" | "open" | "closed";
+/** The tab's connection to the live service. */
+export type ConnectionStatus = "connecting" | "open" | "closed";
 
 export interface LiveRoom {
   /** `dashboard:<id>` or `dev:<module id>` once JOINED; null before. */
@@ -36,8 +33,8 @@ export interface LiveRoom {
 export const TICK_MS = 15_000;
 const MAX_BACKOFF_MS = 15_000;
 
-type Listener = (message: LiveMessage) => void;
-type StatusListener = (status: LiveStatus) => void;
+type Listener = (message: LiveServerMessage) => void;
+type StatusListener = (status: ConnectionStatus) => void;
 
 class Membership implements LiveRoom {
   name: string | null = null;
@@ -53,7 +50,7 @@ class Membership implements LiveRoom {
     this.request = "dev" in target ? "DEV_START" : "JOIN";
   }
 
-  joinMessage(): Record<string, unknown> {
+  joinMessage(): LiveClientMessage {
     const t = this.target;
     if ("dev" in t) return { type: "DEV_START", module: t.dev, config: t.config };
     if ("share" in t) return { type: "JOIN", share: t.share };
@@ -91,7 +88,7 @@ class LiveSocket {
   private tick: ReturnType<typeof setInterval> | null = null;
   private retry: ReturnType<typeof setTimeout> | null = null;
   private failures = 0;
-  private status: LiveStatus = "closed";
+  private status: ConnectionStatus = "closed";
 
   add(room: Membership): void {
     this.rooms.add(room);
@@ -107,7 +104,7 @@ class LiveSocket {
     if (this.rooms.size === 0) this.close();
   }
 
-  send(message: Record<string, unknown>): void {
+  send(message: LiveClientMessage): void {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
   }
 
@@ -164,14 +161,15 @@ class LiveSocket {
       return;
     }
     // A frame is one message, or a batch of messages in order.
-    for (const message of Array.isArray(frame) ? frame : [frame]) this.deliver(message as LiveMessage);
+    // (The server sends only its declared messages: the cast trusts our own server.)
+    for (const message of Array.isArray(frame) ? frame : [frame]) this.deliver(message as LiveServerMessage);
   }
 
-  private deliver(message: LiveMessage): void {
+  private deliver(message: LiveServerMessage): void {
     if (!message || typeof message.type !== "string") return;
     if (message.type === "TICK") return;
     for (const room of this.rooms) {
-      if (message.type === "JOINED" && !room.name && typeof message.room === "string") {
+      if (message.type === "JOINED" && !room.name) {
         if (!matches(room.target, message.room)) continue;
         room.name = message.room;
       } else if (message.type === "ERROR" && !message.room) {
@@ -185,7 +183,7 @@ class LiveSocket {
     }
   }
 
-  private setStatus(status: LiveStatus): void {
+  private setStatus(status: ConnectionStatus): void {
     this.status = status;
     for (const room of this.rooms) room.status?.(status);
   }

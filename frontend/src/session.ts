@@ -3,7 +3,8 @@
 import { reactive, readonly } from "vue";
 import type { Router } from "vue-router";
 
-import { type Account, api, messageOf } from "./api";
+import { client, messageOf, ok } from "./api";
+import type { AccountPublic as Account, TwoFactorChallenge } from "./generated/api";
 import { toast } from "./toast";
 
 interface SessionState {
@@ -14,12 +15,6 @@ interface SessionState {
   twoFactorSetupRequired: boolean;
 }
 
-/** A right password for an account with two-factor sign-in: send a code next. */
-export interface TwoFactorChallenge {
-  two_factor_required: true;
-  challenge: string;
-}
-
 const state = reactive<SessionState>({ user: null, loaded: false, twoFactorSetupRequired: false });
 let loading: Promise<Account | null> | null = null;
 
@@ -28,8 +23,7 @@ export const session = readonly(state);
 /** Ask the server who is signed in (once; `force` asks again). */
 export function loadSession(force = false): Promise<Account | null> {
   if (loading && !force) return loading;
-  loading = api
-    .get<{ user: Account | null; two_factor_setup_required: boolean }>("/api/auth/session")
+  loading = ok(client.GET("/api/auth/session"))
     .then(({ user, two_factor_setup_required }) => {
       state.user = user;
       state.twoFactorSetupRequired = two_factor_setup_required;
@@ -64,21 +58,21 @@ async function adoptNew(user: Account): Promise<Account> {
 
 /** The password step: the account, or a challenge to finish with `signInWithCode`. */
 export async function signIn(email: string, password: string): Promise<Account | TwoFactorChallenge> {
-  const answer = await api.post<Account | TwoFactorChallenge>("/api/auth/signin", { email, password });
+  const answer = await ok(client.POST("/api/auth/signin", { body: { email, password } }));
   return "two_factor_required" in answer ? answer : adoptNew(answer);
 }
 
 /** The second step of a two-factor sign-in: a code from the app or a recovery code. */
 export async function signInWithCode(challenge: string, code: string): Promise<Account> {
-  return adoptNew(await api.post<Account>("/api/auth/signin/2fa", { challenge, code }));
+  return adoptNew(await ok(client.POST("/api/auth/signin/2fa", { body: { challenge, code } })));
 }
 
 export async function signUp(name: string, email: string, password: string): Promise<Account> {
-  return adoptNew(await api.post<Account>("/api/auth/signup", { name, email, password }));
+  return adoptNew(await ok(client.POST("/api/auth/signup", { body: { name, email, password } })));
 }
 
 export async function signOut(): Promise<void> {
-  await api.post("/api/auth/signout");
+  await ok(client.POST("/api/auth/signout"));
   state.user = null;
   state.twoFactorSetupRequired = false;
   loading = Promise.resolve(null);

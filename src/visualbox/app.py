@@ -31,6 +31,7 @@ from visualbox.hub import MemoryHub
 from visualbox.runtime.runners import LocalRunner, SourceClient
 from visualbox.runtime.sandbox import SandboxUnavailable, get_sandbox
 from visualbox.runtime.supervisor import Supervisor
+from visualbox.schemas.server import HealthPublic
 from visualbox.services.builtin import publish_builtins
 from visualbox.services.live import Live
 from visualbox.services.mail import mailer_for
@@ -67,6 +68,13 @@ def _error(
     return JSONResponse(body, status_code=status)
 
 
+_REASONS = {
+    "extra_forbidden": "is not a field of this request (a typo, or a read-only field of an "
+    "answer such as frame): leave it out",
+}
+"""Plainer words than pydantic's for some validation errors, by error type."""
+
+
 def _field_name(loc: tuple[int | str, ...]) -> str:
     parts = list(loc)
     if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
@@ -84,7 +92,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = [FieldError(_field_name(tuple(e["loc"])), e["msg"]) for e in exc.errors()]
+        fields = [
+            FieldError(_field_name(tuple(e["loc"])), _REASONS.get(e["type"], e["msg"]))
+            for e in exc.errors()
+        ]
         return _error(422, "invalid", "The request is not valid.", fields)
 
     @app.exception_handler(StarletteHTTPException)
@@ -208,8 +219,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(public.router)
 
     @app.get("/api/health", tags=["server"])
-    def health() -> dict[str, Any]:
-        return {"ok": True, "version": __version__, "database": database.dialect}
+    def health() -> HealthPublic:
+        return HealthPublic(ok=True, version=__version__, database=database.dialect)
 
     openapi.install(app)  # declares the error shape of every operation
     web.install(app, frames_origin=settings.frames_origin)  # every GET no route takes

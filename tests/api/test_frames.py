@@ -245,12 +245,22 @@ def test_dashboards_and_their_public_view_carry_frame_urls(
     assert client.get(frames_by_id["w1"]).status_code == 200
     assert client.get(frames_by_id["w2"]).content.endswith(b"<p>working copy</p>")
 
-    # Answers carry `frame`; a client may send the widgets back with it, it is not stored.
+    # Answers carry `frame`, which is read-only: a save that sends it back is refused
+    # (naming the field), and a save without it keeps the widgets.
+    content = {k: dashboard[k] for k in ("name", "integrations", "widgets")}
+    refused = world.owner.http.put(
+        f"/api/dashboards/{dashboard['id']}", json={"revision": 1, **content}
+    )
+    assert refused.status_code == 422
+    problems = refused.json()["error"]["fields"]
+    assert {f["field"] for f in problems} == {"widgets[0].frame", "widgets[1].frame"}
+    assert problems[0]["reason"].startswith("is not a field of this request")
+    content["widgets"] = [{k: v for k, v in w.items() if k != "frame"} for w in content["widgets"]]
     saved = world.owner.http.put(
-        f"/api/dashboards/{dashboard['id']}",
-        json={"revision": 1, **{k: dashboard[k] for k in ("name", "integrations", "widgets")}},
+        f"/api/dashboards/{dashboard['id']}", json={"revision": 1, **content}
     )
     assert saved.status_code == 200, saved.text
+    assert all(w["frame"] for w in saved.json()["widgets"])
     exported = world.owner.http.get(f"/api/dashboards/{dashboard['id']}/export").json()
     assert "frame" not in json.dumps(exported)
 

@@ -330,7 +330,18 @@ def test_delete_module(make_account: Callable[..., Account]) -> None:
 
 
 def content_of(board: dict[str, Any]) -> dict[str, Any]:
-    return {k: board[k] for k in ("name", "settings", "integrations", "widgets")}
+    """A save's body from an answer: its content without the read-only ``frame`` and
+    ``withdrawn`` (a save that sends them is refused)."""
+
+    def writable(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in i.items() if k not in ("frame", "withdrawn")} for i in items]
+
+    return {
+        "name": board["name"],
+        "settings": board["settings"],
+        "integrations": writable(board["integrations"]),
+        "widgets": writable(board["widgets"]),
+    }
 
 
 def _dashboard_using(

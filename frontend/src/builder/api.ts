@@ -1,212 +1,143 @@
 // Typed calls of the dashboard builder, the public view and the module explorer
-// (docs/api/dashboards.md, sharing.md, registry.md, modules.md).
-import { api } from "../api";
+// (docs/api/dashboards.md, sharing.md, registry.md, modules.md). The shapes are the
+// server's, generated from its OpenAPI document (src/generated/api.ts).
+import { client, ok, send } from "../api";
 import { type ConfigField, parseSchema } from "../forms/config";
-import type { DashboardSummary } from "../home/dashboards";
+import type {
+  DashboardPatch,
+  DashboardPublic,
+  IntegrationChange,
+  IntegrationInstance,
+  ModulePublic,
+  paths,
+} from "../generated/api";
 
+export type {
+  DashboardSettingsPublic,
+  IntegrationInstance,
+  WidgetInstance,
+  IntegrationPublic,
+  ModulePublic,
+  PublicDashboard,
+  RegistryModulePublic,
+  SearchItem,
+  SearchPage,
+  SharingPublic,
+  ShadowPublic,
+  VersionPublic,
+  VersionSummary,
+  WidgetPublic,
+} from "../generated/api";
 export type { ConfigField };
+export type { ConfigValues } from "../forms/config";
 
-export interface Shadow {
-  opacity: number;
-  radius: number;
+/** The whole dashboard as its owner sees it: its summary and its content. */
+export type Dashboard = DashboardPublic;
+export type ModuleKind = ModulePublic["kind"];
+export type Runtime = NonNullable<ModulePublic["runtime"]>;
+/** The parts of a dashboard a patch replaces (the revision is added by `patch`). */
+export type DashboardParts = Omit<DashboardPatch, "revision">;
+export type SearchQuery = NonNullable<paths["/api/registry/search"]["get"]["parameters"]["query"]>;
+
+/** An item as a save sends it: without the read-only `frame` and `withdrawn` of answers
+ *  (the server refuses them). */
+function writable<T extends object>(item: T): T {
+  const { frame: _frame, withdrawn: _withdrawn, ...rest } = item as T & { frame?: unknown; withdrawn?: unknown };
+  return rest as T;
 }
 
-export interface DashboardSettings {
-  background: string | null;
-  radius: number;
-  shadow: Shadow;
-}
-
-export type ConfigValues = Record<string, unknown>;
-
-export interface IntegrationInstance {
-  id: string;
-  module_id: string;
-  version: string;
-  label: string;
-  config: ConfigValues;
-  keep_running: boolean;
-  /** Why its module or version was withdrawn (read-only; absent when it was not). */
-  withdrawn?: string | null;
-}
-
-export interface WidgetInstance {
-  id: string;
-  module_id: string;
-  version: string;
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-  config: ConfigValues;
-  source: string | null;
-  background: string | null;
-  hide_until_data: boolean;
-  title: string | null;
-  /** The URL its sandboxed iframe loads (read-only; null when the module is gone). */
-  frame?: string | null;
-  /** Why its module or version was withdrawn (read-only; absent when it was not). */
-  withdrawn?: string | null;
-}
-
-/** The whole dashboard: its summary (as the list shows it) and its content. */
-export interface Dashboard extends DashboardSummary {
-  settings: DashboardSettings;
-  integrations: IntegrationInstance[];
-  widgets: WidgetInstance[];
-  share_url: string | null;
-}
-
-export interface DashboardPatch {
-  name?: string;
-  settings?: DashboardSettings;
-  integrations?: IntegrationInstance[];
-  widgets?: WidgetInstance[];
-}
-
-export interface IntegrationChange {
-  label?: string;
-  version?: string;
-  config?: ConfigValues;
-  keep_running?: boolean;
-}
-
-export interface Sharing {
-  public: boolean;
-  listed: boolean;
-  token: string | null;
-  url: string | null;
-}
-
-export interface PublicWidget extends Omit<WidgetInstance, "frame"> {
-  frame: string | null;
-}
-
-export interface PublicDashboard {
-  name: string;
-  settings: DashboardSettings;
-  integrations: { id: string; label: string }[];
-  widgets: PublicWidget[];
-  data: Record<string, unknown>;
-  updated_at: string;
-}
-
-export type ModuleKind = "integration" | "widget";
-
-export interface SearchItem {
-  id: string;
-  name: string;
-  description: string | null;
-  kind: ModuleKind;
-  runtime: string | null;
-  tags: string[];
-  cover: string | null;
-  owner_name: string;
-  latest_version: string | null;
-  published_at: string | null;
-  forks: number;
-  uses: number;
-}
-
-export interface SearchPage {
-  items: SearchItem[];
-  total: number;
-  page: number;
-  per_page: number;
-}
-
-export interface SearchQuery {
-  q?: string;
-  kind?: ModuleKind | "";
-  runtime?: string;
-  sort?: "relevance" | "popularity" | "recent";
-  page?: number;
-  per_page?: number;
-}
-
-export interface VersionSummary {
-  version: string;
-  yanked: boolean;
-  created_at: string;
-  changelog: string | null;
-  /** Withdrawn for good: its files are gone; `withdrawn_reason` says why. */
-  withdrawn: boolean;
-  withdrawn_reason: string | null;
-  withdrawn_at: string | null;
-}
-
-export interface RegistryModule extends SearchItem {
-  versions: VersionSummary[];
-  forked_from: { module_id: string; version: string } | null;
-}
-
-export interface ModuleVersion {
-  module_id: string;
-  version: string;
-  yanked: boolean;
-  created_at: string;
-  changelog: string | null;
-  runtime: string | null;
-  readme: string;
-  config_schema: unknown[];
-  /** visualbox.json as published; `sample` is the module's example data, if any. */
-  manifest?: { sample?: unknown };
-}
-
-export interface MyModule {
-  id: string;
-  name: string;
-  kind: ModuleKind;
-  runtime: string | null;
-  description: string | null;
-  tags: string[];
-  cover: string | null;
-  latest_version: string | null;
-  updated_at: string;
-}
-
-const enc = encodeURIComponent;
-const dash = (id: string) => `/api/dashboards/${enc(id)}`;
-const reg = (id: string) => `/api/registry/modules/${enc(id)}`;
+const dash = (id: string) => ({ dashboard_id: id });
+const reg = (id: string) => ({ module_id: id });
 
 export const dashboardApi = {
-  get: (id: string) => api.get<Dashboard>(dash(id)),
-  patch: (id: string, revision: number, parts: DashboardPatch) =>
-    api.patch<Dashboard>(dash(id), { revision, ...parts }),
-  addIntegration: (id: string, revision: number, instance: Partial<IntegrationInstance>) =>
-    api.post<Dashboard>(`${dash(id)}/integrations`, { revision, instance }),
-  changeIntegration: (id: string, revision: number, instance: string, change: IntegrationChange) =>
-    api.patch<Dashboard>(`${dash(id)}/integrations/${enc(instance)}`, { revision, ...change }),
+  get: (id: string) => ok(client.GET("/api/dashboards/{dashboard_id}", { params: { path: dash(id) } })),
+  patch: (id: string, revision: number, parts: DashboardParts) =>
+    ok(
+      client.PATCH("/api/dashboards/{dashboard_id}", {
+        params: { path: dash(id) },
+        body: {
+          revision,
+          ...parts,
+          integrations: parts.integrations?.map(writable),
+          widgets: parts.widgets?.map(writable),
+        },
+      }),
+    ),
+  addIntegration: (id: string, revision: number, instance: IntegrationInstance) =>
+    ok(
+      client.POST("/api/dashboards/{dashboard_id}/integrations", {
+        params: { path: dash(id) },
+        body: { revision, instance },
+      }),
+    ),
+  changeIntegration: (
+    id: string,
+    revision: number,
+    instance: string,
+    change: Omit<IntegrationChange, "revision">,
+  ) =>
+    ok(
+      client.PATCH("/api/dashboards/{dashboard_id}/integrations/{instance_id}", {
+        params: { path: { dashboard_id: id, instance_id: instance } },
+        body: { revision, ...change },
+      }),
+    ),
   removeIntegration: (id: string, revision: number, instance: string) =>
-    api.delete<Dashboard>(`${dash(id)}/integrations/${enc(instance)}?revision=${revision}`),
-  sharing: (id: string) => api.get<Sharing>(`${dash(id)}/sharing`),
+    ok(
+      client.DELETE("/api/dashboards/{dashboard_id}/integrations/{instance_id}", {
+        params: { path: { dashboard_id: id, instance_id: instance }, query: { revision } },
+      }),
+    ),
+  sharing: (id: string) =>
+    ok(client.GET("/api/dashboards/{dashboard_id}/sharing", { params: { path: dash(id) } })),
   share: (id: string, change: { public: boolean; listed?: boolean }) =>
-    api.post<Sharing>(`${dash(id)}/sharing`, change),
-  regenerate: (id: string) => api.post<Sharing>(`${dash(id)}/sharing/regenerate`),
-  publicView: (token: string) => api.get<PublicDashboard>(`/api/public/dashboards/${enc(token)}`),
+    ok(client.POST("/api/dashboards/{dashboard_id}/sharing", { params: { path: dash(id) }, body: change })),
+  regenerate: (id: string) =>
+    ok(client.POST("/api/dashboards/{dashboard_id}/sharing/regenerate", { params: { path: dash(id) } })),
+  publicView: (token: string) =>
+    ok(client.GET("/api/public/dashboards/{token}", { params: { path: { token } } })),
 };
 
 export const registryApi = {
   search: (query: SearchQuery, signal?: AbortSignal) =>
-    api.get<SearchPage>("/api/registry/search", { ...query }, signal),
-  module: (id: string) => api.get<RegistryModule>(reg(id)),
+    ok(client.GET("/api/registry/search", { params: { query }, signal })),
+  module: (id: string) => ok(client.GET("/api/registry/modules/{module_id}", { params: { path: reg(id) } })),
   version: (id: string, version: string) =>
-    api.get<ModuleVersion>(`${reg(id)}/versions/${enc(version)}`),
+    ok(
+      client.GET("/api/registry/modules/{module_id}/versions/{version}", {
+        params: { path: { module_id: id, version } },
+      }),
+    ),
   frame: (id: string, version: string) =>
-    api.get<{ url: string }>(`${reg(id)}/versions/${enc(version)}/frame`),
+    ok(
+      client.GET("/api/registry/modules/{module_id}/versions/{version}/frame", {
+        params: { path: { module_id: id, version } },
+      }),
+    ),
   fork: (id: string, version?: string) =>
-    api.post<MyModule>(`${reg(id)}/fork`, version ? { version } : {}),
-  myModules: (kind?: ModuleKind) => api.get<MyModule[]>("/api/modules", kind ? { kind } : undefined),
-  myModule: (id: string) => api.get<MyModule>(`/api/modules/${enc(id)}`),
+    ok(
+      client.POST("/api/registry/modules/{module_id}/fork", {
+        params: { path: reg(id) },
+        body: version ? { version } : {},
+      }),
+    ),
+  myModules: (kind?: ModuleKind) => ok(client.GET("/api/modules", { params: { query: { kind } } })),
+  myModule: (id: string) => ok(client.GET("/api/modules/{module_id}", { params: { path: reg(id) } })),
   /** The working copy's config.json (an owner's module used as `working`). */
   workingConfig: async (id: string): Promise<ConfigField[]> => {
-    return parseSchema(await api.get<unknown>(`/api/modules/${enc(id)}/files/config.json`));
+    const file = await send("GET", `/api/modules/${encodeURIComponent(id)}/files/config.json`);
+    return parseSchema(await file.json());
   },
+  /** The working copy's README.md, or "" when it has none. */
   workingReadme: async (id: string): Promise<string> => {
-    const response = await fetch(`/api/modules/${enc(id)}/files/README.md`, {
-      credentials: "same-origin",
-    });
-    return response.ok ? response.text() : "";
+    try {
+      const file = await send("GET", `/api/modules/${encodeURIComponent(id)}/files/README.md`, {
+        headers: { Accept: "*/*" },
+      });
+      return await file.text();
+    } catch {
+      return "";
+    }
   },
 };
 

@@ -4,7 +4,7 @@
 import { computed, ref } from "vue";
 
 import { ApiError } from "../api";
-import { type Dashboard, type DashboardPatch, type WidgetInstance, dashboardApi } from "./api";
+import { type Dashboard, type DashboardParts, type WidgetPublic, dashboardApi } from "./api";
 
 export type SaveState = "idle" | "pending" | "saving" | "saved" | "error";
 
@@ -90,7 +90,7 @@ export function useDashboardEditor(id: string) {
     return step;
   }
 
-  function patch(parts: DashboardPatch): Promise<Dashboard | undefined> {
+  function patch(parts: DashboardParts): Promise<Dashboard | undefined> {
     return save((revision) => dashboardApi.patch(id, revision, parts));
   }
 
@@ -129,7 +129,7 @@ export function useDashboardEditor(id: string) {
   }
 
   /** The widgets list with one widget replaced (or added, or removed with `null`). */
-  function widgetsWith(widgetId: string, next: WidgetInstance | null): WidgetInstance[] {
+  function widgetsWith(widgetId: string, next: WidgetPublic | null): WidgetPublic[] {
     const list = dashboard.value?.widgets ?? [];
     if (next && !list.some((w) => w.id === widgetId)) return [...list, next];
     return list.flatMap((w) => (w.id === widgetId ? (next ? [next] : []) : [w]));

@@ -1,11 +1,16 @@
 // A dashboard room of the live service, as reactive state for the builder and the public
 // view: the data model `{instanceId: lastOutput}`, each instance's state, and (for the
 // owner) its recent log lines. Protocol: docs/live.md; client: ../live.ts.
-import { onBeforeUnmount, reactive, ref, shallowRef } from "vue";
+//
+// The data model is held without deep proxies: each instance's value is the object the
+// message brought, replaced whole by the next OUTPUT (only the top level is reactive),
+// so it goes to a widget frame as it is, with no copy and no proxy per update.
+import { onBeforeUnmount, reactive, ref, shallowReactive, shallowRef } from "vue";
 
-import { type JoinTarget, type LiveMessage, type LiveRoom, type LiveStatus, joinRoom } from "../live";
+import type { InstanceState as ServerState } from "../generated/api";
+import { type ConnectionStatus, type JoinTarget, type LiveRoom, type LiveServerMessage, joinRoom } from "../live";
 
-export type InstanceStateName = "not started" | "preparing" | "running" | "exited" | "stopped";
+export type InstanceStateName = "not started" | ServerState;
 
 export interface InstanceState {
   state: InstanceStateName;
@@ -29,17 +34,11 @@ export interface LiveDataOptions {
   onError?: (message: string) => void;
 }
 
-function stateOf(value: unknown): InstanceStateName {
-  return value === "preparing" || value === "running" || value === "exited" || value === "stopped"
-    ? value
-    : "not started";
-}
-
 export function useLiveData(target: JoinTarget, options: LiveDataOptions = {}) {
-  const data = reactive<Record<string, unknown>>({});
+  const data = shallowReactive<Record<string, unknown>>({});
   const states = reactive<Record<string, InstanceState>>({});
   const logs = reactive<Record<string, LogLine[]>>({});
-  const status = ref<LiveStatus>("connecting");
+  const status = ref<ConnectionStatus>("connecting");
   const joined = ref(false);
   const room = shallowRef<LiveRoom | null>(null);
   let counter = 0;
@@ -50,55 +49,44 @@ export function useLiveData(target: JoinTarget, options: LiveDataOptions = {}) {
     if (lines.length > MAX_LOG_LINES) lines.splice(0, lines.length - MAX_LOG_LINES);
   }
 
-  function onMessage(m: LiveMessage): void {
-    const instance = typeof m.instance === "string" ? m.instance : "";
+  function onMessage(m: LiveServerMessage): void {
     switch (m.type) {
       case "JOINED": {
         joined.value = true;
-        const instances = (m.instances ?? {}) as Record<string, Record<string, unknown>>;
-        for (const key of Object.keys(data)) if (!(key in instances)) delete data[key];
-        for (const [id, info] of Object.entries(instances)) {
-          if ("data" in info) data[id] = info.data;
-          states[id] = { state: stateOf(info.state), detail: String(info.detail ?? ""), code: null };
+        for (const key of Object.keys(data)) if (!(key in m.instances)) delete data[key];
+        for (const [id, info] of Object.entries(m.instances)) {
+          if (info.at != null) data[id] = info.data;
+          states[id] = { state: info.state, detail: info.detail, code: null };
         }
-        for (const line of Array.isArray(m.logs) ? (m.logs as LiveMessage[]) : []) {
-          if (typeof line.instance === "string") {
-            addLog(line.instance, String(line.status ?? ""), String(line.data ?? ""), line.at as string);
-          }
-        }
+        for (const line of m.logs) addLog(line.instance, line.status, line.data);
         break;
       }
       case "OUTPUT":
-        if (instance) data[instance] = m.data;
+        data[m.instance] = m.data;
         break;
       case "INIT":
-        if (instance) states[instance] = { state: "running", detail: "", code: null };
+        states[m.instance] = { state: "running", detail: "", code: null };
         break;
       case "STATE":
-        if (instance) {
-          const detail = [m.detail, m.reason].filter((p) => typeof p === "string" && p).join(" — ");
-          states[instance] = {
-            state: stateOf(m.state),
-            detail,
-            code: typeof m.code === "number" ? m.code : null,
-          };
-        }
+        states[m.instance] = {
+          state: m.state,
+          detail: [m.detail, m.reason].filter((p) => p).join(" — "),
+          code: m.code ?? null,
+        };
         break;
       case "STATUS":
-        if (instance) addLog(instance, String(m.status ?? ""), String(m.data ?? ""));
+        addLog(m.instance, m.status, m.data);
         break;
       case "REMOVED":
-        delete data[instance];
-        delete states[instance];
-        delete logs[instance];
+        delete data[m.instance];
+        delete states[m.instance];
+        delete logs[m.instance];
         break;
       case "DASHBOARD":
-        if (typeof m.revision === "number") options.onDashboard?.(m.revision);
-        break;
-      case "DROPPED":
+        options.onDashboard?.(m.revision);
         break;
       case "ERROR":
-        options.onError?.(String(m.message ?? "The live service refused a request."));
+        options.onError?.(m.message);
         break;
     }
   }

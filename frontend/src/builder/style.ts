@@ -1,7 +1,7 @@
 // How a widget's box looks: its own background, the dashboard's radius and shadow.
-import type { DashboardSettings } from "./api";
+import type { DashboardSettingsPublic } from "./api";
 
-export function boxStyle(settings: DashboardSettings, background: string | null): Record<string, string> {
+export function boxStyle(settings: DashboardSettingsPublic, background: string | null): Record<string, string> {
   const { radius, shadow } = settings;
   return {
     background: background ?? "var(--surface)",
@@ -11,6 +11,6 @@ export function boxStyle(settings: DashboardSettings, background: string | null)
 }
 
 /** The page behind the grid. */
-export function pageStyle(settings: DashboardSettings): Record<string, string> {
+export function pageStyle(settings: DashboardSettingsPublic): Record<string, string> {
   return settings.background ? { background: settings.background } : {};
 }

@@ -18,6 +18,11 @@ describe("config.json in the web app", () => {
     expect(parseSchema({ not: "an array" })).toEqual([]);
   });
 
+  it("reads a working copy's file in the server's normalised shape (help is description)", () => {
+    const [field] = parseSchema([{ type: "text", name: "city", help: "Where you are." }]);
+    expect(field).toEqual({ type: "text", name: "city", label: "city", default: null, required: false, description: "Where you are." });
+  });
+
   it("starts from the defaults, falsy ones kept; a switch without one is false", () => {
     const schema = parseSchema([
       { type: "switch", name: "on", label: "On" },

@@ -1,52 +1,30 @@
 // A module's config.json as the web app reads it: the field types of
 // src/visualbox/modules/config_schema.py (docs/modules.md), their default values,
 // the stored-secret marker, and the values to send back.
+import type { ConfigFieldPublic, SelectOptionPublic } from "../generated/api";
 
-export type FieldType =
-  | "text"
-  | "password"
-  | "textarea"
-  | "number"
-  | "color"
-  | "switch"
-  | "slider"
-  | "select"
-  | "date";
+/** One entry of config.json, as the server normalised it (the registry's answers) or as
+ *  `parseSchema` reads it from a working copy's file. */
+export type ConfigField = ConfigFieldPublic;
+export type FieldType = ConfigField["type"];
+export type SelectOption = SelectOptionPublic;
+export type Scalar = SelectOption["value"];
 
-export const FIELD_TYPES: readonly FieldType[] = [
-  "text",
-  "password",
-  "textarea",
-  "number",
-  "color",
-  "switch",
-  "slider",
-  "select",
-  "date",
-];
+// Every field type the server knows: the compiler refuses this object when the server's
+// list (the generated FieldType) gains or loses one.
+const KNOWN_TYPES: Record<FieldType, true> = {
+  text: true,
+  password: true,
+  textarea: true,
+  number: true,
+  color: true,
+  switch: true,
+  slider: true,
+  select: true,
+  date: true,
+};
 
-export type Scalar = string | number | boolean;
-
-export interface SelectOption {
-  label: string;
-  value: Scalar;
-}
-
-/** One entry of config.json (as the server normalised it, or as written in the file). */
-export interface ConfigField {
-  type: FieldType;
-  name: string;
-  label: string;
-  default?: unknown;
-  required?: boolean;
-  description?: string | null;
-  help?: string | null;
-  placeholder?: string | null;
-  options?: SelectOption[] | null;
-  min?: number | null;
-  max?: number | null;
-  step?: number | null;
-}
+export const FIELD_TYPES = Object.keys(KNOWN_TYPES) as readonly FieldType[];
 
 /** What the server sends instead of a stored password value. */
 export interface SecretMarker {
@@ -81,10 +59,16 @@ export function parseSchema(document: unknown): ConfigField[] {
     if (!isRecord(entry) || typeof entry.name !== "string" || typeof entry.type !== "string") continue;
     const type = entry.type.toLowerCase() as FieldType;
     if (!FIELD_TYPES.includes(type)) continue;
+    const { help, ...rest } = entry;
+    const description = typeof entry.description === "string" ? entry.description : help;
     fields.push({
-      ...(entry as unknown as ConfigField),
+      ...(rest as unknown as ConfigField),
       type,
       label: typeof entry.label === "string" && entry.label ? entry.label : entry.name,
+      default: entry.default ?? null,
+      required: entry.required === true,
+      // `help` is the original VisualBox's name of `description` (the server reads both).
+      ...(typeof description === "string" ? { description } : {}),
     });
   }
   return fields;

@@ -1,31 +1,25 @@
 // The signed-in user's dashboards as the list page handles them.
-import { api } from "../api";
+import { client, ok } from "../api";
+import type { DashboardExport, DashboardSummary } from "../generated/api";
 
-export interface DashboardSummary {
-  id: string;
-  name: string;
-  revision: number;
-  public: boolean;
-  listed: boolean;
-  created_at: string;
-  updated_at: string;
-}
+export type { DashboardSummary };
 
-const base = "/api/dashboards";
-const one = (id: string) => `${base}/${encodeURIComponent(id)}`;
+const one = (d: DashboardSummary) => ({ params: { path: { dashboard_id: d.id } } });
 
 export const dashboards = {
-  list: () => api.get<DashboardSummary[]>(base),
-  create: (name: string) => api.post<DashboardSummary>(base, { name }),
+  list: () => ok(client.GET("/api/dashboards")),
+  create: (name: string) => ok(client.POST("/api/dashboards", { body: { name } })),
   rename: (d: DashboardSummary, name: string) =>
-    api.patch<DashboardSummary>(one(d.id), { revision: d.revision, name }),
-  duplicate: (d: DashboardSummary) => api.post<DashboardSummary>(`${one(d.id)}/duplicate`),
-  remove: (d: DashboardSummary) => api.delete(one(d.id)),
-  exportOf: (d: DashboardSummary) => api.get<Record<string, unknown>>(`${one(d.id)}/export`),
-  importFrom: (document: unknown) => api.post<DashboardSummary>(`${base}/import`, document),
+    ok(client.PATCH("/api/dashboards/{dashboard_id}", { ...one(d), body: { revision: d.revision, name } })),
+  duplicate: (d: DashboardSummary) => ok(client.POST("/api/dashboards/{dashboard_id}/duplicate", one(d))),
+  remove: (d: DashboardSummary) => ok(client.DELETE("/api/dashboards/{dashboard_id}", one(d))),
+  exportOf: (d: DashboardSummary) => ok(client.GET("/api/dashboards/{dashboard_id}/export", one(d))),
+  /** A file the user picked: the server checks it (422 names what is wrong). */
+  importFrom: (document: unknown) =>
+    ok(client.POST("/api/dashboards/import", { body: document as DashboardExport })),
   /** A new dashboard from a sample of built-in modules (docs/builtin.md). */
   fromSample: (name: string) =>
-    api.post<DashboardSummary>(`${base}/samples/${encodeURIComponent(name)}`),
+    ok(client.POST("/api/dashboards/samples/{name}", { params: { path: { name } } })),
 };
 
 /** The live sample: a simulated device shown by the built-in widgets. */

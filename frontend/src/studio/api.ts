@@ -1,126 +1,90 @@
 // The typed calls of the module studio: working copies (docs/api/modules.md) and
-// their published versions (docs/api/registry.md).
-import { type FieldProblem, api, send } from "../api";
+// their published versions (docs/api/registry.md). The shapes are the server's,
+// generated from its OpenAPI document (src/generated/api.ts).
+import { type FieldProblem, client, ok, send } from "../api";
+import type { ModuleKind, Runtime } from "../builder/api";
+import type {
+  CheckPublic,
+  FilePublic,
+  ModuleCreate,
+  ModulePublic,
+  ModuleUpdate,
+  ProblemPublic,
+} from "../generated/api";
 
-export type ModuleKind = "integration" | "widget";
-export type Runtime = "python" | "node" | "go";
-
-export interface Module {
-  id: string;
-  name: string;
-  kind: ModuleKind;
-  runtime: Runtime | null;
-  description: string;
-  tags: string[];
-  cover: string | null;
-  owner_id: string;
-  forked_from: { module_id: string; version: string } | null;
-  latest_version: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface FileEntry {
-  path: string;
-  size: number;
-  sha256: string | null;
-  is_folder: boolean;
-}
-
-export interface Problem {
-  file: string;
-  field: string;
-  reason: string;
-}
-
-export interface Check {
-  ok: boolean;
-  problems: Problem[];
-}
-
-export interface VersionSummary {
-  version: string;
-  yanked: boolean;
-  created_at: string;
-  changelog: string;
-  /** Withdrawn for good: its files are gone; `withdrawn_reason` says why. */
-  withdrawn: boolean;
-  withdrawn_reason: string | null;
-  withdrawn_at: string | null;
-}
-
-/** The dashboards that use a module (or depend on one of its versions). */
-export interface ModuleUsage {
-  dashboards: number;
-  own_dashboards: number;
-  other_users: number;
-}
-
-export interface RegistryPage {
-  id: string;
-  latest_version: string | null;
-  versions: VersionSummary[];
-}
-
-export interface ModuleChanges {
-  name?: string;
-  description?: string | null;
-  tags?: string[];
-  cover?: string | null;
-}
-
+export type { ModuleKind, Runtime };
+export type { ModuleUsage, RegistryModulePublic, VersionSummary } from "../generated/api";
+export type Module = ModulePublic;
+export type FileEntry = FilePublic;
+export type Problem = ProblemPublic;
+export type Check = CheckPublic;
+export type ModuleChanges = ModuleUpdate;
 export type { FieldProblem };
 
 const enc = encodeURIComponent;
-const one = (id: string) => `/api/modules/${enc(id)}`;
+const one = (id: string) => ({ params: { path: { module_id: id } } });
+const version = (id: string, v: string) => ({ params: { path: { module_id: id, version: v } } });
 /** A module path in a URL: each segment encoded, the slashes kept. */
-const filePath = (id: string, path: string) => `${one(id)}/files/${path.split("/").map(enc).join("/")}`;
+const filePath = (id: string, path: string) =>
+  `/api/modules/${enc(id)}/files/${path.split("/").map(enc).join("/")}`;
 
 export const modulesApi = {
-  list: (kind?: ModuleKind) => api.get<Module[]>("/api/modules", { kind }),
-  create: (body: { name: string; kind: ModuleKind; runtime?: Runtime; template: boolean }) =>
-    api.post<Module>("/api/modules", body),
-  get: (id: string) => api.get<Module>(one(id)),
-  update: (id: string, changes: ModuleChanges) => api.patch<Module>(one(id), changes),
+  list: (kind?: ModuleKind) => ok(client.GET("/api/modules", { params: { query: { kind } } })),
+  create: (body: ModuleCreate) => ok(client.POST("/api/modules", { body })),
+  get: (id: string) => ok(client.GET("/api/modules/{module_id}", one(id))),
+  update: (id: string, changes: ModuleChanges) =>
+    ok(client.PATCH("/api/modules/{module_id}", { ...one(id), body: changes })),
   /** Delete; `confirm` is needed while dashboards use it (409 `in_use` otherwise). */
-  remove: (id: string, confirm = false) => api.delete(confirm ? `${one(id)}?confirm=true` : one(id)),
+  remove: (id: string, confirm = false) =>
+    ok(
+      client.DELETE("/api/modules/{module_id}", {
+        params: { path: { module_id: id }, query: confirm ? { confirm } : {} },
+      }),
+    ),
   usage: (id: string, version?: string) =>
-    api.get<ModuleUsage>(`${one(id)}/usage`, version ? { version } : undefined),
+    ok(
+      client.GET("/api/modules/{module_id}/usage", {
+        params: { path: { module_id: id }, query: { version } },
+      }),
+    ),
 
-  files: (id: string) => api.get<FileEntry[]>(`${one(id)}/files`),
+  files: (id: string) => ok(client.GET("/api/modules/{module_id}/files", one(id))),
   /** The raw bytes of one file. */
   readFile: async (id: string, path: string): Promise<ArrayBuffer> =>
     (await send("GET", filePath(id, path), { headers: { Accept: "*/*" } })).arrayBuffer(),
   writeFile: async (id: string, path: string, content: BodyInit): Promise<FileEntry> =>
     (await send("PUT", filePath(id, path), {
-      raw: content,
+      body: content,
       headers: { "Content-Type": "application/octet-stream" },
     })).json() as Promise<FileEntry>,
   deletePath: (id: string, path: string) => send("DELETE", filePath(id, path)).then(() => undefined),
-  makeFolder: (id: string, path: string) => api.post<FileEntry>(`${one(id)}/folders`, { path }),
+  makeFolder: (id: string, path: string) =>
+    ok(client.POST("/api/modules/{module_id}/folders", { ...one(id), body: { path } })),
   rename: (id: string, from: string, to: string) =>
-    api.post<FileEntry[]>(`${one(id)}/rename`, { from, to }),
+    ok(client.POST("/api/modules/{module_id}/rename", { ...one(id), body: { from, to } })),
 
   importArchive: async (id: string, zip: Blob): Promise<FileEntry[]> =>
-    (await send("PUT", `${one(id)}/archive`, {
-      raw: zip,
+    (await send("PUT", `/api/modules/${enc(id)}/archive`, {
+      body: zip,
       headers: { "Content-Type": "application/zip" },
     })).json() as Promise<FileEntry[]>,
   /** Where the browser downloads the working copy as a ZIP. */
-  archiveUrl: (id: string) => `${one(id)}/archive`,
-  check: (id: string) => api.get<Check>(`${one(id)}/check`),
-  frame: (id: string) => api.post<{ url: string }>(`${one(id)}/frame`),
+  archiveUrl: (id: string) => `/api/modules/${enc(id)}/archive`,
+  check: (id: string) => ok(client.GET("/api/modules/{module_id}/check", one(id))),
+  frame: (id: string) => ok(client.POST("/api/modules/{module_id}/frame", one(id))),
 
-  publish: (id: string, version: string, changelog: string) =>
-    api.post<VersionSummary>(`${one(id)}/versions`, { version, changelog }),
-  registryPage: (id: string) => api.get<RegistryPage>(`/api/registry/modules/${enc(id)}`),
-  yank: (id: string, version: string) =>
-    api.post(`/api/registry/modules/${enc(id)}/versions/${enc(version)}/yank`),
-  withdraw: (id: string, version: string, reason: string, confirm: boolean) =>
-    api.post<VersionSummary>(`/api/registry/modules/${enc(id)}/versions/${enc(version)}/withdraw`, {
-      reason,
-      confirm,
-    }),
+  publish: (id: string, v: string, changelog: string) =>
+    ok(client.POST("/api/modules/{module_id}/versions", { ...one(id), body: { version: v, changelog } })),
+  registryPage: (id: string) => ok(client.GET("/api/registry/modules/{module_id}", one(id))),
+  yank: (id: string, v: string) =>
+    ok(client.POST("/api/registry/modules/{module_id}/versions/{version}/yank", version(id, v))),
+  withdraw: (id: string, v: string, reason: string, confirm: boolean) =>
+    ok(
+      client.POST("/api/registry/modules/{module_id}/versions/{version}/withdraw", {
+        ...version(id, v),
+        body: { reason, confirm },
+      }),
+    ),
   fork: (id: string, body: { version?: string; name?: string } = {}) =>
-    api.post<Module>(`/api/registry/modules/${enc(id)}/fork`, body),
+    ok(client.POST("/api/registry/modules/{module_id}/fork", { ...one(id), body })),
 };

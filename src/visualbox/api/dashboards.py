@@ -5,7 +5,7 @@ Owner only: another user's dashboard, administrators' included, answers 404.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
@@ -17,12 +17,14 @@ from visualbox.schemas.dashboards import (
     DashboardExport,
     DashboardPatch,
     DashboardPublic,
-    DashboardSettings,
+    DashboardSettingsPublic,
     DashboardSummary,
     DashboardUpdate,
     IntegrationAdd,
     IntegrationChange,
+    IntegrationPublic,
     SamplePublic,
+    WidgetPublic,
 )
 from visualbox.services import dashboards, frames, registry, samples
 from visualbox.services.secrets import SecretBox
@@ -51,17 +53,19 @@ def dashboard_public(
         listed=dashboard.listed,
         created_at=dashboard.created_at,
         updated_at=dashboard.updated_at,
-        settings=DashboardSettings.model_validate(document["settings"]),
-        integrations=[_withdrawn(i, gone) for i in document["integrations"]],
+        settings=DashboardSettingsPublic.model_validate(document["settings"]),
+        integrations=[
+            IntegrationPublic.model_validate({**i, "withdrawn": gone.get(i["id"])})
+            for i in document["integrations"]
+        ],
         widgets=[
-            _withdrawn({**w, "frame": frame_urls.get(w["id"])}, gone) for w in document["widgets"]
+            WidgetPublic.model_validate(
+                {**w, "frame": frame_urls.get(w["id"]), "withdrawn": gone.get(w["id"])}
+            )
+            for w in document["widgets"]
         ],
         share_url=settings.public_url + share_path(token) if token else None,
     )
-
-
-def _withdrawn(item: dict[str, Any], gone: dict[str, str]) -> dict[str, Any]:
-    return {**item, "withdrawn": gone[item["id"]]} if item["id"] in gone else item
 
 
 @router.get("")
@@ -180,8 +184,9 @@ def duplicate_dashboard(
 
 
 @router.get("/{dashboard_id}/export")
-def export_dashboard(dashboard_id: str, db: SessionDep, user: CurrentUser) -> dict[str, Any]:
-    return dashboards.export_dashboard(db, user, dashboard_id)
+def export_dashboard(dashboard_id: str, db: SessionDep, user: CurrentUser) -> DashboardExport:
+    """The portable document ``POST /api/dashboards/import`` takes back."""
+    return DashboardExport.model_validate(dashboards.export_dashboard(db, user, dashboard_id))
 
 
 @router.post("/{dashboard_id}/integrations", status_code=201)

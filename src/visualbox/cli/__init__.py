@@ -1,4 +1,4 @@
-"""The ``visualbox`` command line: one file per noun (``serve``, ``module``)."""
+"""The ``visualbox`` command line: one file per noun (``serve``, ``module``, ``openapi``)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ def main() -> None:
 
 def _register() -> None:
     from visualbox.cli.module import module
+    from visualbox.cli.openapi import openapi
     from visualbox.cli.serve import serve
 
     main.add_command(module)
+    main.add_command(openapi)
     main.add_command(serve)
 
 

@@ -59,6 +59,8 @@ class TwoFactorChallenge(BaseModel):
     session yet; send ``challenge`` with a code to ``POST /api/auth/signin/2fa``
     within five minutes."""
 
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     two_factor_required: Literal[True] = True
     challenge: str
 
@@ -155,7 +157,9 @@ class ApiTokenCreate(_Input):
 
 
 class AccountPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_serialization_defaults_required=True
+    )
 
     id: str
     name: str
@@ -170,6 +174,8 @@ class SessionPublic(BaseModel):
     """``GET /api/auth/session``: the signed-in account, or ``null``;
     ``two_factor_setup_required`` when it may do nothing but set up two-factor sign-in
     (an administrator where ACCOUNTS__REQUIRE_2FA_FOR_ADMINS is on)."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
     user: AccountPublic | None
     two_factor_setup_required: bool = False

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 Name = Annotated[
     str,
@@ -14,3 +14,9 @@ Name = Annotated[
 ]
 """A display name (account, module, dashboard): 1-100 characters, no control
 characters (PostgreSQL cannot store NUL, and line breaks have no place in a name)."""
+
+
+def omitted_when_none(description: str | None = None) -> Any:
+    """A response field left out of the answer when it is ``None``: optional in the
+    OpenAPI document, so generated clients see ``field?: T``."""
+    return Field(None, exclude_if=lambda value: value is None, description=description)

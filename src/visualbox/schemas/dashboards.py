@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from visualbox.db.base import as_utc
-from visualbox.schemas.common import Name
+from visualbox.schemas.common import Name, omitted_when_none
 
 GRID_COLUMNS = 24
 HEX_COLOUR = r"^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$"
@@ -25,7 +25,14 @@ EXPORT_VERSION = 1
 
 
 class _Input(BaseModel):
+    """A request body: unknown fields, read-only ones included, are refused."""
+
     model_config = ConfigDict(extra="forbid")
+
+
+_OUTPUT = ConfigDict(extra="ignore", json_schema_serialization_defaults_required=True)
+"""The config of a response model: a field with a default is always sent, so the
+OpenAPI document (and the TypeScript generated from it) marks it required."""
 
 
 class Shadow(_Input):
@@ -48,12 +55,6 @@ class ModuleInstance(_Input):
     module_id: str = Field(min_length=1, max_length=64)
     version: str = Field("latest", pattern=VERSION_SPEC)
     config: dict[str, Any] = Field(default_factory=dict)
-    withdrawn: str | None = Field(
-        None,
-        exclude=True,
-        description="Read-only (answers say why its module or version was withdrawn); "
-        "ignored on input.",
-    )
 
 
 class IntegrationInstance(ModuleInstance):
@@ -76,11 +77,6 @@ class WidgetInstance(ModuleInstance):
     background: str | None = Field(None, pattern=HEX_COLOUR)
     hide_until_data: bool = False
     title: str | None = Field(None, max_length=200)
-    frame: str | None = Field(
-        None,
-        exclude=True,
-        description="Read-only (answers carry the widget's frame URL); ignored on input.",
-    )
 
 
 class DashboardContent(_Input):
@@ -161,10 +157,42 @@ class DashboardSummary(_Timestamps):
     listed: bool
 
 
+class ShadowPublic(Shadow):
+    model_config = _OUTPUT
+
+
+class DashboardSettingsPublic(DashboardSettings):
+    model_config = _OUTPUT
+
+    shadow: ShadowPublic = Field(default_factory=ShadowPublic)
+
+
+_WITHDRAWN = "Why its module or version was withdrawn; absent when it was not."
+
+
+class IntegrationPublic(IntegrationInstance):
+    """An integration instance in an answer: what was saved, plus ``withdrawn``."""
+
+    model_config = _OUTPUT
+
+    withdrawn: str | None = omitted_when_none(_WITHDRAWN)
+
+
+class WidgetPublic(WidgetInstance):
+    """A widget in an answer: what was saved, plus ``frame`` and ``withdrawn``."""
+
+    model_config = _OUTPUT
+
+    frame: str | None = Field(
+        None, description="The URL its sandboxed iframe loads; null when its module is gone."
+    )
+    withdrawn: str | None = omitted_when_none(_WITHDRAWN)
+
+
 class DashboardPublic(DashboardSummary):
     """A dashboard as its owner sees it; secrets appear as ``{"secret": true, "set": bool}``."""
 
-    settings: DashboardSettings
-    integrations: list[dict[str, Any]]
-    widgets: list[dict[str, Any]]
+    settings: DashboardSettingsPublic
+    integrations: list[IntegrationPublic]
+    widgets: list[WidgetPublic]
     share_url: str | None

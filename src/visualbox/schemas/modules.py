@@ -68,8 +68,8 @@ class ForkedFrom(BaseModel):
 class ModulePublic(BaseModel):
     id: str
     name: str
-    kind: str
-    runtime: str | None
+    kind: Kind
+    runtime: Runtime | None
     description: str
     tags: list[str]
     cover: str | None

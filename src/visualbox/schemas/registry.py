@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from visualbox.schemas.common import Name
-from visualbox.schemas.modules import ForkedFrom
+from visualbox.schemas.common import Name, omitted_when_none
+from visualbox.schemas.modules import ForkedFrom, Kind, Runtime
+
+FieldType = Literal[
+    "text", "password", "textarea", "number", "color", "switch", "slider", "select", "date"
+]
+"""``config_schema.FIELD_TYPES`` (``tests/schemas/test_registry.py`` keeps them equal)."""
+Scalar = str | bool | int | float
 
 
 class VersionCreate(BaseModel):
@@ -33,6 +39,8 @@ class WithdrawCreate(BaseModel):
 
 
 class VersionSummary(BaseModel):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     version: str
     yanked: bool
     created_at: datetime
@@ -43,22 +51,59 @@ class VersionSummary(BaseModel):
     withdrawn_at: datetime | None = None
 
 
+class SelectOptionPublic(BaseModel):
+    label: str
+    value: Scalar
+
+
+class ConfigFieldPublic(BaseModel):
+    """One normalised ``config.json`` entry (``modules/config_schema.py``, docs/modules.md);
+    keys that do not apply to its type are absent."""
+
+    type: FieldType
+    name: str
+    label: str
+    default: Any
+    required: bool
+    description: str | None = omitted_when_none()
+    placeholder: str | None = omitted_when_none()
+    options: list[SelectOptionPublic] | None = omitted_when_none()
+    min: int | float | None = omitted_when_none()
+    max: int | float | None = omitted_when_none()
+    step: int | float | None = omitted_when_none()
+
+
+class ManifestPublic(BaseModel):
+    """``visualbox.json`` as published (``modules/manifest.py``); empty once the version
+    is withdrawn, and ``runtime``, ``version`` and ``sample`` are absent when not given."""
+
+    name: str | None = omitted_when_none()
+    kind: Kind | None = omitted_when_none()
+    runtime: Runtime | None = omitted_when_none()
+    description: str | None = omitted_when_none()
+    tags: list[str] | None = omitted_when_none()
+    version: str | None = omitted_when_none()
+    sample: Any = omitted_when_none(
+        "Example data: what a widget's preview shows, or what an integration outputs."
+    )
+
+
 class VersionPublic(VersionSummary):
     module_id: str
-    runtime: str | None
+    runtime: Runtime | None
     content_hash: str
     size: int
     readme: str
-    config_schema: list[Any]
-    manifest: dict[str, Any]
+    config_schema: list[ConfigFieldPublic]
+    manifest: ManifestPublic
 
 
 class SearchItem(BaseModel):
     id: str
     name: str
     description: str
-    kind: str
-    runtime: str | None
+    kind: Kind
+    runtime: Runtime | None
     tags: list[str]
     cover: str | None
     owner_name: str

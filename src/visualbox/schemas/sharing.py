@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from visualbox.db.base import as_utc
-from visualbox.schemas.dashboards import DashboardSettings, _Timestamps
+from visualbox.schemas.dashboards import _OUTPUT, DashboardSettingsPublic, _Timestamps
 
 
 class SharingUpdate(BaseModel):
@@ -31,6 +31,8 @@ class PublicIntegration(BaseModel):
 
 
 class PublicWidget(BaseModel):
+    model_config = _OUTPUT
+
     id: str
     module_id: str
     version: str
@@ -43,20 +45,24 @@ class PublicWidget(BaseModel):
     background: str | None
     hide_until_data: bool
     title: str | None
-    frame: str | None = None
-    """The URL the widget's sandboxed iframe loads; ``None`` if its module is gone."""
-    withdrawn: str | None = None
-    """Why its module or version was withdrawn (then ``frame`` is ``None``)."""
+    frame: str | None = Field(
+        None, description="The URL its sandboxed iframe loads; null when its module is gone."
+    )
+    withdrawn: str | None = Field(
+        None, description="Why its module or version was withdrawn (then `frame` is null)."
+    )
 
 
 class PublicDashboard(BaseModel):
     """A shared dashboard as any visitor sees it."""
 
     name: str
-    settings: DashboardSettings
+    settings: DashboardSettingsPublic
     integrations: list[PublicIntegration]
     widgets: list[PublicWidget]
-    data: dict[str, Any]
+    data: dict[str, Any] = Field(
+        description="The last output of each integration instance: {instance id: value}."
+    )
     updated_at: datetime
 
     @field_validator("updated_at")

@@ -1,0 +1,195 @@
+// The module open in the studio: its files and open tabs, the check, the published
+// versions, the config.json the test form is built from, and the file operations,
+// each followed by what depends on it. Like builder/editor.ts for a dashboard: the
+// page (views/StudioView.vue) holds dialogs, confirmations and toasts; this owns the
+// state. Operations throw (the page says why); background refreshes toast.
+import { computed, ref, watch } from "vue";
+
+import { useAction } from "../action";
+import { ApiError, messageOf } from "../api";
+import {
+  type ConfigField,
+  type ConfigValues,
+  parseSchema,
+  valuesToSend,
+  withDefaults,
+} from "../forms/config";
+import { toast } from "../toast";
+import { type Check, type FileEntry, type Module, type VersionSummary, modulesApi } from "./api";
+import { useOpenFiles } from "./openFiles";
+import { rememberValues, rememberedValues } from "./remember";
+import { buildTree } from "./tree";
+
+/** The file opened first, when there is one. */
+const ENTRY_FILES = ["index.html", "main.py", "index.js", "main.go", "README.md"];
+
+export interface StudioOptions {
+  /** The saved files changed (the widget preview reloads). */
+  onChange?: () => void;
+}
+
+export function useModuleStudio(id: () => string, options: StudioOptions = {}) {
+  const module = ref<Module | null>(null);
+  const files = ref<FileEntry[]>([]);
+  const loading = useAction();
+  const check = ref<Check | null>(null);
+  const checking = ref(false);
+  const versions = ref<VersionSummary[]>([]);
+  const schema = ref<ConfigField[]>([]);
+  const schemaNote = ref("");
+  const testValues = ref<ConfigValues>({});
+  const readme = ref<string | null>(null);
+
+  const openFiles = useOpenFiles(id);
+  const tree = computed(() => buildTree(files.value));
+  const filePaths = computed(() => files.value.filter((f) => !f.is_folder).map((f) => f.path));
+  /** The test values as the console and the preview send them (no stored secrets). */
+  const sentConfig = computed(() => valuesToSend(testValues.value));
+
+  async function text(path: string): Promise<string | null> {
+    if (!filePaths.value.includes(path)) return null;
+    const bytes = await modulesApi.readFile(id(), path);
+    return new TextDecoder().decode(bytes);
+  }
+
+  async function loadSchema(): Promise<void> {
+    const raw = await text("config.json");
+    let parsed: unknown = [];
+    schemaNote.value = "";
+    if (raw === null) schemaNote.value = "There is no config.json.";
+    else {
+      try {
+        parsed = JSON.parse(raw);
+      } catch {
+        schemaNote.value = "config.json is not valid JSON; see the problems.";
+      }
+    }
+    schema.value = parseSchema(parsed);
+    const start = Object.keys(testValues.value).length ? testValues.value : rememberedValues(id());
+    testValues.value = withDefaults(schema.value, start);
+  }
+
+  async function loadReadme(): Promise<void> {
+    readme.value = await text("README.md");
+  }
+
+  async function runCheck(): Promise<void> {
+    checking.value = true;
+    try {
+      check.value = await modulesApi.check(id());
+    } catch (error) {
+      toast(messageOf(error), "error");
+    } finally {
+      checking.value = false;
+    }
+  }
+
+  async function loadVersions(): Promise<void> {
+    try {
+      versions.value = [...(await modulesApi.registryPage(id())).versions].reverse();
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) versions.value = [];
+      else toast(messageOf(error), "error");
+    }
+  }
+
+  async function refreshFiles(): Promise<void> {
+    files.value = await modulesApi.files(id());
+  }
+
+  async function reloadModule(): Promise<void> {
+    module.value = await modulesApi.get(id());
+  }
+
+  async function load(): Promise<void> {
+    await loading.run(async () => {
+      const [m, f] = await Promise.all([modulesApi.get(id()), modulesApi.files(id())]);
+      module.value = m;
+      files.value = f;
+      await Promise.all([loadSchema(), loadReadme()]);
+      const first = ENTRY_FILES.find((p) => filePaths.value.includes(p));
+      if (first) await openFiles.open(first);
+    });
+    if (module.value) void Promise.all([runCheck(), loadVersions()]);
+  }
+
+  /** After the saved files changed (`null`: all of them): what depends on them follows. */
+  async function afterChange(paths: string[] | null): Promise<void> {
+    const all = paths === null;
+    await refreshFiles(); // first: the README and the schema are read only if they exist
+    const tasks: Promise<unknown>[] = [runCheck()];
+    if (all || paths.includes("config.json")) tasks.push(loadSchema());
+    if (all || paths.includes("README.md")) tasks.push(loadReadme());
+    await Promise.all(tasks);
+    options.onChange?.();
+  }
+
+  /** Save one open file (throws when the server refuses it). */
+  async function saveFile(path: string): Promise<void> {
+    await openFiles.save(path);
+  }
+
+  async function createFile(path: string, content = ""): Promise<void> {
+    if (filePaths.value.includes(path)) throw new Error(`${path} exists already.`);
+    await modulesApi.writeFile(id(), path, content);
+    await afterChange([path]);
+  }
+
+  async function makeFolder(path: string): Promise<void> {
+    await modulesApi.makeFolder(id(), path);
+    await refreshFiles();
+  }
+
+  async function rename(from: string, to: string): Promise<void> {
+    if (to === from) return;
+    files.value = await modulesApi.rename(id(), from, to);
+    openFiles.moved(from, to);
+    await afterChange([from, to]);
+    if (module.value?.cover) await reloadModule();
+  }
+
+  async function remove(path: string): Promise<void> {
+    await modulesApi.deletePath(id(), path);
+    openFiles.removed(path);
+    await afterChange([path]);
+  }
+
+  /** Replace every file with a ZIP's. */
+  async function importZip(zip: Blob): Promise<void> {
+    files.value = await modulesApi.importArchive(id(), zip);
+    openFiles.closeAll();
+    await afterChange(null);
+  }
+
+  watch(testValues, (values) => rememberValues(id(), schema.value, values));
+
+  return {
+    module,
+    files,
+    loading,
+    check,
+    checking,
+    versions,
+    schema,
+    schemaNote,
+    testValues,
+    readme,
+    openFiles,
+    tree,
+    filePaths,
+    sentConfig,
+    load,
+    runCheck,
+    loadVersions,
+    reloadModule,
+    afterChange,
+    saveFile,
+    createFile,
+    makeFolder,
+    rename,
+    remove,
+    importZip,
+  };
+}
+
+export type ModuleStudio = ReturnType<typeof useModuleStudio>;
