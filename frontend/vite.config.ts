@@ -1,8 +1,9 @@
 /// <reference types="vitest/config" />
 // Build settings of the VisualBox web app. `npm run build` writes into the Python
 // package (src/visualbox/web, not committed); `npm run dev` serves the app with hot
-// reload and sends every server path to `visualbox serve` on :8000. Widget frames are
-// not proxied: their URLs name the server's frames origin (:8001), never this one.
+// reload and sends every server path to `visualbox serve` on :8000 (VISUALBOX_DEV_SERVER),
+// the live WebSocket /api/live included. Widget frames are not proxied: their URLs name
+// the server's frames origin (:8001), never this one.
 import { cpSync, mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 
@@ -10,7 +11,7 @@ import vue from "@vitejs/plugin-vue";
 import { type Plugin, defineConfig } from "vite";
 
 const server = process.env.VISUALBOX_DEV_SERVER ?? "http://127.0.0.1:8000";
-const proxied = ["/api", "/ws", "/verify-email", "/reset-password"];
+const proxied = ["/api", "/verify-email", "/reset-password"];
 
 /** Chart libraries for widgets, copied from node_modules to `<outDir>/lib/` and served at
  *  `/frames/lib/<name>` of the frames origin (docs/widgets.md): never from a CDN. */
@@ -54,7 +55,8 @@ export default defineConfig({
   },
   server: {
     proxy: Object.fromEntries(
-      proxied.map((path) => [path, { target: server, ws: path === "/ws", changeOrigin: false }]),
+      // Host and Origin stay this server's, so the live socket's same-origin check holds.
+      proxied.map((path) => [path, { target: server, ws: path === "/api", changeOrigin: false }]),
     ),
   },
   test: {

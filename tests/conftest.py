@@ -125,9 +125,11 @@ QUICK_LEAVES_OUT = (
     "tests/cli/test_serve.py",  # `visualbox serve` in a subprocess
     "tests/test_durability.py",  # `visualbox serve` killed and restarted
     "tests/test_frontend_unit.py",  # npm and Vitest
+    "tests/test_frontend_dev.py",  # `npm run dev` in front of `visualbox serve`
     "tests/api/test_openapi.py",  # the bounded schemathesis run (half a minute)
 )
 """What ``--quick`` leaves out, besides every PostgreSQL run: the real-part suites."""
+QUICK_KEEPS = ("tests/live/test_live_service.py",)  # the live service on a scripted runner
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -141,7 +143,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _slow(item: pytest.Item) -> bool:
     path = item.path.relative_to(item.config.rootpath).as_posix()
-    if path.startswith(QUICK_LEAVES_OUT):
+    if path.startswith(QUICK_LEAVES_OUT) and not path.startswith(QUICK_KEEPS):
         return True
     params = getattr(item, "callspec", None)
     uses = getattr(item, "fixturenames", ())

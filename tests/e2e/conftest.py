@@ -32,6 +32,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import (
+    APIRequestContext,
     BrowserContext,
     ConsoleMessage,
     Page,
@@ -123,6 +124,36 @@ class LiveServer:
             f"{self.url}/api/auth/signin", data={"email": user.email, "password": user.password}
         )
         assert answer.ok, answer.text()
+
+    def publish_integration(
+        self, request: APIRequestContext, name: str, files: dict[str, str]
+    ) -> str:
+        """A new developer publishes a Python integration made of ``files`` as 1.0.0
+        through the API (``request``: a fresh context's); returns the module id."""
+        developer = self.create_user("Module Developer")
+        signed_in = request.post(
+            f"{self.url}/api/auth/signin",
+            data={"email": developer.email, "password": developer.password},
+        )
+        assert signed_in.ok, signed_in.text()
+        created = request.post(
+            f"{self.url}/api/modules",
+            data={"name": name, "kind": "integration", "runtime": "python"},
+        )
+        assert created.status == 201, created.text()
+        module_id: str = created.json()["id"]
+        for path, text in files.items():
+            written = request.put(
+                f"{self.url}/api/modules/{module_id}/files/{path}",
+                data=text.encode(),
+                headers={"Content-Type": "application/octet-stream"},
+            )
+            assert written.ok, written.text()
+        published = request.post(
+            f"{self.url}/api/modules/{module_id}/versions", data={"version": "1.0.0"}
+        )
+        assert published.status == 201, published.text()
+        return module_id
 
     def mail_link(self, to: str, count: int = 1) -> str:
         """The link of the ``count``-th mail sent to ``to`` (waits for it, up to 10 s)."""

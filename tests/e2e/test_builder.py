@@ -35,27 +35,8 @@ while True:
 
 def publish_feed(live_server: LiveServer, make_context: Callable[..., BrowserContext]) -> str:
     """A developer publishes the "Pump feed" Python integration 1.0.0 through the API."""
-    developer = live_server.create_user("Module Developer")
-    api = make_context(base_url=live_server.url).request
-    signed_in = api.post(
-        "/api/auth/signin", data={"email": developer.email, "password": developer.password}
-    )
-    assert signed_in.ok, signed_in.text()
-    created = api.post(
-        "/api/modules", data={"name": "Pump feed", "kind": "integration", "runtime": "python"}
-    )
-    assert created.status == 201, created.text()
-    module_id: str = created.json()["id"]
-    for path, text in (("config.json", json.dumps(CONFIG_JSON)), ("main.py", MAIN_PY)):
-        written = api.put(
-            f"/api/modules/{module_id}/files/{path}",
-            data=text.encode(),
-            headers={"Content-Type": "application/octet-stream"},
-        )
-        assert written.ok, written.text()
-    published = api.post(f"/api/modules/{module_id}/versions", data={"version": "1.0.0"})
-    assert published.status == 201, published.text()
-    return module_id
+    files = {"config.json": json.dumps(CONFIG_JSON), "main.py": MAIN_PY}
+    return live_server.publish_integration(make_context().request, "Pump feed", files)
 
 
 def test_newcomer_journey_to_a_live_public_dashboard(
