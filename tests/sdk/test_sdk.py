@@ -86,18 +86,22 @@ def test_frames_on_the_output_fd(runtime: str, tmp_path: Path) -> None:
     assert json.loads(frames[3][1].decode("utf-8")) == [1, "é"]
 
 
-@pytest.mark.parametrize("runtime", ["python", "node", "go"])
-def test_each_frame_waits_for_one_acknowledgement(runtime: str, tmp_path: Path) -> None:
-    """With VISUALBOX_ACK_FD, the SDK reads one byte after each of its four frames (and
-    goes on when the supervisor is gone: the pipe's end)."""
-    argv, base = _command(runtime, tmp_path)
+LINE_AFTER = {
+    "python": "print('a line after the outputs')\n",
+    "node": "console.log('a line after the outputs');\n",
+    "go": None,  # Go answers every frame before Output returns: see below
+}
+
+
+def _answers_left(argv: list[str], base: dict[str, str]) -> int:
+    """Run with five answers waiting on the ack pipe; how many the program left."""
     read_fd, write_fd = os.pipe()
     ack_r, ack_w = os.pipe()
     os.write(ack_w, b"\x06" * 5)
     env = dict(base)
     env.update(VISUALBOX_OUTPUT_FD=str(write_fd), VISUALBOX_ACK_FD=str(ack_r))
     try:
-        proc = subprocess.Popen(argv, env=env, pass_fds=(write_fd, ack_r))
+        proc = subprocess.Popen(argv, env=env, pass_fds=(write_fd, ack_r), stdout=subprocess.PIPE)
     finally:
         os.close(write_fd)
     with os.fdopen(read_fd, "rb") as pipe:
@@ -107,10 +111,27 @@ def test_each_frame_waits_for_one_acknowledgement(runtime: str, tmp_path: Path) 
         assert len(_frames(data)) == 4
         left = bytearray(4)
         fcntl.ioctl(ack_r, termios.FIONREAD, left)
-        assert int.from_bytes(left, sys.byteorder) == 1  # one acknowledgement per frame
+        return int.from_bytes(left, sys.byteorder)
     finally:
         os.close(ack_r)
         os.close(ack_w)
+
+
+@pytest.mark.parametrize("runtime", ["python", "node", "go"])
+def test_a_line_waits_for_the_answers_to_the_frames_before_it(runtime: str, tmp_path: Path) -> None:
+    """The supervisor answers each frame with one byte once it emitted it. Python and
+    Node send up to 64 frames without waiting and wait for every answer before a line
+    is written to stdout or stderr (so it cannot overtake an output); Go waits for
+    each answer in Output. Outputs go on when the supervisor is gone (the pipe's end)."""
+    argv, base = _command(runtime, tmp_path)
+    line = LINE_AFTER[runtime]
+    if line is None:
+        assert _answers_left(argv, base) == 1  # one answer read per frame
+    else:
+        assert _answers_left(argv, base) == 5  # four frames, no line: nothing awaited
+        name, text = PROGRAMS[runtime]
+        (tmp_path / name).write_text(text + line)
+        assert _answers_left(argv, base) == 1  # the line waited for all four answers
 
     # The supervisor gone (the ack pipe closed, nothing in it): outputs go on.
     read_fd, write_fd = os.pipe()

@@ -18,6 +18,7 @@ value is never encoded again between ``output()`` and the widget.
 from __future__ import annotations
 
 import enum
+import functools
 import json
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -242,8 +243,8 @@ class LiveOutput(_ServerMessage):
 
     def encode(self) -> str:
         # The same JSON as model_dump_json(), without encoding the data again.
-        head = _dumps({"type": self.type, "room": self.room, "instance": self.instance})
-        return f'{head[:-1]},"at":{_dumps(self.at)},"data":{self.data_text}}}'
+        head = _output_head(self.room, self.instance)
+        return f'{head},"at":{_dumps(self.at)},"data":{self.data_text}}}'
 
 
 class LiveState(_ServerMessage):
@@ -329,6 +330,13 @@ ServerMessage = Annotated[
 ]
 server_message: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
 _JSON: TypeAdapter[Any] = TypeAdapter(Any)
+
+
+@functools.lru_cache(maxsize=4096)
+def _output_head(room: str, instance: str) -> str:
+    """``{"type":"OUTPUT","room":…,"instance":…`` (open): the same for every output of
+    an instance."""
+    return _dumps({"type": "OUTPUT", "room": room, "instance": instance})[:-1]
 
 
 def _dumps(value: Any) -> str:

@@ -11,11 +11,13 @@
  * VISUALBOX_OUTPUT_FD (the write end of a pipe) and VISUALBOX_ACK_FD (the read
  * end of a pipe). Each frame is a 4-byte big-endian length, a tag byte ('I' =
  * INIT, 'T' = OUTPUT of a string, 'O' = OUTPUT of JSON) and the payload. Writes
- * are synchronous, and each frame waits for the supervisor's one-byte
- * acknowledgement (sent once the log lines written before it and the frame were
- * emitted), so log lines and outputs keep the order they were written in.
- * Loading the SDK makes process.stdout and process.stderr blocking (Node queues
- * writes to a full pipe otherwise): require it first.
+ * are synchronous. The supervisor answers each frame with one byte once the log
+ * lines written before it and the frame were emitted; before a line is written to
+ * process.stdout or process.stderr (console.log, console.error) the SDK waits for
+ * the answers to every frame sent so far, so log lines and outputs keep the order
+ * they were written in (outputs with no line between them wait only when WINDOW of
+ * them are unanswered). Loading the SDK makes process.stdout and process.stderr
+ * blocking (Node queues writes to a full pipe otherwise): require it first.
  */
 const fs = require('fs');
 
@@ -40,8 +42,10 @@ function readConfig() {
 }
 
 const outFd = process.env.VISUALBOX_OUTPUT_FD ? Number(process.env.VISUALBOX_OUTPUT_FD) : -1;
-const ackFd = process.env.VISUALBOX_ACK_FD ? Number(process.env.VISUALBOX_ACK_FD) : -1;
-const ackBuf = Buffer.alloc(1);
+let ackFd = process.env.VISUALBOX_ACK_FD ? Number(process.env.VISUALBOX_ACK_FD) : -1;
+const WINDOW = 64; // frames sent without waiting for their answers
+const answers = Buffer.alloc(WINDOW);
+let unanswered = 0;
 
 function blockingStdio() {
   // Writes to a pipe that is full are queued and written later, after a frame that
@@ -52,14 +56,33 @@ function blockingStdio() {
   }
 }
 
-function awaitAck() {
-  for (;;) {
+/** Wait until at most `most` frames are unanswered. */
+function takeAnswers(most) {
+  while (unanswered > most && ackFd >= 0) {
+    let got;
     try {
-      fs.readSync(ackFd, ackBuf, 0, 1, null); // 0 bytes: the supervisor is gone
-      return;
+      got = fs.readSync(ackFd, answers, 0, Math.min(unanswered, WINDOW), null);
     } catch (err) {
-      if (err.code !== 'EAGAIN' && err.code !== 'EINTR') throw err;
+      if (err.code === 'EAGAIN' || err.code === 'EINTR') continue;
+      throw err;
     }
+    if (got === 0) {
+      ackFd = -1; // the supervisor is gone: nothing left to keep in order
+      unanswered = 0;
+    } else {
+      unanswered -= got;
+    }
+  }
+}
+
+function inOrder() {
+  // A line waits until the frames sent before it are answered: it cannot overtake them.
+  for (const stream of [process.stdout, process.stderr]) {
+    const write = stream.write.bind(stream);
+    stream.write = (...args) => {
+      if (unanswered) takeAnswers(0);
+      return write(...args);
+    };
   }
 }
 
@@ -76,7 +99,10 @@ function writeFrame(tag, payload) {
       if (err.code !== 'EAGAIN') throw err;
     }
   }
-  if (ackFd >= 0) awaitAck();
+  if (ackFd >= 0) {
+    unanswered += 1;
+    takeAnswers(WINDOW - 1);
+  }
 }
 
 /**
@@ -84,8 +110,7 @@ function writeFrame(tag, payload) {
  * and arrives as that string (unless it is the JSON text of an object or an
  * array, which arrives parsed); anything else must be JSON-serialisable and is
  * sent as JSON. Throws a TypeError for values JSON cannot represent (undefined,
- * functions, symbols, BigInt, cycles). Returns once the supervisor has taken the
- * output in.
+ * functions, symbols, BigInt, cycles).
  */
 function output(value) {
   let text;
@@ -114,6 +139,7 @@ const MODEL = readConfig();
 
 if (outFd >= 0) {
   blockingStdio();
+  if (ackFd >= 0) inOrder();
   writeFrame('I', Buffer.alloc(0));
 } else {
   process.stderr.write('visualbox: not running under VisualBox; output() prints to stdout\n');

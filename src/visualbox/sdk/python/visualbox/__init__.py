@@ -10,9 +10,12 @@ environment: ``VISUALBOX_CONFIG_FD`` (a memfd holding the config as JSON),
 read end of a pipe). Each frame on the output pipe is a 4-byte big-endian length,
 then a tag byte (``I`` = INIT, ``T`` = OUTPUT of a string, ``O`` = OUTPUT of JSON)
 and the payload; the supervisor answers each frame with one byte on the ack pipe
-once it has emitted the log lines written before it, and the frame. Waiting for
-that byte keeps log lines and outputs in the order they were written. Outside
-VisualBox (no descriptors) outputs are printed to stdout.
+once it has emitted the log lines written before it, and the frame. Before a
+line is written to ``sys.stdout`` or ``sys.stderr`` (``print``, ``logging``) the
+SDK waits for the answers to every frame sent so far, which keeps log lines and
+outputs in the order they were written; outputs with no line between them wait
+only when ``_WINDOW`` of them are unanswered. Outside VisualBox (no
+descriptors) outputs are printed to stdout.
 
 Start-up matters: this module imports only ``os``, ``json`` and ``_thread``.
 """
@@ -30,6 +33,9 @@ __version__ = "1"
 _lock = _thread.allocate_lock()
 _out_fd = -1
 _ack_fd = -1
+_unanswered = 0
+_WINDOW = 64
+"""Frames sent without waiting for their answers (the supervisor reads them in a batch)."""
 
 
 def _read_config() -> dict[str, object]:
@@ -63,7 +69,19 @@ def _flush_logs() -> None:
             pass
 
 
+def _take_answers(most: int) -> None:
+    """Wait (holding ``_lock``) until at most ``most`` frames are unanswered."""
+    global _ack_fd, _unanswered
+    while _unanswered > most:
+        got = _os.read(_ack_fd, _unanswered)
+        if not got:  # the supervisor is gone: nothing left to keep in order
+            _ack_fd, _unanswered = -1, 0
+            return
+        _unanswered -= len(got)
+
+
 def _write_frame(tag: bytes, payload: bytes) -> None:
+    global _unanswered
     header = (len(payload) + 1).to_bytes(4, "big") + tag
     frame = memoryview(header + payload)
     with _lock:
@@ -71,7 +89,29 @@ def _write_frame(tag: bytes, payload: bytes) -> None:
         while frame:
             frame = frame[_os.write(_out_fd, frame) :]
         if _ack_fd >= 0:
-            _os.read(_ack_fd, 1)  # the supervisor has emitted the frame (b"" once it is gone)
+            _unanswered += 1
+            _take_answers(_WINDOW - 1)
+
+
+class _InOrder:
+    """``sys.stdout``/``sys.stderr``: a line waits until the frames sent before it are
+    answered (emitted), so it cannot overtake an output."""
+
+    def __init__(self, stream: object) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        if _unanswered:
+            with _lock:
+                _take_answers(0)
+        return self._stream.write(text)  # type: ignore[attr-defined, no-any-return]
+
+    def writelines(self, lines: object) -> None:
+        for line in lines:  # type: ignore[attr-defined]
+            self.write(line)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
 
 
 def output(value: object) -> None:
@@ -81,7 +121,7 @@ def output(value: object) -> None:
     text of an object or an array, which arrives parsed); anything else must be
     JSON-serialisable (dicts, lists, numbers, booleans, ``None``) and is sent as
     compact JSON. Raises ``TypeError`` for a value that is not (for example a
-    ``set`` or NaN). Returns once the supervisor has taken the output in.
+    ``set`` or NaN).
     """
     tag = b"O"
     if isinstance(value, str):
@@ -112,6 +152,10 @@ if _fd_text:
     if _ack_text:
         _ack_fd = int(_ack_text)
         _os.set_inheritable(_ack_fd, False)
+        if _sys.stdout is not None:
+            _sys.stdout = _InOrder(_sys.stdout)
+        if _sys.stderr is not None:
+            _sys.stderr = _InOrder(_sys.stderr)
     del _ack_text
     _write_frame(b"I", b"")
 else:
