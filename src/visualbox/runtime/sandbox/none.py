@@ -102,7 +102,8 @@ class NoneProcess(SandboxProcess):
         async with self._lock:
             if self._info is None:
                 await asyncio.shield(self._ended)
-                self._killpg(signal.SIGKILL)  # whatever it started dies with it
+                self._killpg(signal.SIGKILL)  # whatever it started dies with it ...
+                await _group_ended(self.pid)  # ... before this returns
                 code = await self._proc.wait()
                 if self._timer is not None:
                     self._timer.cancel()
@@ -120,6 +121,28 @@ class NoneProcess(SandboxProcess):
             except TimeoutError:
                 self._killpg(signal.SIGKILL)
         return await self.wait()
+
+
+async def _group_ended(group: int, timeout_s: float = 10.0) -> None:
+    """Wait until no live process is left in process group ``group`` (a SIGKILL is
+    delivered when the process next runs, later on a busy machine)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while _group_alive(group) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.005)  # polling a condition, with a deadline
+
+
+def _group_alive(group: int) -> bool:
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:  # it ended meanwhile
+            continue
+        if int(fields[2]) == group and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
 
 
 class NoneSandbox(Sandbox):
