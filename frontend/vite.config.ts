@@ -4,8 +4,9 @@
 // reload and sends every server path to `visualbox serve` on :8000 (VISUALBOX_DEV_SERVER),
 // the live WebSocket /api/live included. Widget frames are not proxied: their URLs name
 // the server's frames origin (:8001), never this one.
-import { cpSync, mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { cpSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { dirname, extname, join, resolve } from "node:path";
+import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 
 import vue from "@vitejs/plugin-vue";
 import { type Plugin, defineConfig } from "vite";
@@ -44,9 +45,53 @@ function frameLibs(): Plugin {
   };
 }
 
+/** Text files of the build worth compressing, and the size under which it is not. */
+const COMPRESSIBLE = new Set([".js", ".mjs", ".css", ".html", ".svg", ".json", ".webmanifest"]);
+const MIN_COMPRESS_BYTES = 1024;
+
+function* filesUnder(dir: string): Generator<string> {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) yield* filesUnder(path);
+    else if (entry.isFile()) yield path;
+  }
+}
+
+/** Precompressed copies of every text file of the build, `<name>.br` (brotli) and
+ *  `<name>.gz` (gzip) next to `<name>`: the server sends one of them with
+ *  `Content-Encoding` when the browser accepts it (src/visualbox/api/compression.py),
+ *  so nothing is compressed per request. Node's own zlib: no extra package. */
+function precompress(): Plugin {
+  let outDir = "";
+  return {
+    name: "visualbox-precompress",
+    apply: "build",
+    enforce: "post",
+    configResolved(config) {
+      outDir = resolve(config.root, config.build.outDir);
+    },
+    closeBundle() {
+      // After every plugin wrote its files (frameLibs' libraries, the public/ folder).
+      for (const path of filesUnder(outDir)) {
+        if (!COMPRESSIBLE.has(extname(path)) || statSync(path).size < MIN_COMPRESS_BYTES) continue;
+        const content = readFileSync(path);
+        const gzip = gzipSync(content, { level: 9 });
+        const brotli = brotliCompressSync(content, {
+          params: {
+            [constants.BROTLI_PARAM_QUALITY]: constants.BROTLI_MAX_QUALITY,
+            [constants.BROTLI_PARAM_SIZE_HINT]: content.length,
+          },
+        });
+        if (gzip.length < content.length) writeFileSync(`${path}.gz`, gzip);
+        if (brotli.length < content.length) writeFileSync(`${path}.br`, brotli);
+      }
+    },
+  };
+}
+
 export default defineConfig({
   base: "/",
-  plugins: [vue(), frameLibs()],
+  plugins: [vue(), frameLibs(), precompress()],
   build: {
     outDir: "../src/visualbox/web",
     emptyOutDir: true,

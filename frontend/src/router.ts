@@ -3,6 +3,8 @@
 //   meta.public    anyone (public view, explorer, mailed links)
 //   meta.bare      no navigation rail (public view)
 //   meta.unverified  a signed-in but unverified user may open it
+//   meta.admin     administrators only (others get the dashboards)
+// A server without any account opens on the sign-up page (the first account).
 // An administrator who must set up two-factor sign-in sees only /account.
 // Every other page needs a verified user: signed-out users go to /signin?next=...,
 // unverified ones to /verify?next=... (the "verify your email" notice).
@@ -17,6 +19,7 @@ declare module "vue-router" {
     public?: boolean;
     bare?: boolean;
     unverified?: boolean;
+    admin?: boolean;
     title?: string;
   }
 }
@@ -31,6 +34,7 @@ export const router = createRouter({
     { path: "/reset", name: "reset", component: () => import("./views/ResetView.vue"), meta: { public: true, title: "New password" } },
     { path: "/verify", name: "verify", component: () => import("./views/VerifyView.vue"), meta: { public: true, title: "Verify your email" } },
     { path: "/account", name: "account", component: () => import("./views/AccountView.vue"), meta: { unverified: true, title: "Account" } },
+    { path: "/admin/users", name: "admin-users", component: () => import("./views/AdminUsersView.vue"), meta: { admin: true, title: "Users" } },
     { path: "/explore", name: "explore", component: () => import("./views/ExploreView.vue"), meta: { public: true, title: "Explore" } },
     { path: "/d/:id", name: "dashboard", component: () => import("./views/DashboardView.vue"), meta: { title: "Dashboard" } },
     { path: "/p/:token", name: "public", component: () => import("./views/PublicView.vue"), meta: { public: true, bare: true, title: "Dashboard" } },
@@ -61,12 +65,16 @@ router.beforeEach(async (to) => {
     return true; // The server is unreachable: the page shows that error itself.
   }
   if (to.meta.guest) return user ? nextPath(to) : true;
-  if (!user) return { name: "signin", query: to.fullPath === "/" ? {} : { next: to.fullPath } };
+  if (!user) {
+    if (to.fullPath === "/") return { name: session.firstAccount ? "signup" : "signin" };
+    return { name: "signin", query: { next: to.fullPath } };
+  }
   if (!user.email_verified && !to.meta.unverified) {
     return { name: "verify", query: to.fullPath === "/" ? {} : { next: to.fullPath } };
   }
   // An administrator where the server requires two-factor sign-in sets it up first.
   if (session.twoFactorSetupRequired && to.name !== "account") return { name: "account" };
+  if (to.meta.admin && !user.is_admin) return { name: "home" };
   return true;
 });
 

@@ -4,7 +4,7 @@ import { reactive, readonly } from "vue";
 import type { Router } from "vue-router";
 
 import { client, messageOf, ok } from "./api";
-import type { AccountPublic as Account, TwoFactorChallenge } from "./generated/api";
+import type { AccountPublic as Account, AccountCreated, TwoFactorChallenge } from "./generated/api";
 import { toast } from "./toast";
 
 interface SessionState {
@@ -13,9 +13,22 @@ interface SessionState {
   loaded: boolean;
   /** An administrator who must set up two-factor sign-in before anything else. */
   twoFactorSetupRequired: boolean;
+  /** The server sends mail; without it an administrator verifies accounts. */
+  mail: boolean;
+  /** The server has no account yet: the first sign-up becomes its administrator. */
+  firstAccount: boolean;
+  /** This account was created in this tab (greeted "Welcome", not "Welcome back"). */
+  signedUp: boolean;
 }
 
-const state = reactive<SessionState>({ user: null, loaded: false, twoFactorSetupRequired: false });
+const state = reactive<SessionState>({
+  user: null,
+  loaded: false,
+  twoFactorSetupRequired: false,
+  mail: true,
+  firstAccount: false,
+  signedUp: false,
+});
 let loading: Promise<Account | null> | null = null;
 
 export const session = readonly(state);
@@ -24,9 +37,11 @@ export const session = readonly(state);
 export function loadSession(force = false): Promise<Account | null> {
   if (loading && !force) return loading;
   loading = ok(client.GET("/api/auth/session"))
-    .then(({ user, two_factor_setup_required }) => {
+    .then(({ user, two_factor_setup_required, mail, first_account }) => {
       state.user = user;
       state.twoFactorSetupRequired = two_factor_setup_required;
+      state.mail = mail;
+      state.firstAccount = first_account;
       return user;
     })
     .catch((error: unknown) => {
@@ -59,6 +74,7 @@ async function adoptNew(user: Account): Promise<Account> {
 /** The password step: the account, or a challenge to finish with `signInWithCode`. */
 export async function signIn(email: string, password: string): Promise<Account | TwoFactorChallenge> {
   const answer = await ok(client.POST("/api/auth/signin", { body: { email, password } }));
+  state.signedUp = false;
   return "two_factor_required" in answer ? answer : adoptNew(answer);
 }
 
@@ -67,14 +83,20 @@ export async function signInWithCode(challenge: string, code: string): Promise<A
   return adoptNew(await ok(client.POST("/api/auth/signin/2fa", { body: { challenge, code } })));
 }
 
-export async function signUp(name: string, email: string, password: string): Promise<Account> {
-  return adoptNew(await ok(client.POST("/api/auth/signup", { body: { name, email, password } })));
+/** Create an account and sign it in; `message` says what comes next, in words. */
+export async function signUp(name: string, email: string, password: string): Promise<AccountCreated> {
+  const created = await ok(client.POST("/api/auth/signup", { body: { name, email, password } }));
+  state.signedUp = true;
+  state.firstAccount = false;
+  await adoptNew(created);
+  return created;
 }
 
 export async function signOut(): Promise<void> {
   await ok(client.POST("/api/auth/signout"));
   state.user = null;
   state.twoFactorSetupRequired = false;
+  state.signedUp = false;
   loading = Promise.resolve(null);
 }
 

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 
 from visualbox import __version__
 from visualbox.api import accounts, dashboards, modules, openapi, public, registry, sharing, web
@@ -23,6 +24,7 @@ from visualbox.api import frames as frames_api
 from visualbox.api import live as live_api
 from visualbox.api import quotas as quotas_api
 from visualbox.api import runner as runner_api
+from visualbox.api import users as users_api
 from visualbox.api.limits import RequestLimits
 from visualbox.db.engine import Database
 from visualbox.db.schema import migrate
@@ -208,6 +210,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestLimits)
 
     app.include_router(accounts.router, prefix="/api")
+    app.include_router(users_api.router, prefix="/api")
     app.include_router(quotas_api.router, prefix="/api")
     app.include_router(modules.router, prefix="/api")
     app.include_router(registry.router, prefix="/api")
@@ -229,9 +232,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _frames_app(app: FastAPI) -> FastAPI:
     """The frames origin's app: widget frames and module files, nothing else; it shares
-    the web app's state (docs/web.md)."""
+    the web app's state (docs/web.md).
+
+    Its answers over 1 KB are gzipped unless already compressed (the libraries are,
+    at build time): they are code and public files, never a secret next to text
+    someone else chose, so compressing them leaks nothing (BREACH). The app's own API
+    answers are not compressed for that reason (``api/compression.py``)."""
     frames = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     frames.state = app.state
+    frames.add_middleware(GZipMiddleware, minimum_size=1024)
     _install_error_handlers(frames)
     frames.include_router(frames_api.router)
     return frames

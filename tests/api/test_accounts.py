@@ -773,6 +773,8 @@ def test_the_session_endpoint_answers_visitors_without_an_error(
     assert visitor.get("/api/auth/session").json() == {
         "user": None,
         "two_factor_setup_required": False,
+        "mail": False,
+        "first_account": True,
     }
     signup(client, "ada@example.com")
     body = client.get("/api/auth/session").json()

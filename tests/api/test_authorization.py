@@ -73,6 +73,9 @@ RULES: dict[str, str] = {
     "POST /api/account/2fa/disable": "signed-in",
     "POST /api/auth/signin/2fa": "anyone",
     "GET /api/users": "admin",
+    "GET /api/users/{user_id}": "admin",
+    "PATCH /api/users/{user_id}": "admin",
+    "POST /api/users/{user_id}/reset-link": "admin",
     "GET /api/users/{user_id}/quotas": "admin",
     "PUT /api/users/{user_id}/quotas": "admin",
     # modules (the working copy)
@@ -89,6 +92,10 @@ RULES: dict[str, str] = {
     "POST /api/modules/{module_id}/rename": "owner",
     "PUT /api/modules/{module_id}/archive": "owner",
     "GET /api/modules/{module_id}/archive": "owner",
+    "GET /api/modules/{module_id}/working-copy": "owner",
+    "GET /api/modules/{module_id}/working-copy/compare": "owner",
+    "POST /api/modules/{module_id}/working-copy/undo": "owner",
+    "POST /api/modules/{module_id}/working-copy/reset": "owner",
     "POST /api/modules/{module_id}/frame": "owner",
     "GET /api/modules/{module_id}/check": "owner",
     "POST /api/modules/{module_id}/versions": "owner",
@@ -273,6 +280,7 @@ def _body(world: World, key: str) -> Any:
         "POST /api/modules/{module_id}/folders": lambda: {"path": "docs"},
         "POST /api/modules/{module_id}/rename": lambda: {"from": "README.md", "to": "NOTES.md"},
         "POST /api/modules/{module_id}/versions": lambda: {"version": "3.0.0"},
+        "POST /api/modules/{module_id}/working-copy/reset": lambda: {"version": "1.1.0"},
         "POST /api/registry/modules/{module_id}/versions/{version}/withdraw": lambda: {
             "reason": "a key was published by mistake",
             "confirm": True,
@@ -309,6 +317,8 @@ def _request(world: World, caller: str, key: str) -> Any:
     url = path.format(**params)
     if key == "DELETE /api/dashboards/{dashboard_id}/integrations/{instance_id}":
         url += f"?revision={_revision(world)}"
+    if key == "GET /api/modules/{module_id}/working-copy/compare":
+        url += "?version=1.1.0"
     body = _body(world, key)
     if isinstance(body, str):
         return world.http[caller].request(method, url, content=body.encode())

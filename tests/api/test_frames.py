@@ -307,6 +307,54 @@ def test_libraries_are_served_from_the_package(
         assert client.get(f"{FRAMES}/frames/lib/{missing}").status_code == 404, missing
 
 
+LIBRARY_PAGE = (
+    "<!doctype html><html><head><title>Chart ✓</title>"
+    '<link rel="stylesheet" href="/frames/lib/uplot.min.css">'
+    '<link rel="stylesheet" href="/frames/lib/leaflet.css">'
+    '<script src="/frames/lib/echarts.min.js"></script>'
+    "<script src='/frames/lib/not-ours.js'></script>"
+    '<script SRC="/frames/lib/echarts.min.js" ></script >'
+    "</head><body><script>draw('</script>')</script><!-- x --></body></html>"
+)
+
+
+def test_a_page_using_served_libraries_gets_them_from_its_host(
+    app: FastAPI, client: TestClient, make_account: Callable[..., Account]
+) -> None:
+    """The frame's boot page names the libraries (with their content hashes) and carries
+    the widget's page, without those tags, as a JS string (docs/widgets.md)."""
+    files = {"index.html": LIBRARY_PAGE.encode()}
+    url = registry_frame(client, widget(app, make_account(), files, publish="1.0.0"))
+    page = client.get(url)
+    assert page.status_code == 200
+    match = re.fullmatch(
+        rb'<!doctype html><html><head><meta charset="utf-8">'
+        + re.escape(SDK_TAG)
+        + rb'[^"]+"></script><script>visualbox._boot\((.*?),(".*")\)</script></head></html>',
+        page.content,
+    )
+    assert match is not None, page.text
+    version = frames_api.library_version("echarts.min.js")
+    css = frames_api.library_version("uplot.min.css")
+    assert version is not None and re.fullmatch("[0-9a-f]{16}", version)
+    assert css is not None and frames_api.library_version("leaflet.css") is None  # url()s
+    assert json.loads(match.group(1)) == [["uplot.min.css", css], ["echarts.min.js", version]]
+    assert b"</" not in match.group(2) and b"<!--" not in match.group(2)
+    assert json.loads(match.group(2)) == (
+        "<!doctype html><html><head><title>Chart ✓</title>"
+        "<!--visualbox-library:uplot.min.css-->"
+        '<link rel="stylesheet" href="/frames/lib/leaflet.css">'
+        "<script src='/frames/lib/not-ours.js'></script>"
+        "</head><body><script>draw('</script>')</script><!-- x --></body></html>"
+    )
+    csp = page.headers["content-security-policy"]
+    assert csp == client.get(url + "missing.html").headers["content-security-policy"]
+    assert "connect-src 'none'" in csp and "allow-same-origin" not in csp
+    # Only pages: the same file as another type, and unknown libraries, are left alone.
+    assert frames.boot_page(b"<p>\xff</p>", "/sdk.js", {"echarts.min.js": version}) is None
+    assert frames.boot_page(LIBRARY_PAGE.encode(), "/sdk.js", {}) is None
+
+
 @pytest.mark.parametrize(
     ("html", "expected"),
     [

@@ -8,7 +8,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from visualbox.api import web
+from visualbox.api import frames, web
 
 FRAMES = "https://widgets.example.net"
 
@@ -104,3 +104,19 @@ def test_the_server_serves_the_web_app_after_its_routes(client: TestClient) -> N
     missing = client.get("/api/nothing")
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_found"
+
+
+def test_widget_libraries_are_cached_for_a_year_under_their_content_hash(build: Path) -> None:
+    """The widget host's ``/lib/<name>?v=<hash>`` (docs/widgets.md): immutable only when
+    the hash is the file's; a missing library is a 404, never the app's page."""
+    (build / "lib").mkdir()
+    (build / "lib" / "chart.js").write_text("var chart = 1;")
+    version = frames.content_version(build / "lib" / "chart.js")
+    client = _client(build)
+    right = client.get(f"/lib/chart.js?v={version}")
+    assert right.text == "var chart = 1;"
+    assert right.headers["cache-control"] == "public, max-age=31536000, immutable"
+    for query in ("", "?v=0123456789abcdef", f"?v={version}&x=1"):
+        assert client.get(f"/lib/chart.js{query}").headers["cache-control"] == "no-cache"
+    missing = client.get("/lib/none.js")
+    assert missing.status_code == 404 and "text/html" not in missing.headers["content-type"]

@@ -24,6 +24,7 @@ import shutil
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,22 @@ class LiveServer:
 
 @pytest.fixture
 def live_server(tmp_path: Path, sqlite_template: Path) -> Iterator[LiveServer]:
+    with serve(tmp_path, sqlite_template) as server:
+        yield server
+
+
+@pytest.fixture
+def live_server_without_mail(tmp_path: Path, sqlite_template: Path) -> Iterator[LiveServer]:
+    """``live_server`` with no mail server configured, as a new install has it: links
+    only reach the log (``.smtp`` runs but the app never uses it)."""
+    with serve(tmp_path, sqlite_template, mail=False) as server:
+        yield server
+
+
+@contextmanager
+def serve(tmp_path: Path, sqlite_template: Path, *, mail: bool = True) -> Iterator[LiveServer]:
+    """Run a VisualBox on a copy of the empty database template (``mail``: with the
+    loopback SMTP server as its mail server)."""
     data = tmp_path / "data"
     data.mkdir()
     shutil.copy(sqlite_template, data / "visualbox.db")
@@ -187,7 +204,11 @@ def live_server(tmp_path: Path, sqlite_template: Path) -> Iterator[LiveServer]:
             data_dir=data,
             database=DatabaseSettings(url=f"sqlite:///{data / 'visualbox.db'}"),
             sandbox=SandboxSettings(),
-            mail=MailSettings(smtp_host=smtp.host, smtp_port=smtp.port, smtp_starttls=False),
+            mail=(
+                MailSettings(smtp_host=smtp.host, smtp_port=smtp.port, smtp_starttls=False)
+                if mail
+                else MailSettings()
+            ),
             server=ServerSettings(host="127.0.0.1", port=port),
             frames=FrameSettings(port=frames_port),
         )

@@ -203,6 +203,48 @@ async def test_a_crashed_instance_restarts_with_growing_back_off_until_stopped(
         assert len(runner.runs_of(run_id)) == 3
 
 
+async def test_the_state_of_a_crash_loop_says_when_and_which_attempt_until_stopped(
+    app: FastAPI, settings: Settings, make_account: Callable[..., Account]
+) -> None:
+    owner = make_account()
+    board = dashboard(app, owner, instance(integration(app, owner)))
+    room, run_id = f"dashboard:{board}", f"dashboard:{board}/i1"
+    runner = ScriptedRunner(crash)
+    async with (
+        live_service(app, settings, runner, restart_backoff_max_s=30) as live,
+        watching(user_of(app, owner)) as watcher,
+        watching(user_of(app, owner)) as latecomer,
+    ):
+        await live.join_dashboard(watcher.viewer, board)
+        await watcher.wait_for(lambda m: len(of(m, "STATE", state="exited", attempt=2)) == 1)
+        first, second = of(watcher.messages, "STATE", state="exited", reason="crashed")
+        assert (first["attempt"], second["attempt"]) == (1, 2)
+        assert first["restart_in_s"] == pytest.approx(1.0, abs=0.05)  # 2**0 s
+        assert second["restart_in_s"] == pytest.approx(2.0, abs=0.05)  # 2**1 s
+        # The run in between says which attempt it is, and no restart is pending then.
+        between = of(watcher.messages, "STATE", state="running")[-1]
+        assert (between["attempt"], between["restart_in_s"]) == (1, None)
+
+        # Someone joining during the wait sees the same: the time left, the attempt.
+        await live.join_dashboard(latecomer.viewer, board)
+        await latecomer.wait_for(find("JOINED"))
+        joined = of(latecomer.messages, "JOINED")[0]["instances"]["i1"]
+        assert joined["attempt"] == 2 and 0 < joined["restart_in_s"] <= 2.0, joined
+
+        # Stop during the wait: the pending restart is dropped and the state says so.
+        await live.terminate(watcher.viewer, room, "i1")
+        await watcher.wait_for(find("STATE", state="stopped"))
+        stopped = of(watcher.messages, "STATE", state="stopped")[-1]
+        assert stopped["restart_in_s"] is None
+        pending = live.rooms[room].instances["i1"]
+        assert pending.restart_timer is None and pending.restart_in_s() is None
+        assert len(runner.runs_of(run_id)) == 2
+        # A restart by the owner starts counting again.
+        await live.restart(watcher.viewer, room, "i1")
+        await runner.wait_for(lambda r: len(r.runs_of(run_id)) == 3 and r.runs[-1].done)
+        await watcher.wait_for(lambda m: len(of(m, "STATE", state="exited", attempt=1)) == 2)
+
+
 async def test_an_instance_set_to_keep_running_resumes_with_its_last_value(
     app: FastAPI, settings: Settings, make_account: Callable[..., Account]
 ) -> None:

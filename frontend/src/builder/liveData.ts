@@ -7,16 +7,10 @@
 // so it goes to a widget frame as it is, with no copy and no proxy per update.
 import { onBeforeUnmount, reactive, ref, shallowReactive, shallowRef } from "vue";
 
-import type { InstanceState as ServerState } from "../generated/api";
 import { type ConnectionStatus, type JoinTarget, type LiveRoom, type LiveServerMessage, joinRoom } from "../live";
+import { type InstanceState, NOT_STARTED, stateFrom } from "./instanceState";
 
-export type InstanceStateName = "not started" | ServerState;
-
-export interface InstanceState {
-  state: InstanceStateName;
-  detail: string;
-  code: number | null;
-}
+export type { InstanceState, InstanceStateName } from "./instanceState";
 
 export interface LogLine {
   n: number;
@@ -56,7 +50,7 @@ export function useLiveData(target: JoinTarget, options: LiveDataOptions = {}) {
         for (const key of Object.keys(data)) if (!(key in m.instances)) delete data[key];
         for (const [id, info] of Object.entries(m.instances)) {
           if (info.at != null) data[id] = info.data;
-          states[id] = { state: info.state, detail: info.detail, code: null };
+          states[id] = stateFrom(info, Date.now());
         }
         for (const line of m.logs) addLog(line.instance, line.status, line.data);
         break;
@@ -65,14 +59,10 @@ export function useLiveData(target: JoinTarget, options: LiveDataOptions = {}) {
         data[m.instance] = m.data;
         break;
       case "INIT":
-        states[m.instance] = { state: "running", detail: "", code: null };
+        states[m.instance] = { ...NOT_STARTED, state: "running", attempt: states[m.instance]?.attempt ?? 0 };
         break;
       case "STATE":
-        states[m.instance] = {
-          state: m.state,
-          detail: [m.detail, m.reason].filter((p) => p).join(" — "),
-          code: m.code ?? null,
-        };
+        states[m.instance] = stateFrom(m, Date.now());
         break;
       case "STATUS":
         addLog(m.instance, m.status, m.data);
@@ -97,7 +87,7 @@ export function useLiveData(target: JoinTarget, options: LiveDataOptions = {}) {
   onBeforeUnmount(() => room.value?.leave());
 
   function stateOfInstance(id: string): InstanceState {
-    return states[id] ?? { state: "not started", detail: "", code: null };
+    return states[id] ?? NOT_STARTED;
   }
 
   return { data, states, logs, status, joined, room, stateOf: stateOfInstance };

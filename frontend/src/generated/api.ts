@@ -18,7 +18,8 @@ export interface paths {
         /**
          * Signup
          * @description Create an account and sign it in (the first account becomes administrator and,
-         *     unless ACCOUNTS__SAMPLE_DASHBOARD is off, gets the live sample dashboard).
+         *     unless ACCOUNTS__SAMPLE_DASHBOARD is off, gets the live sample dashboard); ``message``
+         *     says what comes next (the mailed link, or an administrator when there is no mail).
          */
         post: operations["signup_api_auth_signup_post"];
         delete?: never;
@@ -120,7 +121,8 @@ export interface paths {
         put?: never;
         /**
          * Resend Verification
-         * @description Mail a new verification link to a signed-in, unverified account.
+         * @description Mail a new verification link to a signed-in, unverified account (without mail:
+         *     says that an administrator verifies accounts).
          */
         post: operations["resend_verification_api_auth_verify_resend_post"];
         delete?: never;
@@ -140,7 +142,8 @@ export interface paths {
         put?: never;
         /**
          * Forgot
-         * @description Mail a password-reset link; answers the same whether or not the account exists.
+         * @description Mail a password-reset link; answers the same whether or not the account exists
+         *     (without mail: to ask an administrator for a link).
          */
         post: operations["forgot_api_auth_forgot_post"];
         delete?: never;
@@ -179,7 +182,8 @@ export interface paths {
         };
         /**
          * Get Session
-         * @description Who is signed in, if anyone: a page's first question, answered without an error.
+         * @description Who is signed in, if anyone: a page's first question, answered without an error;
+         *     also whether the server sends mail and whether it has no account yet.
          */
         get: operations["get_session_api_auth_session_get"];
         put?: never;
@@ -375,6 +379,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get User */
+        get: operations["get_user_api_users__user_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update User
+         * @description Verify (or un-verify) the address, disable or enable the account, give or remove
+         *     the administrator role; a field left out stays as it is.
+         */
+        patch: operations["update_user_api_users__user_id__patch"];
+        trace?: never;
+    };
+    "/api/users/{user_id}/reset-link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Reset Link
+         * @description A one-time link (one hour) to choose a new password, for the administrator to
+         *     hand over: nothing is mailed.
+         */
+        post: operations["create_reset_link_api_users__user_id__reset_link_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/users/{user_id}/quotas": {
         parameters: {
             query?: never;
@@ -544,7 +591,8 @@ export interface paths {
         get: operations["export_archive_api_modules__module_id__archive_get"];
         /**
          * Import Archive
-         * @description Replace the working copy by a ZIP (the caller is authenticated before the body is read).
+         * @description Replace the working copy by a ZIP of a valid module of the same kind (the caller is
+         *     authenticated before the body is read). The replaced copy is kept for an undo.
          */
         put: operations["import_archive_api_modules__module_id__archive_put"];
         post?: never;
@@ -585,6 +633,87 @@ export interface paths {
         get: operations["check_module_api_modules__module_id__check_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/modules/{module_id}/working-copy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Working Copy
+         * @description The files, and the previous working copy that an undo would bring back.
+         */
+        get: operations["get_working_copy_api_modules__module_id__working_copy_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/modules/{module_id}/working-copy/compare": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Compare Working Copy
+         * @description What a reset to ``version`` would change: the files it changes, removes and adds.
+         */
+        get: operations["compare_working_copy_api_modules__module_id__working_copy_compare_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/modules/{module_id}/working-copy/undo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Undo Working Copy
+         * @description Go back to the working copy before the last replace (409 if there is none); the
+         *     replaced one is kept in turn, so a second undo redoes.
+         */
+        post: operations["undo_working_copy_api_modules__module_id__working_copy_undo_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/modules/{module_id}/working-copy/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reset Working Copy
+         * @description Replace the working copy by a published version's files (undoable).
+         */
+        post: operations["reset_working_copy_api_modules__module_id__working_copy_reset_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1077,18 +1206,33 @@ export interface components {
             password: string;
         };
         /**
-         * AccountPage
-         * @description ``GET /api/users``: one page of accounts, oldest first.
+         * AccountCreated
+         * @description ``POST /api/auth/signup``: the new account and what happens next, in words
+         *     (follow the mailed link, or wait for an administrator when the server sends no mail).
          */
-        AccountPage: {
-            /** Items */
-            items: components["schemas"]["AccountPublic"][];
-            /** Total */
-            total: number;
-            /** Offset */
-            offset: number;
-            /** Limit */
-            limit: number;
+        AccountCreated: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Email */
+            email: string;
+            /** Is Admin */
+            is_admin: boolean;
+            /** Email Verified */
+            email_verified: boolean;
+            /**
+             * Two Factor Enabled
+             * @default false
+             */
+            two_factor_enabled: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Message */
+            message: string;
         };
         /** AccountPublic */
         AccountPublic: {
@@ -1709,6 +1853,28 @@ export interface components {
              */
             revoke_tokens?: boolean;
         };
+        /**
+         * PreviousWorkingCopyPublic
+         * @description The working copy as it was before the last replace: what an undo brings back.
+         */
+        PreviousWorkingCopyPublic: {
+            /** Files */
+            files: number;
+            /** Size */
+            size: number;
+            /**
+             * Replaced By
+             * @enum {string}
+             */
+            replaced_by: "import" | "reset" | "undo";
+            /** Version */
+            version: string | null;
+            /**
+             * Replaced At
+             * Format: date-time
+             */
+            replaced_at: string;
+        };
         /** ProblemPublic */
         ProblemPublic: {
             /** File */
@@ -1899,6 +2065,20 @@ export interface components {
             to: string;
         };
         /**
+         * ResetLinkPublic
+         * @description ``POST /api/users/{id}/reset-link``: a one-time link to choose a new password,
+         *     for the administrator to hand over (nothing is mailed).
+         */
+        ResetLinkPublic: {
+            /** Link */
+            link: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+        };
+        /**
          * SamplePublic
          * @description A sample dashboard: ``name`` for ``POST /api/dashboards/samples/{name}``.
          */
@@ -1969,6 +2149,16 @@ export interface components {
              * @default false
              */
             two_factor_setup_required: boolean;
+            /**
+             * Mail
+             * @default false
+             */
+            mail: boolean;
+            /**
+             * First Account
+             * @default false
+             */
+            first_account: boolean;
         };
         /** Shadow */
         Shadow: {
@@ -2108,6 +2298,60 @@ export interface components {
             recovery_codes_left: number;
             /** Required */
             required: boolean;
+        };
+        /**
+         * UserPage
+         * @description ``GET /api/users``: one page of accounts, oldest first.
+         */
+        UserPage: {
+            /** Items */
+            items: components["schemas"]["UserPublic"][];
+            /** Total */
+            total: number;
+            /** Offset */
+            offset: number;
+            /** Limit */
+            limit: number;
+        };
+        /**
+         * UserPublic
+         * @description An account as an administrator sees it: also whether it is disabled.
+         */
+        UserPublic: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Email */
+            email: string;
+            /** Is Admin */
+            is_admin: boolean;
+            /** Email Verified */
+            email_verified: boolean;
+            /**
+             * Two Factor Enabled
+             * @default false
+             */
+            two_factor_enabled: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Disabled */
+            disabled: boolean;
+        };
+        /**
+         * UserUpdate
+         * @description ``PATCH /api/users/{id}``: what to change; a field left out stays as it is.
+         */
+        UserUpdate: {
+            /** Email Verified */
+            email_verified?: boolean | null;
+            /** Disabled */
+            disabled?: boolean | null;
+            /** Is Admin */
+            is_admin?: boolean | null;
         };
         /** VersionCreate */
         VersionCreate: {
@@ -2313,6 +2557,37 @@ export interface components {
              * @default false
              */
             confirm?: boolean;
+        };
+        /**
+         * WorkingCopyComparison
+         * @description What a reset to ``version`` would change in the working copy, by path.
+         */
+        WorkingCopyComparison: {
+            /** Version */
+            version: string;
+            /** Changed */
+            changed: string[];
+            /** Removed */
+            removed: string[];
+            /** Added */
+            added: string[];
+        };
+        /**
+         * WorkingCopyPublic
+         * @description The working copy's files, and the previous working copy an undo would restore.
+         */
+        WorkingCopyPublic: {
+            /** Files */
+            files: components["schemas"]["FilePublic"][];
+            previous: components["schemas"]["PreviousWorkingCopyPublic"] | null;
+        };
+        /**
+         * WorkingCopyReset
+         * @description Replace the working copy by the files of one published version.
+         */
+        WorkingCopyReset: {
+            /** Version */
+            version: string;
         };
         /** ErrorField */
         ErrorField: {
@@ -2567,6 +2842,16 @@ export interface components {
              * @default
              */
             problem: string;
+            /**
+             * Restart In S
+             * @default null
+             */
+            restart_in_s: number | null;
+            /**
+             * Attempt
+             * @default 0
+             */
+            attempt: number;
         };
         /**
          * LiveJoined
@@ -2653,6 +2938,16 @@ export interface components {
              * @default
              */
             detail: string;
+            /**
+             * Restart In S
+             * @default null
+             */
+            restart_in_s: number | null;
+            /**
+             * Attempt
+             * @default 0
+             */
+            attempt: number;
         };
         /**
          * LiveStatus
@@ -2702,7 +2997,7 @@ export interface components {
     pathItems: never;
 }
 export type AccountCreate = components['schemas']['AccountCreate'];
-export type AccountPage = components['schemas']['AccountPage'];
+export type AccountCreated = components['schemas']['AccountCreated'];
 export type AccountPublic = components['schemas']['AccountPublic'];
 export type AccountUpdate = components['schemas']['AccountUpdate'];
 export type ApiTokenCreate = components['schemas']['ApiTokenCreate'];
@@ -2741,6 +3036,7 @@ export type Notice = components['schemas']['Notice'];
 export type PasswordChange = components['schemas']['PasswordChange'];
 export type PasswordForgot = components['schemas']['PasswordForgot'];
 export type PasswordReset = components['schemas']['PasswordReset'];
+export type PreviousWorkingCopyPublic = components['schemas']['PreviousWorkingCopyPublic'];
 export type ProblemPublic = components['schemas']['ProblemPublic'];
 export type PublicDashboard = components['schemas']['PublicDashboard'];
 export type PublicIntegration = components['schemas']['PublicIntegration'];
@@ -2751,6 +3047,7 @@ export type QuotasUpdate = components['schemas']['QuotasUpdate'];
 export type RecoveryCodes = components['schemas']['RecoveryCodes'];
 export type RegistryModulePublic = components['schemas']['RegistryModulePublic'];
 export type Rename = components['schemas']['Rename'];
+export type ResetLinkPublic = components['schemas']['ResetLinkPublic'];
 export type SamplePublic = components['schemas']['SamplePublic'];
 export type SearchItem = components['schemas']['SearchItem'];
 export type SearchPage = components['schemas']['SearchPage'];
@@ -2768,12 +3065,18 @@ export type TwoFactorDisable = components['schemas']['TwoFactorDisable'];
 export type TwoFactorEnrol = components['schemas']['TwoFactorEnrol'];
 export type TwoFactorEnrolment = components['schemas']['TwoFactorEnrolment'];
 export type TwoFactorStatus = components['schemas']['TwoFactorStatus'];
+export type UserPage = components['schemas']['UserPage'];
+export type UserPublic = components['schemas']['UserPublic'];
+export type UserUpdate = components['schemas']['UserUpdate'];
 export type VersionCreate = components['schemas']['VersionCreate'];
 export type VersionPublic = components['schemas']['VersionPublic'];
 export type VersionSummary = components['schemas']['VersionSummary'];
 export type WidgetInstance = components['schemas']['WidgetInstance'];
 export type WidgetPublic = components['schemas']['WidgetPublic'];
 export type WithdrawCreate = components['schemas']['WithdrawCreate'];
+export type WorkingCopyComparison = components['schemas']['WorkingCopyComparison'];
+export type WorkingCopyPublic = components['schemas']['WorkingCopyPublic'];
+export type WorkingCopyReset = components['schemas']['WorkingCopyReset'];
 export type ErrorField = components['schemas']['ErrorField'];
 export type ErrorDetail = components['schemas']['ErrorDetail'];
 export type ErrorResponse = components['schemas']['ErrorResponse'];
@@ -2825,7 +3128,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AccountPublic"];
+                    "application/json": components["schemas"]["AccountCreated"];
                 };
             };
             /** @description An error, in the shape every error of the API has. */
@@ -3630,7 +3933,131 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AccountPage"];
+                    "application/json": components["schemas"]["UserPage"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_user_api_users__user_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserPublic"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_user_api_users__user_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserPublic"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_reset_link_api_users__user_id__reset_link_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResetLinkPublic"];
                 };
             };
             /** @description An error, in the shape every error of the API has. */
@@ -4372,6 +4799,172 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CheckPublic"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_working_copy_api_modules__module_id__working_copy_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                module_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkingCopyPublic"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    compare_working_copy_api_modules__module_id__working_copy_compare_get: {
+        parameters: {
+            query: {
+                version: string;
+            };
+            header?: never;
+            path: {
+                module_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkingCopyComparison"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    undo_working_copy_api_modules__module_id__working_copy_undo_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                module_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkingCopyPublic"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    reset_working_copy_api_modules__module_id__working_copy_reset_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                module_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WorkingCopyReset"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkingCopyPublic"];
                 };
             };
             /** @description An error, in the shape every error of the API has. */

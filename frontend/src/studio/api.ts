@@ -9,6 +9,7 @@ import type {
   ModuleCreate,
   ModulePublic,
   ModuleUpdate,
+  PreviousWorkingCopyPublic,
   ProblemPublic,
 } from "../generated/api";
 
@@ -19,6 +20,7 @@ export type FileEntry = FilePublic;
 export type Problem = ProblemPublic;
 export type Check = CheckPublic;
 export type ModuleChanges = ModuleUpdate;
+export type PreviousWorkingCopy = PreviousWorkingCopyPublic;
 export type { FieldProblem };
 
 const enc = encodeURIComponent;
@@ -68,6 +70,20 @@ export const modulesApi = {
       body: zip,
       headers: { "Content-Type": "application/zip" },
     })).json() as Promise<FileEntry[]>,
+  /** The files, and the previous working copy an undo would bring back. */
+  workingCopy: (id: string) => ok(client.GET("/api/modules/{module_id}/working-copy", one(id))),
+  /** What a reset to `v` would change, remove and add (writes nothing). */
+  compare: (id: string, v: string) =>
+    ok(
+      client.GET("/api/modules/{module_id}/working-copy/compare", {
+        params: { path: { module_id: id }, query: { version: v } },
+      }),
+    ),
+  /** Back to the working copy before the last replace (a second undo redoes). */
+  undo: (id: string) => ok(client.POST("/api/modules/{module_id}/working-copy/undo", one(id))),
+  /** Replace the working copy by a published version's files (undoable). */
+  reset: (id: string, v: string) =>
+    ok(client.POST("/api/modules/{module_id}/working-copy/reset", { ...one(id), body: { version: v } })),
   /** Where the browser downloads the working copy as a ZIP. */
   archiveUrl: (id: string) => `/api/modules/${enc(id)}/archive`,
   check: (id: string) => ok(client.GET("/api/modules/{module_id}/check", one(id))),

@@ -15,13 +15,30 @@ import {
   withDefaults,
 } from "../forms/config";
 import { toast } from "../toast";
-import { type Check, type FileEntry, type Module, type VersionSummary, modulesApi } from "./api";
+import {
+  type Check,
+  type FileEntry,
+  type Module,
+  type PreviousWorkingCopy,
+  type VersionSummary,
+  modulesApi,
+} from "./api";
 import { useOpenFiles } from "./openFiles";
 import { rememberValues, rememberedValues } from "./remember";
 import { buildTree } from "./tree";
 
 /** The file opened first, when there is one. */
 const ENTRY_FILES = ["index.html", "main.py", "index.js", "main.go", "README.md"];
+
+/** What the page says about the whole working copy (studio/WorkingCopyNotice.vue). */
+export interface WorkingCopyNotice {
+  kind: "refused" | "replaced";
+  title: string;
+  /** One sentence each: the reasons of a refusal, or what changed. */
+  lines: string[];
+  /** Label of the button that takes the replace back ("Undo", "Redo"). */
+  undoLabel?: string;
+}
 
 export interface StudioOptions {
   /** The saved files changed (the widget preview reloads). */
@@ -39,6 +56,8 @@ export function useModuleStudio(id: () => string, options: StudioOptions = {}) {
   const schemaNote = ref("");
   const testValues = ref<ConfigValues>({});
   const readme = ref<string | null>(null);
+  /** The working copy before the last replace (import, reset, undo): what Undo brings back. */
+  const previous = ref<PreviousWorkingCopy | null>(null);
 
   const openFiles = useOpenFiles(id);
   const tree = computed(() => buildTree(files.value));
@@ -103,9 +122,10 @@ export function useModuleStudio(id: () => string, options: StudioOptions = {}) {
 
   async function load(): Promise<void> {
     await loading.run(async () => {
-      const [m, f] = await Promise.all([modulesApi.get(id()), modulesApi.files(id())]);
+      const [m, copy] = await Promise.all([modulesApi.get(id()), modulesApi.workingCopy(id())]);
       module.value = m;
-      files.value = f;
+      files.value = copy.files;
+      previous.value = copy.previous;
       await Promise.all([loadSchema(), loadReadme()]);
       const first = ENTRY_FILES.find((p) => filePaths.value.includes(p));
       if (first) await openFiles.open(first);
@@ -154,11 +174,32 @@ export function useModuleStudio(id: () => string, options: StudioOptions = {}) {
     await afterChange([path]);
   }
 
-  /** Replace every file with a ZIP's. */
-  async function importZip(zip: Blob): Promise<void> {
-    files.value = await modulesApi.importArchive(id(), zip);
+  /** After the whole working copy was replaced: every tab closes, everything follows. */
+  async function replaced(answer: { files: FileEntry[]; previous: PreviousWorkingCopy | null }) {
+    files.value = answer.files;
+    previous.value = answer.previous;
     openFiles.closeAll();
     await afterChange(null);
+    const first = ENTRY_FILES.find((p) => filePaths.value.includes(p));
+    if (first) await openFiles.open(first);
+    await reloadModule(); // the description and the cover follow the files
+  }
+
+  /** Replace every file with a ZIP's; the server refuses (and keeps everything) if the
+   * ZIP is not a valid module. The replaced working copy is kept for `undo`. */
+  async function importZip(zip: Blob): Promise<void> {
+    await modulesApi.importArchive(id(), zip);
+    await replaced(await modulesApi.workingCopy(id()));
+  }
+
+  /** Back to the working copy before the last replace; calling it again redoes. */
+  async function undo(): Promise<void> {
+    await replaced(await modulesApi.undo(id()));
+  }
+
+  /** Replace the working copy by the files of a published version (undoable). */
+  async function resetTo(version: string): Promise<void> {
+    await replaced(await modulesApi.reset(id(), version));
   }
 
   watch(testValues, (values) => rememberValues(id(), schema.value, values));
@@ -174,6 +215,7 @@ export function useModuleStudio(id: () => string, options: StudioOptions = {}) {
     schemaNote,
     testValues,
     readme,
+    previous,
     openFiles,
     tree,
     filePaths,
@@ -189,6 +231,8 @@ export function useModuleStudio(id: () => string, options: StudioOptions = {}) {
     rename,
     remove,
     importZip,
+    undo,
+    resetTo,
   };
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { MAX_HEIGHT, MAX_LOG_CHARS, parseWidgetMessage } from "./host";
+import { MAX_HEIGHT, MAX_LIBRARIES, MAX_LOG_CHARS, parseWidgetMessage } from "./host";
 
 describe("parseWidgetMessage", () => {
   it("accepts the three message types", () => {
@@ -14,6 +14,14 @@ describe("parseWidgetMessage", () => {
       type: "resize",
       height: 120,
     });
+  });
+
+  it("accepts a request for libraries by plain name and content hash", () => {
+    const names = [
+      ["echarts.min.js", "0123456789abcdef"],
+      ["uplot.min.css", "fedcba9876543210"],
+    ];
+    expect(parseWidgetMessage({ type: "libraries", names })).toEqual({ type: "libraries", names });
   });
 
   it("drops extra fields and bounds sizes", () => {
@@ -41,6 +49,14 @@ describe("parseWidgetMessage", () => {
       { type: "resize", height: "100" },
       { type: "resize", height: Number.NaN },
       { type: "resize", height: Number.POSITIVE_INFINITY },
+      { type: "libraries", names: "echarts.min.js" },
+      { type: "libraries", names: [["echarts.min.js"]] },
+      { type: "libraries", names: [["../api/auth/me", "0123456789abcdef"]] },
+      { type: "libraries", names: [["/api/x.js", "0123456789abcdef"]] },
+      { type: "libraries", names: [["echarts.min.js", "../../api"]] },
+      { type: "libraries", names: [["index.html", "0123456789abcdef"]] },
+      { type: "libraries", names: [["echarts.min.js?x=.js", "0123456789abcdef"]] },
+      { type: "libraries", names: Array(MAX_LIBRARIES + 1).fill(["a.js", "0123456789abcdef"]) },
     ];
     for (const data of refused) expect(parseWidgetMessage(data)).toBeNull();
   });

@@ -18,6 +18,13 @@
 //   (never by origin: every sandboxed widget's origin is "null"); after that, only the
 //   private MessagePort carries messages;
 // * everything the widget sends is checked (type, fields, sizes) and rate-limited.
+//
+// Libraries once per browser (docs/widgets.md): a sandboxed frame caches nothing, so a
+// widget page that uses VisualBox's libraries asks its host for them ("libraries",
+// once per document). The host fetches each `/lib/<name>?v=<hash>` once per page from
+// this app's own origin (the browser caches those URLs for a year) and answers with
+// the texts, which the SDK evaluates in the frame. The widget gets nothing it could
+// not load itself: only files of `/lib/` by a plain name, as text.
 
 export type LogLevel = "info" | "warn" | "error";
 
@@ -52,8 +59,13 @@ export const MAX_LOG_CHARS = 4000;
 export const MAX_HEIGHT = 10_000;
 const HELLOS_PER_MINUTE = 30;
 
+export const MAX_LIBRARIES = 16;
+const LIBRARY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.(js|css)$/;
+const LIBRARY_VERSION = /^[0-9a-f]{16}$/;
+
 export type WidgetMessage =
   | { type: "ready" }
+  | { type: "libraries"; names: [string, string][] }
   | { type: "log"; level: LogLevel; message: string }
   | { type: "resize"; height: number };
 
@@ -64,6 +76,19 @@ export function parseWidgetMessage(data: unknown): WidgetMessage | null {
   switch (message.type) {
     case "ready":
       return { type: "ready" };
+    case "libraries": {
+      const names = message.names;
+      if (!Array.isArray(names) || names.length > MAX_LIBRARIES) return null;
+      const checked: [string, string][] = [];
+      for (const entry of names as unknown[]) {
+        if (!Array.isArray(entry) || entry.length !== 2) return null;
+        const [name, version] = entry as unknown[];
+        if (typeof name !== "string" || !LIBRARY_NAME.test(name)) return null;
+        if (typeof version !== "string" || !LIBRARY_VERSION.test(version)) return null;
+        checked.push([name, version]);
+      }
+      return { type: "libraries", names: checked };
+    }
     case "log": {
       const level = message.level;
       if (level !== "info" && level !== "warn" && level !== "error") return null;
@@ -78,6 +103,22 @@ export function parseWidgetMessage(data: unknown): WidgetMessage | null {
     default:
       return null;
   }
+}
+
+const libraries = new Map<string, Promise<string | null>>();
+
+/** The text of library `name` at `version`, fetched once per page (and cached by the
+ *  browser across pages); `null` if it cannot be had (the frame then loads it itself). */
+export function libraryText(name: string, version: string): Promise<string | null> {
+  const url = `/lib/${name}?v=${version}`;
+  let text = libraries.get(url);
+  if (text === undefined) {
+    text = fetch(url, { credentials: "omit" })
+      .then((answer) => (answer.ok ? answer.text() : null))
+      .catch(() => null);
+    libraries.set(url, text);
+  }
+  return text;
 }
 
 type Listener<K extends keyof WidgetHostEvents> = (value: WidgetHostEvents[K]) => void;
@@ -98,6 +139,7 @@ export class WidgetHost {
   private readonly maxPerSecond: number;
   private window = { start: 0, count: 0, warned: false };
   private hellos: number[] = [];
+  private librariesAsked = false;
   private readonly listeners: { [K in keyof WidgetHostEvents]: Set<Listener<K>> } = {
     ready: new Set(),
     log: new Set(),
@@ -182,6 +224,7 @@ export class WidgetHost {
     this.disconnect();
     const channel = new MessageChannel();
     this.port = channel.port1;
+    this.librariesAsked = false;
     this.port.onmessage = (event: MessageEvent) => this.onPortMessage(event.data);
     this.iframe.contentWindow?.postMessage({ visualbox: "connect" }, "*", [channel.port2]);
     // The new document knows nothing yet: send everything we have.
@@ -248,10 +291,26 @@ export class WidgetHost {
       return;
     }
     if (message.type === "ready") this.emit("ready", undefined);
+    else if (message.type === "libraries") void this.sendLibraries(message.names);
     else if (message.type === "log") {
       this.emit("log", { level: message.level, message: message.message });
     }
     else this.emit("resize", message.height);
+  }
+
+  /** Answer a document's (one) request for libraries on the port it came through. */
+  private async sendLibraries(names: [string, string][]): Promise<void> {
+    const port = this.port;
+    if (this.librariesAsked || port === null) return;
+    this.librariesAsked = true;
+    const texts = await Promise.all(names.map(([name, version]) => libraryText(name, version)));
+    if (this.port !== port) return; // the frame has another document now
+    const files: Record<string, string> = {};
+    names.forEach(([name], index) => {
+      const text = texts[index];
+      if (typeof text === "string") files[name] = text;
+    });
+    port.postMessage({ type: "libraries", files });
   }
 
   private withinRate(): boolean {

@@ -1,4 +1,4 @@
-"""HTTP routes for accounts: ``/api/auth/*``, ``/api/account*`` and ``/api/users``.
+"""HTTP routes for accounts: ``/api/auth/*`` and ``/api/account*`` (users: api/users.py).
 
 See docs/api/accounts.md. Browser sign-in uses the ``visualbox_session`` cookie
 (HttpOnly, SameSite=Lax, Secure when the public URL is https); scripts use API
@@ -7,13 +7,10 @@ tokens. Sign-up and sign-in refuse cross-site browser requests (no login CSRF).
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from visualbox.api.deps import (
     SESSION_COOKIE,
-    AdminUser,
     CurrentUser,
     MailerDep,
     OptionalUser,
@@ -23,9 +20,10 @@ from visualbox.api.deps import (
     SignedInUser,
     check_same_origin,
 )
+from visualbox.db.tables.accounts import User
 from visualbox.schemas.accounts import (
     AccountCreate,
-    AccountPage,
+    AccountCreated,
     AccountPublic,
     AccountUpdate,
     ApiTokenCreate,
@@ -49,6 +47,7 @@ from visualbox.schemas.accounts import (
     TwoFactorStatus,
 )
 from visualbox.services import accounts, samples, two_factor
+from visualbox.services.mail import Mailer
 from visualbox.settings import Settings
 
 router = APIRouter(tags=["accounts"])
@@ -72,7 +71,27 @@ def _set_session_cookie(response: Response, token: str, settings: Settings) -> N
 # -- /api/auth --------------------------------------------------------------------------
 
 
-@router.post("/auth/signup", status_code=201, response_model=AccountPublic, dependencies=[SameSite])
+NO_MAIL_VERIFY = (
+    "This server sends no mail: an administrator will verify your account and let you in."
+)
+NO_MAIL_RESET = (
+    "This server sends no mail: ask an administrator for a link to choose a new password."
+)
+
+
+def _signup_message(user: User, mailer: Mailer) -> str:
+    if user.is_verified:
+        if user.is_admin:
+            return "Your account is ready: it is the administrator of this server."
+        return "Your account is ready."
+    if not mailer.configured:
+        return NO_MAIL_VERIFY
+    return f"We sent a link to {user.email}: follow it to verify your address."
+
+
+@router.post(
+    "/auth/signup", status_code=201, response_model=AccountCreated, dependencies=[SameSite]
+)
 def signup(
     body: AccountCreate,
     response: Response,
@@ -80,15 +99,17 @@ def signup(
     settings: SettingsDep,
     mailer: MailerDep,
     box: SecretBoxDep,
-) -> AccountPublic:
+) -> AccountCreated:
     """Create an account and sign it in (the first account becomes administrator and,
-    unless ACCOUNTS__SAMPLE_DASHBOARD is off, gets the live sample dashboard)."""
+    unless ACCOUNTS__SAMPLE_DASHBOARD is off, gets the live sample dashboard); ``message``
+    says what comes next (the mailed link, or an administrator when there is no mail)."""
     user, token = accounts.sign_up(
         db, mailer, settings, name=body.name, email=body.email, password=body.password
     )
     samples.welcome(db, box, settings, user)
     _set_session_cookie(response, token, settings)
-    return AccountPublic.model_validate(user)
+    public = AccountPublic.model_validate(user)
+    return AccountCreated(**public.model_dump(), message=_signup_message(user, mailer))
 
 
 def _client(request: Request) -> str | None:
@@ -166,7 +187,10 @@ def verify(body: EmailTokenUse, db: SessionDep) -> AccountPublic:
 def resend_verification(
     user: SignedInUser, db: SessionDep, settings: SettingsDep, mailer: MailerDep
 ) -> Notice:
-    """Mail a new verification link to a signed-in, unverified account."""
+    """Mail a new verification link to a signed-in, unverified account (without mail:
+    says that an administrator verifies accounts)."""
+    if not mailer.configured and not user.is_verified:
+        return Notice(message=NO_MAIL_VERIFY)
     accounts.resend_verification(db, mailer, settings, user)
     return Notice(message=f"We sent a new verification link to {user.email}.")
 
@@ -175,8 +199,11 @@ def resend_verification(
 def forgot(
     body: PasswordForgot, db: SessionDep, settings: SettingsDep, mailer: MailerDep
 ) -> Notice:
-    """Mail a password-reset link; answers the same whether or not the account exists."""
+    """Mail a password-reset link; answers the same whether or not the account exists
+    (without mail: to ask an administrator for a link)."""
     accounts.request_password_reset(db, mailer, settings, body.email)
+    if not mailer.configured:
+        return Notice(message=NO_MAIL_RESET)
     return Notice(message="If an account uses this address, we sent it a reset link.")
 
 
@@ -192,13 +219,19 @@ def reset(body: PasswordReset, db: SessionDep) -> Notice:
 
 
 @router.get("/auth/session")
-def get_session(user: OptionalUser, settings: SettingsDep) -> SessionPublic:
-    """Who is signed in, if anyone: a page's first question, answered without an error."""
+def get_session(
+    user: OptionalUser, db: SessionDep, settings: SettingsDep, mailer: MailerDep
+) -> SessionPublic:
+    """Who is signed in, if anyone: a page's first question, answered without an error;
+    also whether the server sends mail and whether it has no account yet."""
     if user is None:
-        return SessionPublic(user=None)
+        return SessionPublic(
+            user=None, mail=mailer.configured, first_account=accounts.count_users(db) == 0
+        )
     return SessionPublic(
         user=AccountPublic.model_validate(user),
         two_factor_setup_required=two_factor.setup_required(settings, user),
+        mail=mailer.configured,
     )
 
 
@@ -318,23 +351,3 @@ def create_token(body: ApiTokenCreate, user: CurrentUser, db: SessionDep) -> Api
 @router.delete("/account/tokens/{token_id}", status_code=204)
 def delete_token(token_id: str, user: CurrentUser, db: SessionDep) -> None:
     accounts.delete_api_token(db, user, token_id)
-
-
-# -- /api/users -------------------------------------------------------------------------
-
-
-@router.get("/users")
-def list_users(
-    _admin: AdminUser,
-    db: SessionDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> AccountPage:
-    """Every account, oldest first (administrators only)."""
-    users, total = accounts.list_users(db, offset=offset, limit=limit)
-    return AccountPage(
-        items=[AccountPublic.model_validate(u) for u in users],
-        total=total,
-        offset=offset,
-        limit=limit,
-    )

@@ -137,6 +137,8 @@ def current_user(user: SignedInUser, request: Request, settings: SettingsDep) ->
     administrator signed in by cookie without the two-factor sign-in the server
     requires (ACCOUNTS__REQUIRE_2FA_FOR_ADMINS) gets only the account's own routes."""
     if not user.is_verified:
+        if not get_mailer(request).configured:
+            raise Forbidden("An administrator has not verified your account yet.")
         raise Forbidden("Verify your email address first: follow the link we sent you.")
     by_cookie = "authorization" not in request.headers
     if by_cookie and two_factor.setup_required(settings, user):

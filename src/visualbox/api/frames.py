@@ -23,6 +23,7 @@ is the capability, so no cookie is needed (none is read here).
 
 from __future__ import annotations
 
+import hashlib
 import html
 import math
 import mimetypes
@@ -31,11 +32,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from visualbox import __version__
+from visualbox.api.compression import static_file
 from visualbox.api.deps import SecretBoxDep, SessionDep, SettingsDep
 from visualbox.errors import FieldError, InvalidInput, NotFound, Unavailable
 from visualbox.modules.tree import normalize_path
@@ -180,6 +182,37 @@ def is_html(path: str) -> bool:
     return media_type(path).split(";")[0] in ("text/html", "application/xhtml+xml")
 
 
+_versions: dict[tuple[Path, int, int], str] = {}
+
+
+def content_version(path: Path) -> str:
+    """The first 16 hex digits of the SHA-256 of the file at ``path`` (remembered
+    while its size and time stay)."""
+    stat = path.stat()
+    key = (path, stat.st_mtime_ns, stat.st_size)
+    version = _versions.get(key)
+    if version is None:
+        version = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        _versions[key] = version
+    return version
+
+
+def library_version(name: str) -> str | None:
+    """:func:`content_version` of library ``name`` (a ``.js`` or ``.css`` file directly in
+    :data:`LIB_DIR`), ``None`` if there is no such library (or it is a stylesheet that
+    loads other files). The widget host fetches it as
+    ``/lib/<name>?v=<version>`` from the app's origin, which may cache that URL for a
+    year (``api/web.py``)."""
+    if "/" in name or name.startswith(".") or not name.endswith((".js", ".css")):
+        return None
+    path = LIB_DIR / name
+    if not path.is_file():
+        return None
+    if name.endswith(".css") and b"url(" in path.read_bytes():
+        return None  # its url()s are relative to its own URL: not movable into the page
+    return content_version(path)
+
+
 @router.get("/frames/sdk.js")
 def sdk(settings: SettingsDep) -> Response:
     """The widget SDK; the pages link it with ``?v=<server version>``, so it may be cached."""
@@ -191,20 +224,18 @@ def sdk(settings: SettingsDep) -> Response:
 
 
 @router.get("/frames/lib/{name:path}")
-def library(name: str, settings: SettingsDep) -> Response:
-    """A chart library shipped with VisualBox (``src/visualbox/web/lib/``)."""
+def library(name: str, request: Request, settings: SettingsDep) -> Response:
+    """A chart library shipped with VisualBox (``src/visualbox/web/lib/``), compressed
+    at build time when the browser accepts it (``api/compression.py``)."""
     try:
         name = normalize_path(name, field="name")
     except InvalidInput:
         raise NotFound("No such library.", [FieldError("name", "no such library")]) from None
     path = LIB_DIR / name
-    if not path.is_file():
+    if name.endswith((".gz", ".br")) or not path.is_file():
         raise NotFound("No such library.", [FieldError("name", "no such library")])
-    return Response(
-        path.read_bytes(),
-        media_type=media_type(name),
-        headers=_headers(settings, "public, max-age=86400"),
-    )
+    headers = _headers(settings, "public, max-age=86400")
+    return static_file(path, request.headers, headers, media_type=media_type(name))
 
 
 @router.get("/frames/{ticket}")
@@ -233,7 +264,9 @@ def frame_file(
         return HTMLResponse(page, status_code=404, headers=_headers(settings, "no-store"))
     media = media_type(path)
     if media.startswith("text/html"):
-        content = frames.inject_sdk(content, _SDK_SRC)
+        versions = {name: library_version(name) for name in frames.page_libraries(content)}
+        known = {name: version for name, version in versions.items() if version}
+        content = frames.boot_page(content, _SDK_SRC, known) or frames.inject_sdk(content, _SDK_SRC)
     left = max(0, math.floor(opened.expires_at - time.time()))
     cache = f"private, max-age={left}"
     headers = _headers(settings, cache, settings.frames.img_sources)

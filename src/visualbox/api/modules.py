@@ -29,10 +29,14 @@ from visualbox.schemas.modules import (
     ModulePublic,
     ModuleUpdate,
     ModuleUsage,
+    PreviousWorkingCopyPublic,
     ProblemPublic,
     Rename,
+    WorkingCopyComparison,
+    WorkingCopyPublic,
+    WorkingCopyReset,
 )
-from visualbox.services import frames, modules, registry
+from visualbox.services import frames, modules, registry, working_copies
 from visualbox.services.modules import FileEntry, Usage
 
 router = APIRouter(tags=["modules"])
@@ -266,9 +270,10 @@ def rename(module_id: str, body: Rename, db: SessionDep, user: CurrentUser) -> l
 def import_archive(
     module_id: str, db: SessionDep, user: CurrentUser, data: ArchiveBody
 ) -> list[FilePublic]:
-    """Replace the working copy by a ZIP (the caller is authenticated before the body is read)."""
+    """Replace the working copy by a ZIP of a valid module of the same kind (the caller is
+    authenticated before the body is read). The replaced copy is kept for an undo."""
     module = modules.get_owned(db, module_id, user)
-    modules.import_archive(db, module, data)
+    working_copies.import_archive(db, module, data)
     return [_file_public(e) for e in modules.list_files(db, module)]
 
 
@@ -298,3 +303,61 @@ def check_module(module_id: str, db: SessionDep, user: CurrentUser) -> CheckPubl
         ok=not problems,
         problems=[ProblemPublic(file=p.file, field=p.field, reason=p.reason) for p in problems],
     )
+
+
+def _working_copy(db: SessionDep, module: Module) -> WorkingCopyPublic:
+    kept = working_copies.previous(db, module)
+    previous = None
+    if kept is not None:
+        previous = PreviousWorkingCopyPublic.model_validate(
+            {
+                "files": kept.files,
+                "size": kept.size,
+                "replaced_by": kept.replaced_by,
+                "version": kept.version,
+                "replaced_at": as_utc(kept.replaced_at),
+            }
+        )
+    return WorkingCopyPublic(
+        files=[_file_public(e) for e in modules.list_files(db, module)], previous=previous
+    )
+
+
+@router.get("/modules/{module_id}/working-copy")
+def get_working_copy(module_id: str, db: SessionDep, user: CurrentUser) -> WorkingCopyPublic:
+    """The files, and the previous working copy that an undo would bring back."""
+    return _working_copy(db, modules.get_owned(db, module_id, user))
+
+
+@router.get("/modules/{module_id}/working-copy/compare")
+def compare_working_copy(
+    module_id: str,
+    db: SessionDep,
+    user: CurrentUser,
+    version: Annotated[str, Query(min_length=1, max_length=64)],
+) -> WorkingCopyComparison:
+    """What a reset to ``version`` would change: the files it changes, removes and adds."""
+    module = modules.get_owned(db, module_id, user)
+    found = working_copies.compare(db, module, version)
+    return WorkingCopyComparison(
+        version=version, changed=found.changed, removed=found.removed, added=found.added
+    )
+
+
+@router.post("/modules/{module_id}/working-copy/undo")
+def undo_working_copy(module_id: str, db: SessionDep, user: CurrentUser) -> WorkingCopyPublic:
+    """Go back to the working copy before the last replace (409 if there is none); the
+    replaced one is kept in turn, so a second undo redoes."""
+    module = modules.get_owned(db, module_id, user)
+    working_copies.undo(db, module)
+    return _working_copy(db, module)
+
+
+@router.post("/modules/{module_id}/working-copy/reset")
+def reset_working_copy(
+    module_id: str, body: WorkingCopyReset, db: SessionDep, user: CurrentUser
+) -> WorkingCopyPublic:
+    """Replace the working copy by a published version's files (undoable)."""
+    module = modules.get_owned(db, module_id, user)
+    working_copies.reset(db, module, body.version)
+    return _working_copy(db, module)

@@ -4,10 +4,14 @@
 writes the app into ``src/visualbox/web``. :func:`install` makes the server answer
 every GET that no route took:
 
-* a file of the build (``/assets/app-1a2b3c.js``, ``/manifest.webmanifest``) as is:
-  hashed assets are cached for a year, everything else is revalidated;
+* a file of the build (``/assets/app-1a2b3c.js``, ``/manifest.webmanifest``), its
+  brotli or gzip copy made at build time when the browser accepts one
+  (:mod:`visualbox.api.compression`): hashed assets are cached for a year, everything
+  else is revalidated (``ETag``, ``304``), but for ``/lib/<name>?v=<content hash>``
+  (what the widget host fetches, docs/widgets.md), cached for a year as well;
 * server paths (``/api/...``, ``/frames/...``, ``/ws/...``, the mailed-link pages)
-  that matched nothing, and missing ``/assets/...`` files: the usual JSON 404;
+  that matched nothing, and missing ``/assets/...`` and ``/lib/...`` files: the usual
+  JSON 404;
 * anything else: ``index.html`` (history fallback: the app's router shows the page),
   never cached, with a strict Content-Security-Policy (:func:`content_security_policy`)
   that lets it frame the frames origin only (widgets, docs/web.md) and run only its own
@@ -22,8 +26,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.datastructures import Headers
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
+
+from visualbox.api.compression import static_file
+from visualbox.api.frames import content_version
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
@@ -51,6 +59,7 @@ def _page_headers(frames_origin: str) -> dict[str, str]:
 _IMMUTABLE = "public, max-age=31536000, immutable"
 _SERVER_PREFIXES = ("api/", "frames/", "ws/")
 _ASSETS = "assets/"  # hashed build output: a missing one is a 404, never the page
+_LIBRARIES = "lib/"  # widget libraries, fetched by the widget host (docs/widgets.md)
 _SERVER_PAGES = ("api", "frames", "ws", "verify-email", "reset-password")
 
 _NOT_BUILT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -75,24 +84,30 @@ def _built_file(web_dir: Path, path: str) -> Path | None:
     return candidate
 
 
-def _app_page(web_dir: Path, headers: dict[str, str]) -> Response:
+def _app_page(web_dir: Path, request: Headers, headers: dict[str, str]) -> Response:
     index = web_dir / "index.html"
     if not index.is_file():
         return HTMLResponse(_NOT_BUILT, headers=headers)
-    return FileResponse(index, media_type="text/html", headers=headers)
+    return static_file(index, request, headers, media_type="text/html; charset=utf-8")
 
 
-def _serve(root: Path, path: str, page_headers: dict[str, str]) -> Response:
+def _serve(
+    root: Path, path: str, query: str, request: Headers, page_headers: dict[str, str]
+) -> Response:
     found = _built_file(root, path)
     if found is None or found.name == "index.html":
-        return _app_page(root, page_headers)
+        return _app_page(root, request, page_headers)
+    immutable = path.startswith(_ASSETS)
+    if path.startswith(_LIBRARIES) and "/" not in path.removeprefix(_LIBRARIES):
+        # /lib/<name>?v=<its content hash> never changes: the widget host's URLs.
+        immutable = query == f"v={content_version(found)}"
     headers = {
-        "Cache-Control": _IMMUTABLE if path.startswith(_ASSETS) else "no-cache",
+        "Cache-Control": _IMMUTABLE if immutable else "no-cache",
         "X-Content-Type-Options": "nosniff",
     }
     if found.name == "sw.js":
         headers["Service-Worker-Allowed"] = "/"
-    return FileResponse(found, headers=headers)
+    return static_file(found, request, headers)
 
 
 def install(app: FastAPI, web_dir: Path = WEB_DIR, *, frames_origin: str) -> None:
@@ -112,9 +127,11 @@ def install(app: FastAPI, web_dir: Path = WEB_DIR, *, frames_origin: str) -> Non
         if not page or path.startswith(_SERVER_PREFIXES) or path in _SERVER_PAGES:
             await not_found(scope, receive, send)
             return
-        if path.startswith(_ASSETS) and _built_file(root, path) is None:
+        if path.startswith((_ASSETS, _LIBRARIES)) and _built_file(root, path) is None:
             await not_found(scope, receive, send)
             return
-        await _serve(root, path, page_headers)(scope, receive, send)
+        query = scope.get("query_string", b"").decode("latin-1")
+        answer = _serve(root, path, query, Headers(scope=scope), page_headers)
+        await answer(scope, receive, send)
 
     app.router.default = fallback

@@ -10,7 +10,9 @@
  *
  *   host -> widget  {type: 'update', theme?: 'light'|'dark', config?: object, data?: any}
  *                   (at most one per animation frame)
+ *                   {type: 'libraries', files: {name: text}}  (answer to 'libraries')
  *   widget -> host  {type: 'ready'}
+ *                   {type: 'libraries', names: [[name, version], ...]}  (once, see below)
  *                   {type: 'log', level: 'info'|'warn'|'error', message: string}
  *                   {type: 'resize', height: number}
  *
@@ -23,6 +25,15 @@
  *   these CSS variables: --vb-text, --vb-muted, --vb-grid, --vb-surface, --vb-accent;
  *   thesis-era globals CONFIG and DATA, and an optional global function
  *   onMessage({type: 'CONFIG_CHANGED' | 'DATA_CHANGED', value}).
+ *
+ * Libraries once per browser: a sandboxed frame's origin is opaque, so the browser
+ * caches nothing it loads. When a page loads libraries VisualBox serves
+ * (<script src="/frames/lib/NAME.js">), the server sends instead a small page that
+ * calls visualbox._boot(libraries, page): the SDK asks the host for those libraries
+ * through the port (the host fetches each once from the app's origin, where it is
+ * cached), evaluates them, then writes the widget's page (without those tags) as the
+ * frame's document. A library the host does not give is loaded from the network as
+ * the page asked; without a host (the page opened on its own) all of them are.
  */
 (function () {
   'use strict';
@@ -34,6 +45,9 @@
   var themeListeners = [];
   var hasConfig = false;
   var hasData = false;
+  var booting = null; // {libraries, page, timer} until the widget's page is written
+  var booted = false; // _boot was called (once)
+  var held = null; // while booting: host updates kept until the widget's scripts ran
   // Colours that read on the dashboard's cells in either theme (styles.css of the app).
   var THEME_STYLE =
     ':root{--vb-text:#1f2937;--vb-muted:#6b7280;--vb-grid:rgba(15,23,42,.1);' +
@@ -109,7 +123,20 @@
 
   function receive(event) {
     var message = event.data;
-    if (!message || message.type !== 'update') return;
+    if (!message) return;
+    if (message.type === 'libraries') {
+      if (booting) finishBoot(message.files || {});
+      return;
+    }
+    if (message.type !== 'update') return;
+    if (held !== null) {
+      held.push(message);
+      return;
+    }
+    apply(message);
+  }
+
+  function apply(message) {
     if (Object.prototype.hasOwnProperty.call(message, 'theme')) applyTheme(message.theme);
     if (Object.prototype.hasOwnProperty.call(message, 'config')) applyConfig(message.config);
     if (Object.prototype.hasOwnProperty.call(message, 'data')) applyData(message.data);
@@ -144,7 +171,7 @@
   };
 
   // The handshake: accept exactly one port, only from the parent page.
-  window.addEventListener('message', function connect(event) {
+  function connect(event) {
     var message = event.data;
     if (event.source !== window.parent || !message || message.visualbox !== 'connect') return;
     if (!event.ports || !event.ports[0]) return;
@@ -152,25 +179,123 @@
     port = event.ports[0];
     port.onmessage = receive;
     port.postMessage({ type: 'ready' });
+    if (booting) port.postMessage({ type: 'libraries', names: booting.libraries });
     for (var i = 0; i < pending.length; i++) port.postMessage(pending[i]);
     pending = [];
-  });
+  }
 
-  window.addEventListener('error', function (event) {
+  function onError(event) {
     var where = event.filename ? ' (' + event.filename.split('/').pop() + ':' + event.lineno + ')' : '';
     send({ type: 'log', level: 'error', message: String(event.message).slice(0, 4000) + where });
-  });
-  window.addEventListener('unhandledrejection', function (event) {
+  }
+
+  function onRejection(event) {
     report(event.reason);
-  });
+  }
+
+  // What the SDK adds to a document: again after _boot wrote the widget's page
+  // (document.open() drops the window's listeners and the old elements).
+  function listen() {
+    if (!port) window.addEventListener('message', connect);
+    window.addEventListener('error', onError);
+    window.addEventListener('unhandledrejection', onRejection);
+  }
+
+  function install() {
+    if (!document.documentElement) return;
+    document.documentElement.setAttribute('data-vb-theme', visualbox.theme);
+    var style = document.createElement('style');
+    style.textContent = THEME_STYLE;
+    // First in <head> (or <html>): the widget's own styles come later and win.
+    var into = document.head || document.documentElement;
+    into.insertBefore(style, into.firstChild);
+  }
+
+  // -- libraries from the host (see the top of this file) ---------------------------
+
+  function isStyle(name) {
+    return /\.css$/.test(name);
+  }
+
+  function libraryTags(names) {
+    var tags = '';
+    for (var i = 0; i < names.length; i++) {
+      tags += '<script src="/frames/lib/' + names[i] + '"><\/script>';
+    }
+    return tags;
+  }
+
+  // A stylesheet goes where its <link> was (the server left a mark there).
+  function placeStyle(page, name, text) {
+    var tag = typeof text === 'string'
+      ? '<style>' + text + '</style>'
+      : '<link rel="stylesheet" href="/frames/lib/' + name + '">';
+    return page.split('<!--visualbox-library:' + name + '-->').join(tag);
+  }
+
+  function finishBoot(files) {
+    if (!booting) return;
+    var boot = booting;
+    booting = null;
+    clearTimeout(boot.timer);
+    var missing = [];
+    var page = boot.page;
+    for (var i = 0; i < boot.libraries.length; i++) {
+      var name = boot.libraries[i][0];
+      if (isStyle(name)) {
+        page = placeStyle(page, name, files[name]);
+        continue;
+      }
+      if (typeof files[name] !== 'string') {
+        missing.push(name);
+        continue;
+      }
+      try {
+        // Indirect eval: global scope, as a classic <script> would run it.
+        (0, eval)(files[name] + '\n//# sourceURL=' + location.origin + '/frames/lib/' + name);
+      } catch (error) {
+        report(error);
+      }
+    }
+    if (missing.length) {
+      var doctype = /^(\uFEFF)?(\s|<!--[\s\S]*?-->)*<!doctype[^>]*>/i.exec(page);
+      var at = doctype ? doctype[0].length : 0;
+      page = page.slice(0, at) + libraryTags(missing) + page.slice(at);
+    }
+    document.open();
+    listen();
+    document.addEventListener('DOMContentLoaded', release, { once: true });
+    document.write(page);
+    install();
+    document.close();
+    if (document.readyState !== 'loading') release();
+    if (!port) hello();
+  }
+
+  // The widget's scripts have run: give them what the host sent meanwhile.
+  function release() {
+    if (held === null) return;
+    var queued = held;
+    held = null;
+    for (var i = 0; i < queued.length; i++) apply(queued[i]);
+  }
+
+  visualbox._boot = function (libraries, page) {
+    if (booted) return; // once, from the server's boot page
+    booted = true;
+    booting = { libraries: libraries, page: page, timer: 0 };
+    held = [];
+    // Without a host (or one that never answers), load them from the network.
+    var wait = window.parent !== window ? 10000 : 0;
+    booting.timer = setTimeout(function () {
+      finishBoot({});
+    }, wait);
+    hello();
+  };
 
   window.visualbox = visualbox;
-  document.documentElement.setAttribute('data-vb-theme', visualbox.theme);
-  var style = document.createElement('style');
-  style.textContent = THEME_STYLE;
-  // First in <head> (or <html>): the widget's own styles come later and win.
-  var into = document.head || document.documentElement;
-  into.insertBefore(style, into.firstChild);
+  listen();
+  install();
   window.CONFIG = visualbox.config;
   window.DATA = undefined;
 
@@ -180,9 +305,13 @@
   function hello() {
     if (window.parent !== window) window.parent.postMessage({ visualbox: 'hello' }, '*');
   }
+  // A boot page (_boot) says hello itself.
+  function helloOnce() {
+    if (!booted) hello();
+  }
   if (document.readyState === 'loading') {
-    document.addEventListener('DOMContentLoaded', hello, { once: true });
+    document.addEventListener('DOMContentLoaded', helloOnce, { once: true });
   } else {
-    hello();
+    helloOnce();
   }
 })();

@@ -179,6 +179,18 @@ class SessionPublic(BaseModel):
 
     user: AccountPublic | None
     two_factor_setup_required: bool = False
+    mail: bool = False
+    """The server sends mail; without it an administrator verifies new accounts and
+    hands out reset links."""
+    first_account: bool = False
+    """No account exists yet: whoever signs up first becomes the administrator."""
+
+
+class AccountCreated(AccountPublic):
+    """``POST /api/auth/signup``: the new account and what happens next, in words
+    (follow the mailed link, or wait for an administrator when the server sends no mail)."""
+
+    message: str
 
 
 class ApiTokenPublic(BaseModel):
@@ -198,15 +210,6 @@ class ApiTokenCreated(ApiTokenPublic):
     """The answer to creating a token: the only time ``token`` is shown."""
 
     token: str
-
-
-class AccountPage(BaseModel):
-    """``GET /api/users``: one page of accounts, oldest first."""
-
-    items: list[AccountPublic]
-    total: int
-    offset: int
-    limit: int
 
 
 class Notice(BaseModel):

@@ -184,6 +184,11 @@ class LiveInstance(BaseModel):
     """When the last output came (ISO 8601, UTC, milliseconds)."""
     problem: str = ""
     """Why the instance cannot run (its module cannot be resolved); owners only."""
+    restart_in_s: float | None = None
+    """Seconds until it restarts after a crash; ``null`` when no restart is pending."""
+    attempt: int = 0
+    """Restarts after crashes in a row, the pending one included (0: none yet; a crash
+    after a run that lasted a minute, or a restart by the owner, counts from 1 again)."""
 
 
 class LiveStatus(_ServerMessage):
@@ -258,6 +263,11 @@ class LiveState(_ServerMessage):
     code: int | None = None
     reason: EndReason | None = None
     detail: str = ""
+    restart_in_s: float | None = None
+    """Seconds until it restarts after a crash; ``null`` when no restart is pending."""
+    attempt: int = 0
+    """Restarts after crashes in a row, the pending one included (0: none yet; a crash
+    after a run that lasted a minute, or a restart by the owner, counts from 1 again)."""
 
 
 class LiveDashboard(_ServerMessage):

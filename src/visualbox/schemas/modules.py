@@ -119,3 +119,43 @@ class ProblemPublic(BaseModel):
 class CheckPublic(BaseModel):
     ok: bool
     problems: list[ProblemPublic]
+
+
+class WorkingCopyReset(BaseModel):
+    """Replace the working copy by the files of one published version."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: str = Field(min_length=1, max_length=64)
+
+
+class PreviousWorkingCopyPublic(BaseModel):
+    """The working copy as it was before the last replace: what an undo brings back."""
+
+    files: int
+    size: int
+    """Bytes of its files."""
+    replaced_by: Literal["import", "reset", "undo"]
+    """What replaced it: a ZIP import, a reset to ``version``, or an undo."""
+    version: str | None
+    """The published version a reset put in its place."""
+    replaced_at: datetime
+
+
+class WorkingCopyPublic(BaseModel):
+    """The working copy's files, and the previous working copy an undo would restore."""
+
+    files: list[FilePublic]
+    previous: PreviousWorkingCopyPublic | None
+
+
+class WorkingCopyComparison(BaseModel):
+    """What a reset to ``version`` would change in the working copy, by path."""
+
+    version: str
+    changed: list[str]
+    """Files in both, with other contents (the working copy's are lost on a reset)."""
+    removed: list[str]
+    """Files only in the working copy (lost on a reset)."""
+    added: list[str]
+    """Files only in the version."""

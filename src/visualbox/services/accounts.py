@@ -166,7 +166,8 @@ def user_for_session(db: Session, token: str) -> User | None:
     row = db.get(UserSession, token_hash(token))
     if row is None or as_utc(row.expires_at) <= utcnow():
         return None
-    return db.get(User, row.user_id)
+    user = db.get(User, row.user_id)
+    return None if user is None or user.is_disabled else user
 
 
 def end_session(db: Session, token: str) -> None:
@@ -176,7 +177,7 @@ def end_session(db: Session, token: str) -> None:
         db.commit()
 
 
-def _end_sessions(db: Session, user: User, *, keep: str | None = None) -> None:
+def end_sessions(db: Session, user: User, *, keep: str | None = None) -> None:
     """End every session of ``user`` but ``keep`` (a cookie value); not committed."""
     sessions = delete(UserSession).where(UserSession.user_id == user.id)
     if keep is not None:
@@ -214,7 +215,8 @@ def user_for_api_token(db: Session, token: str) -> User | None:
     if row.last_used_at is None or now - as_utc(row.last_used_at) > timedelta(minutes=1):
         row.last_used_at = now
         db.commit()
-    return db.get(User, row.user_id)
+    user = db.get(User, row.user_id)
+    return None if user is None or user.is_disabled else user
 
 
 def list_api_tokens(db: Session, user: User) -> Sequence[ApiToken]:
@@ -312,6 +314,8 @@ def sign_in(
     if client:
         ratelimit.clear(db, budgets[0].key)
     _rehash_if_needed(db, user, password)
+    if user.is_disabled:
+        raise Forbidden("This account is disabled; ask an administrator.")
     if user.two_factor_enabled:
         return user, None
     return user, create_session(db, user, days=settings.accounts.session_days)
@@ -345,6 +349,21 @@ def _send_link(
     new_email: str | None = None,
     later: bool = False,
 ) -> None:
+    link = new_link(db, settings, user, purpose, new_email=new_email)
+    send = mailer.send_link_later if later else mailer.send_link
+    send(new_email or user.email, purpose, user.name, link)
+
+
+def new_link(
+    db: Session,
+    settings: Settings,
+    user: User,
+    purpose: LinkPurpose,
+    *,
+    new_email: str | None = None,
+) -> str:
+    """A new one-time link of ``purpose`` for ``user`` (stored hashed, committed): the
+    address to mail, or, for a reset link an administrator makes, to hand over."""
     token = new_token()
     db.add(
         EmailToken(
@@ -356,9 +375,7 @@ def _send_link(
         )
     )
     db.commit()
-    link = f"{settings.public_url}/{LINK_PAGE[purpose]}?{urlencode({'token': token})}"
-    send = mailer.send_link_later if later else mailer.send_link
-    send(new_email or user.email, purpose, user.name, link)
+    return f"{settings.public_url}/{LINK_PAGE[purpose]}?{urlencode({'token': token})}"
 
 
 def _use_link(db: Session, token: str, purposes: tuple[str, ...]) -> EmailToken:
@@ -469,7 +486,7 @@ def reset_password(db: Session, token: str, password: str, *, revoke_tokens: boo
     user.password_hash = hash_password(password)
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()  # the link proved the address
-    _end_sessions(db, user)
+    end_sessions(db, user)
     if revoke_tokens:
         db.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
     db.commit()
@@ -519,18 +536,6 @@ def change_password(
     confirm_password(db, settings, user, current_password, "current_password")
     check_password_strength(new_password, "new_password")
     user.password_hash = hash_password(new_password)
-    _end_sessions(db, user, keep=keep_session)
+    end_sessions(db, user, keep=keep_session)
     _void_links(db, user.id)
     db.commit()
-
-
-def list_users(db: Session, *, offset: int, limit: int) -> tuple[Sequence[User], int]:
-    """One page of (non-system) accounts, oldest first, and the total count."""
-    users = db.scalars(
-        select(User)
-        .where(User.is_system.is_(False))
-        .order_by(User.created_at, User.id)
-        .offset(offset)
-        .limit(limit)
-    ).all()
-    return users, count_users(db)

@@ -248,6 +248,62 @@ def inject_sdk(html: bytes, sdk_src: str = SDK_PATH) -> bytes:
     return tag + html
 
 
+_LIBRARY_TAG_RE = re.compile(
+    r"""<script\s+src\s*=\s*["']/frames/lib/(?P<js>[A-Za-z0-9][A-Za-z0-9._-]*\.js)["']\s*>"""
+    r"""\s*</script\s*>"""
+    r"""|<link\s+rel\s*=\s*["']stylesheet["']\s+href\s*=\s*["']/frames/lib/"""
+    r"""(?P<css>[A-Za-z0-9][A-Za-z0-9._-]*\.css)["']\s*/?>""",
+    re.I,
+)
+LIBRARY_MARK = "<!--visualbox-library:{}-->"
+"""Where a stylesheet's ``<link>`` was in a boot page's ``PAGE`` (the SDK puts the
+stylesheet there)."""
+
+
+def page_libraries(html: bytes) -> list[str]:
+    """The libraries a page loads as ``<script src="/frames/lib/NAME.js"></script>`` or
+    ``<link rel="stylesheet" href="/frames/lib/NAME.css">``, in order, each once."""
+    names: list[str] = []
+    for match in _LIBRARY_TAG_RE.finditer(html.decode("utf-8", "replace")):
+        name = match.group("js") or match.group("css")
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def boot_page(html: bytes, sdk_src: str, libraries: dict[str, str]) -> bytes | None:
+    """A page that gets ``libraries`` (``{name: version}``) from the widget's host
+    instead of the network, then writes ``html`` as the frame's document (without
+    their script tags; a stylesheet's tag becomes :data:`LIBRARY_MARK`); ``None`` if
+    ``html`` is not UTF-8 or names none of them.
+
+    Sandboxed frames have an opaque origin, so Chromium caches nothing they load: each
+    frame would download each library again, on every reload. The host page fetches
+    each library once from the app's origin, where the browser caches it, and hands it
+    over through the frame's private port (docs/widgets.md, "Libraries once per
+    browser"); the SDK evaluates it (``'unsafe-eval'``, which every frame has)."""
+    if not libraries:
+        return None
+    try:
+        text = html.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group("js") or match.group("css")
+        if name not in libraries:
+            return match.group(0)
+        return "" if match.group("js") else LIBRARY_MARK.format(name)
+
+    page = json.dumps(_LIBRARY_TAG_RE.sub(replace, text)).replace("<", "\\u003c")
+    wanted = json.dumps([[name, version] for name, version in libraries.items()])
+    return (
+        '<!doctype html><html><head><meta charset="utf-8">'
+        f'<script src="{sdk_src}"></script>'
+        f"<script>visualbox._boot({wanted},{page})</script></head></html>"
+    ).encode()
+
+
 # -- who gets a ticket ------------------------------------------------------------------
 
 

@@ -220,34 +220,42 @@ class Instances:
     def _on_state(self, instance: Instance, message: State) -> None:
         if message.state is RunState.RUNNING:
             instance.running_since = time.monotonic()
+        state = InstanceState(message.state)
         reason = EndReason(message.reason) if message.reason else None
-        self.set_state(
-            instance,
-            InstanceState(message.state),
-            code=message.code,
-            reason=reason,
-            detail=message.detail,
-        )
-        if instance.state is not InstanceState.EXITED or reason is EndReason.TERMINATED:
-            return
+        delay = self._restart_delay(instance, state, reason)
+        if delay is not None:
+            # Scheduled before the STATE goes out, so that it says when and which attempt.
+            instance.cancel_restart()
+            instance.failures += 1
+            instance.restart_due = time.monotonic() + delay
+            instance.restart_timer = asyncio.get_running_loop().call_later(
+                delay, lambda: self._spawn(self._restart_after_crash(instance))
+            )
+        self.set_state(instance, state, code=message.code, reason=reason, detail=message.detail)
+        if delay is not None:
+            text = f"restarting in {delay:g} s"
+            notice = instance.status(StatusLevel.WARNING, text)
+            self.hub.publish(instance.room.name, Envelope(notice, owner_only=True))
+
+    def _restart_delay(
+        self, instance: Instance, state: InstanceState, reason: EndReason | None
+    ) -> float | None:
+        """The back-off before restarting an instance that just ended this way; ``None``
+        when it is not restarted (it finished, was stopped, or nobody wants it)."""
+        if state is not InstanceState.EXITED or reason is EndReason.TERMINATED:
+            return None
         if reason in NOT_RESTARTED:
-            return
+            return None
         since = instance.running_since
         if since is not None and time.monotonic() - since >= HEALTHY_AFTER_S:
             instance.failures = 0
         wanted = instance.room.watched or instance.spec.keep_running
         if not wanted or instance.stopped_by_owner or self.closing:
-            return
-        delay = min(self.settings.restart_backoff_max_s, 2.0**instance.failures)
-        instance.failures += 1
-        notice = instance.status(StatusLevel.WARNING, f"restarting in {delay:g} s")
-        self.hub.publish(instance.room.name, Envelope(notice, owner_only=True))
-        instance.restart_timer = asyncio.get_running_loop().call_later(
-            delay, lambda: self._spawn(self._restart_after_crash(instance))
-        )
+            return None
+        return float(min(self.settings.restart_backoff_max_s, 2.0**instance.failures))
 
     async def _restart_after_crash(self, instance: Instance) -> None:
-        instance.restart_timer = None
+        instance.restart_timer = instance.restart_due = None
         room = instance.room
         if room.instances.get(instance.id) is instance and not instance.stopped_by_owner:
             if room.watched or instance.spec.keep_running:

@@ -251,6 +251,8 @@ class Instance:
     failures: int = 0
     running_since: float | None = None
     restart_timer: Any = None
+    restart_due: float | None = None
+    """When the pending restart after a crash starts (``time.monotonic()``)."""
 
     @property
     def id(self) -> str:
@@ -258,9 +260,16 @@ class Instance:
 
     def cancel_restart(self) -> None:
         """Drop a pending restart after a crash (if any)."""
+        self.restart_due = None
         if self.restart_timer is not None:
             self.restart_timer.cancel()
             self.restart_timer = None
+
+    def restart_in_s(self) -> float | None:
+        """Seconds until the pending restart after a crash; ``None`` when none is."""
+        if self.restart_due is None:
+            return None
+        return round(max(0.0, self.restart_due - time.monotonic()), 1)
 
     @property
     def run_id(self) -> str:
@@ -276,6 +285,8 @@ class Instance:
             data=json.loads(self.last_data) if self.last_data is not None else None,
             at=self.last_at if self.last_data is not None else None,
             problem=self.spec.problem if owner and not self.spec.ref else "",
+            restart_in_s=self.restart_in_s(),
+            attempt=self.failures,
         )
 
     def status(self, level: StatusLevel, line: str) -> LiveStatus:
@@ -294,6 +305,8 @@ class Instance:
             code=self.code,
             reason=self.reason,
             detail=self.detail if owner else "",
+            restart_in_s=self.restart_in_s(),
+            attempt=self.failures,
         )
 
 

@@ -10,6 +10,7 @@ Concurrent writes to one file: the last one wins (there is no revision check).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -21,7 +22,7 @@ from visualbox.db.tables.accounts import User
 from visualbox.db.tables.dashboards import Dashboard
 from visualbox.db.tables.modules import Module, ModuleFile, ModuleTag, ModuleUse, WithdrawnModule
 from visualbox.errors import Conflict, FieldError, InUse, InvalidInput, NotFound, TooLarge
-from visualbox.modules.archive import extract_zip, make_zip
+from visualbox.modules.archive import make_zip
 from visualbox.modules.check import Problem, check_tree
 from visualbox.modules.config_schema import schema_problems
 from visualbox.modules.manifest import (
@@ -421,24 +422,28 @@ def working_tree(db: Session, module: Module) -> FileTree:
     return {r.path: contents[cast(str, r.blob_sha)] for r in rows}
 
 
-def replace_tree(db: Session, module: Module, tree: FileTree) -> None:
-    """Replace the whole working copy by ``tree`` in one transaction (commits)."""
+def check_replace(db: Session, module: Module, tree: FileTree) -> None:
+    """Refuse ``tree`` as the new working copy if it breaks the limits or the quota."""
     problems = check_tree_limits(tree)
     if problems:
         raise InvalidInput(f"The files break the limits ({len(problems)} problem(s)).", problems)
     stored = sum(r.size for r in _rows(db, module))
     quotas.check_module_bytes(db, module.owner_id, sum(map(len, tree.values())) - stored)
+
+
+def replace_tree(
+    db: Session, module: Module, tree: FileTree, *, folders: Iterable[str] = ()
+) -> None:
+    """Replace the whole working copy by ``tree`` (and the explicit empty ``folders``)
+    in one transaction (commits). ``services.working_copies`` keeps the previous one."""
+    check_replace(db, module, tree)
     db.execute(delete(ModuleFile).where(ModuleFile.module_id == module.id))
     _store_tree(db, module, tree)
+    db.add_all(ModuleFile(module_id=module.id, path=p, blob_sha=None, size=0) for p in folders)
     if module.cover not in tree:
         module.cover = None
     _touched(db, module, set(tree) | {"README.md"})
     db.commit()
-
-
-def import_archive(db: Session, module: Module, data: bytes) -> None:
-    """Replace the working copy by a ZIP upload; hostile archives change nothing."""
-    replace_tree(db, module, extract_zip(data))
 
 
 def export_archive(db: Session, module: Module) -> bytes:

@@ -8,5 +8,6 @@ from visualbox.db.tables import dashboards as dashboards
 from visualbox.db.tables import live as live
 from visualbox.db.tables import modules as modules
 from visualbox.db.tables import quotas as quotas
+from visualbox.db.tables import working_copies as working_copies
 
-__all__ = ["accounts", "dashboards", "live", "modules", "quotas"]
+__all__ = ["accounts", "dashboards", "live", "modules", "quotas", "working_copies"]

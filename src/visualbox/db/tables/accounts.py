@@ -21,6 +21,9 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     is_system: Mapped[bool] = mapped_column(Boolean, default=False)
     email_verified_at: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
+    """When an administrator disabled the account: it may not sign in, its sessions
+    ended and its API tokens stop working until it is enabled again."""
     totp_secret: Mapped[str | None] = mapped_column(String(255))
     """The TOTP secret, encrypted with the server's SecretBox; set from enrolment on."""
     totp_enabled_at: Mapped[datetime | None]
@@ -33,6 +36,10 @@ class User(Base):
     @property
     def is_verified(self) -> bool:
         return self.email_verified_at is not None
+
+    @property
+    def is_disabled(self) -> bool:
+        return self.disabled_at is not None
 
     @property
     def two_factor_enabled(self) -> bool:
