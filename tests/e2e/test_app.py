@@ -51,6 +51,27 @@ def test_theme_follows_the_system_until_chosen_and_the_choice_stays(
     expect(html).to_have_attribute("data-theme", "dark")
 
 
+def test_a_disabled_button_looks_disabled_in_both_themes(
+    live_server: LiveServer, new_context: Callable[..., BrowserContext]
+) -> None:
+    page = new_context(color_scheme="dark").new_page()
+    live_server.sign_in(page, live_server.create_user())
+    page.goto(f"{live_server.url}/account")
+    save = page.get_by_role("button", name="Save name")
+    html = page.locator("html")
+    for theme in ("dark", "light"):
+        expect(html).to_have_attribute("data-theme", theme)
+        expect(save).to_be_disabled()
+        greyed = save.evaluate("e => getComputedStyle(e).backgroundColor")
+        page.get_by_label("Name", exact=True).fill("Someone else")
+        expect(save).to_be_enabled()
+        enabled = save.evaluate("e => getComputedStyle(e).backgroundColor")
+        assert greyed != enabled, f"{theme}: a disabled Save has the colour of an enabled one"
+        page.reload()  # the name was not saved: Save is disabled again
+        if theme == "dark":
+            page.get_by_role("button", name="Use the light theme").click()
+
+
 @pytest.mark.browser_context_args(service_workers="allow")
 def test_installable_as_a_progressive_web_app(live_server: LiveServer, page: Page) -> None:
     page.goto(f"{live_server.url}/signin")
