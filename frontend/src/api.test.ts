@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 
-import { ApiError, client, messageOf, ok, parseError, send, setUnauthenticatedHandler } from "./api";
+import { ApiError, client, labelOf, messageOf, ok, parseError, send, setUnauthenticatedHandler } from "./api";
 
 function answer(status: number, body?: unknown, init: ResponseInit = {}): Response {
   const text = body === undefined ? null : typeof body === "string" ? body : JSON.stringify(body);
@@ -45,8 +45,8 @@ describe("parseError", () => {
     expect(error.code).toBe("invalid");
     expect(error.message).toBe("The request is not valid.");
     expect(error.fields).toEqual([
-      { field: "email", reason: "is already registered" },
-      { field: "widgets[0].w", reason: "must be at least 1" },
+      { field: "email", label: "Email address", reason: "is already registered" },
+      { field: "widgets[0].w", label: "Width (widget 1)", reason: "must be at least 1" },
     ]);
     expect(error.fieldReason("email")).toBe("is already registered");
     expect(error.fieldReason("name")).toBeUndefined();
@@ -56,7 +56,7 @@ describe("parseError", () => {
   it("tolerates missing or malformed parts", () => {
     const error = parseError(409, { error: { message: "Stale.", fields: [{ field: 3 }, "junk", null] } });
     expect(error.code).toBe("error");
-    expect(error.fields).toEqual([{ field: "3", reason: "" }]);
+    expect(error.fields).toEqual([{ field: "3", label: "3", reason: "" }]);
     expect(parseError(404, { error: { code: "not_found", message: "Gone." } }).fields).toEqual([]);
   });
 
@@ -65,6 +65,23 @@ describe("parseError", () => {
     expect(parseError(502, undefined).code).toBe("internal");
     expect(parseError(418, { detail: "teapot" }).message).toBe("The server answered 418.");
     expect(parseError(418, null).code).toBe("error");
+  });
+});
+
+describe("labelOf", () => {
+  it("names a field in words, never by its path", () => {
+    expect(labelOf("display_name")).toBe("Display name");
+    expect(labelOf("integrations[0].config.speed")).toBe("Speed (integration 1)");
+    expect(labelOf("widgets[2].w")).toBe("Width (widget 3)");
+    expect(labelOf("tags[1]")).toBe("Tag 2");
+    for (const path of ["a[0].b.c", "integrations[3]", "x.y_z"]) expect(labelOf(path)).not.toMatch(/[[\].]/);
+  });
+
+  it("prefers the server's label", () => {
+    const error = parseError(422, {
+      error: { code: "invalid", message: "Bad.", fields: [{ field: "a.b", label: "Speed (Sim)", reason: "x" }] },
+    });
+    expect(error.fields[0]?.label).toBe("Speed (Sim)");
   });
 });
 

@@ -3,7 +3,9 @@
 // (src/generated/api.ts, `npm run types`), so a call's path, parameters, body and
 // answer are checked against the server. Every request carries the session cookie
 // (same origin), and every failure throws one error type carrying the server's error
-// shape `{"error": {"code", "message", "fields": [{"field", "reason"}]}}`.
+// shape `{"error": {"code", "message", "fields": [{"field", "label", "reason"}]}}`:
+// `field` names the input (forms map reasons by it), `label` and `reason` are words
+// for people; a path such as `widgets[2].w` is never shown.
 import createClient from "openapi-fetch";
 
 import type { ErrorField, paths } from "./generated/api";
@@ -40,10 +42,47 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function fieldList(value: unknown): FieldProblem[] {
   if (!Array.isArray(value)) return [];
-  return value.filter(isRecord).map((f) => ({
-    field: String(f.field ?? ""),
-    reason: String(f.reason ?? ""),
-  }));
+  return value.filter(isRecord).map((f) => {
+    const field = String(f.field ?? "");
+    const label = typeof f.label === "string" && f.label ? f.label : labelOf(field);
+    return { field, label, reason: String(f.reason ?? "") };
+  });
+}
+
+/**
+ * A field path in words when the server sent no label: `display_name` is "Display
+ * name", `widgets[2].w` "Width (widget 3)". Never the path itself.
+ */
+const WORDS: Record<string, string> = {
+  w: "Width",
+  h: "Height",
+  x: "Column",
+  y: "Row",
+  email: "Email address",
+  module_id: "Module",
+  source: "Data source",
+  revision: "Saved version",
+};
+
+export function labelOf(field: string): string {
+  const context: string[] = [];
+  const words: string[] = [];
+  let previous = "";
+  for (const [, index, name] of field.matchAll(/\[(\d+)\]|([^.[\]]+)/g)) {
+    if (index !== undefined) {
+      const item = previous.endsWith("s") ? previous.slice(0, -1) : "entry";
+      if (words[words.length - 1] === previous) words.pop();
+      context.push(`${item.replace(/_/g, " ")} ${Number(index) + 1}`);
+      previous = index;
+    } else if (name !== undefined) {
+      if (!["body", "config", "settings", "instance"].includes(name)) words.push(name);
+      previous = name;
+    }
+  }
+  const last = words[words.length - 1] ?? context.pop() ?? "value";
+  const text = WORDS[last] ?? last.replace(/[_-]+/g, " ").replace(/\bid\b/g, "ID");
+  const main = text.charAt(0).toUpperCase() + text.slice(1);
+  return context.length ? `${main} (${context.join(", ")})` : main;
 }
 
 /** Turn any failed response body into an ApiError (the body may be anything). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { timeAgo } from "./format";
+import { plural, timeAgo } from "./format";
 
 describe("timeAgo", () => {
   const now = Date.parse("2026-11-28T12:00:00Z");
@@ -15,5 +15,13 @@ describe("timeAgo", () => {
 
   it("says never for no date", () => {
     expect(timeAgo(null, now)).toBe("never");
+  });
+});
+
+describe("plural", () => {
+  it("agrees with its count", () => {
+    expect(plural(1, "dashboard")).toBe("1 dashboard");
+    expect(plural(0, "dashboard")).toBe("0 dashboards");
+    expect(plural(2, "entry", "entries")).toBe("2 entries");
   });
 });

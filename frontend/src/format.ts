@@ -25,3 +25,8 @@ export function timeAgo(iso: string | null | undefined, now: number = Date.now()
   }
   return "just now";
 }
+
+/** `count` and the noun that agrees with it: "1 dashboard", "2 dashboards". */
+export function plural(count: number, noun: string, nouns = `${noun}s`): string {
+  return `${count} ${count === 1 ? noun : nouns}`;
+}

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -294,7 +295,8 @@ def test_a_stale_save_is_a_conflict_and_the_first_change_survives(world: World) 
     assert stale.status_code == 409
     assert stale.json()["error"]["code"] == "conflict"
     assert "changed" in stale.json()["error"]["message"]
-    assert "revision 2" in stale.json()["error"]["message"]
+    assert "changed elsewhere" in stale.json()["error"]["message"]
+    assert not re.search(r"revision \d", stale.json()["error"]["message"])
     assert "revision" in error_fields(stale)
     patched = world.owner.http.patch(url, json={"revision": 1, "name": "Patch loses"})
     assert patched.status_code == 409
@@ -317,7 +319,7 @@ def test_the_database_compare_and_set_refuses_a_second_writer(world: World) -> N
         with pytest.raises(Conflict) as info:
             content = DashboardContent.model_validate(world.content(name="A"))
             dashboards.save_dashboard(a, box, user_a, created["id"], content, 1)
-    assert "revision 2" in info.value.message
+    assert "changed elsewhere" in info.value.message
     assert world.owner.http.get(f"/api/dashboards/{created['id']}").json()["name"] == "B"
 
 
@@ -529,7 +531,7 @@ def test_a_module_in_use_is_deleted_only_when_confirmed(world: World) -> None:
     http = world.owner.http
     refused = http.delete(f"/api/modules/{world.integration}")
     assert refused.status_code == 409
-    assert error_fields(refused) == {"confirm": "1 dashboard(s) use this module"}
+    assert error_fields(refused) == {"confirm": "1 dashboard uses this module"}
     assert http.get(f"/api/registry/modules/{world.integration}").status_code == 200
     assert http.delete(f"/api/dashboards/{dashboard['id']}").status_code == 204
     assert http.delete(f"/api/modules/{world.integration}").status_code == 204

@@ -23,7 +23,7 @@ import visualbox
 print("cannot reach the pump", file=sys.stderr, flush=True)
 sys.exit(1)
 """
-RESTARTING = re.compile(r"^Crashed \(exit code 1\) — restarting in \d+ s \(attempt (\d+)\)$")
+RESTARTING = re.compile(r"^Crashed \(error status 1\) — restarting in \d+ s \(attempt (\d+)\)$")
 
 
 def test_a_crash_loop_says_when_it_restarts_and_stop_ends_it(
@@ -55,7 +55,7 @@ def test_a_crash_loop_says_when_it_restarts_and_stop_ends_it(
     state = panel.get_by_role("status")
     # The loop goes on: a second attempt after the first one crashed too.
     expect(state.locator(".state")).to_have_text(
-        re.compile(r"^Crashed \(exit code 1\) — restarting in \d+ s \(attempt [2-9]\)$"),
+        re.compile(r"^Crashed \(error status 1\) — restarting in \d+ s \(attempt [2-9]\)$"),
         timeout=30_000,
     )
     expect(panel.get_by_text("cannot reach the pump").first).to_be_visible()
@@ -81,7 +81,7 @@ def test_a_crash_loop_says_when_it_restarts_and_stop_ends_it(
     # Back in the list, in words too; Restart starts it again, counting from 1.
     panel.get_by_role("button", name="Restart").click()
     expect(state.locator(".state")).to_have_text(
-        re.compile(r"^Crashed \(exit code 1\) — restarting in \d+ s \(attempt 1\)$"),
+        re.compile(r"^Crashed \(error status 1\) — restarting in \d+ s \(attempt 1\)$"),
         timeout=30_000,
     )
 

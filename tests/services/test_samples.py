@@ -74,5 +74,7 @@ def test_anyone_signed_in_can_start_from_a_sample(app: FastAPI, client: TestClie
     for name in ("nope", "live-device.json", ".live-device"):
         missing = client.post(f"/api/dashboards/samples/{name}")
         assert missing.status_code == 404, name
-        assert missing.json()["error"]["fields"] == [{"field": "name", "reason": "no such sample"}]
+        assert missing.json()["error"]["fields"] == [
+            {"field": "name", "label": "Name", "reason": "no such sample"}
+        ]
     assert client.post("/api/dashboards/samples/..%2Flive-device").status_code == 404

@@ -1,6 +1,7 @@
 // An integration instance's state as the builder shows it: in words a user understands
-// ("Crashed (exit code 1) — restarting in 4 s (attempt 3)", never "exited" or
-// "code -15"), a tone for its colour, and whether Stop has something to stop.
+// ("Crashed (error status 1) — restarting in 4 s (attempt 3)", never "exited",
+// "exit code 1" or "code -15"), a tone for its colour, and whether Stop has something
+// to stop.
 import { onBeforeUnmount, ref, type Ref } from "vue";
 
 import type { EndReason, InstanceState as ServerState } from "../generated/api";
@@ -52,9 +53,25 @@ export function stateFrom(
   };
 }
 
+/** Signals a program is commonly ended by, in words (the code of a run killed by one is
+ * minus its number). */
+const SIGNALS: Record<number, string> = {
+  [-6]: "it aborted",
+  [-9]: "it was killed",
+  [-11]: "invalid memory access",
+  [-15]: "it was told to stop",
+};
+
+/** How a crash ended, in words: "(error status 1)", "(it was killed)". */
+function crashWords(code: number | null): string {
+  if (code === null || code === 0) return "";
+  if (code > 0) return ` (error status ${code})`;
+  return ` (${SIGNALS[code] ?? "stopped by the system"})`;
+}
+
 /** Why it ended, in words (for an `exited` state). */
 function ending(s: InstanceState): { words: string; tone: Tone } {
-  const exitCode = s.code !== null && s.code > 0 ? ` (exit code ${s.code})` : "";
+  const exitCode = crashWords(s.code);
   switch (s.reason) {
     case "exited":
       return { words: "Finished", tone: "off" };
@@ -100,11 +117,18 @@ export function describeState(s: InstanceState, now: number): StateWords {
   }
 }
 
+/** What a sandbox says of how a process ended ("exit status 1", "killed by signal
+ * SIGTERM"): the state's words say it already. */
+const EXIT_WORDS = /\s*\(?\b(?:exit (?:status|code) -?\d+|killed by signal \w+)\)?/g;
+
 /** The owner's words behind the state, unless the state's words already say it all
- * ("exit status 1" under "Crashed (exit code 1)", "terminated" under "Stopped"). */
+ * ("exit status 1" under "Crashed (error status 1)", "terminated" under "Stopped"). */
 export function detailOf(s: InstanceState): string {
   if (s.state !== "exited" || s.reason === "terminated") return "";
-  return s.detail === `exit status ${s.code}` ? "" : s.detail;
+  return s.detail
+    .replace(EXIT_WORDS, "")
+    .replace(/^[;,\s]+|[;,\s]+$/g, "")
+    .replace(/;\s*;/g, ";");
 }
 
 /** The current time (ms), updated every `everyMs` while the component is mounted. */

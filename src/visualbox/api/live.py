@@ -22,7 +22,7 @@ from starlette.websockets import WebSocketState
 from visualbox.api.deps import check_same_origin, user_from_credentials
 from visualbox.db.engine import Database
 from visualbox.db.tables.accounts import User
-from visualbox.errors import Forbidden, RateLimited, VisualBoxError
+from visualbox.errors import Forbidden, RateLimited, VisualBoxError, reason_of
 from visualbox.hub import Envelope
 from visualbox.hub.outbox import Outbox
 from visualbox.runtime.channel import TokenBucket
@@ -191,7 +191,7 @@ async def _handle(raw: str, live: Live, viewer: Viewer) -> None:
         command = client_message.validate_python(data)
     except ValidationError as exc:
         fields = [
-            {"field": ".".join(str(p) for p in e["loc"][1:]) or "type", "reason": e["msg"]}
+            {"field": ".".join(str(p) for p in e["loc"][1:]) or "type", "reason": reason_of(e)}
             for e in exc.errors(include_url=False, include_input=False)
         ]
         viewer.send("", error_message("invalid", "The message is not valid.", fields, data))

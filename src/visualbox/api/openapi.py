@@ -27,8 +27,13 @@ from visualbox.schemas.live import client_message, server_message
 class ErrorField(BaseModel):
     field: str
     """Where the problem is: a body field (``name``, ``widgets[0].source``), a query or
-    path parameter, a header, or ``body``."""
+    path parameter, a header, or ``body``. For programs: a form shows the reason under
+    the input of that name."""
+    label: str
+    """For people: the field as the user knows it ("Display name", "Speed (Simulated
+    device)"); never a path."""
     reason: str
+    """For people: what is wrong, such as "must not be empty"."""
 
 
 class ErrorDetail(BaseModel):

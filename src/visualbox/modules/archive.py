@@ -14,7 +14,7 @@ import stat
 import zipfile
 import zlib
 
-from visualbox.errors import FieldError, InvalidInput
+from visualbox.errors import FieldError, InvalidInput, plural
 from visualbox.modules.tree import LIMITS, FileTree, Limits, display_path, is_ignored, path_problem
 
 RATIO_GRACE_BYTES = 1024 * 1024
@@ -108,7 +108,9 @@ def _select_entries(
     if not files and not problems:
         problems.append(FieldError("archive", "contains no files"))
     if problems:
-        raise InvalidInput(f"archive: {len(problems)} problem(s)", problems)
+        raise InvalidInput(
+            f"The ZIP file cannot be used ({plural(len(problems), 'problem')}).", problems
+        )
     return files
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from visualbox.errors import FieldError, InvalidInput
+from visualbox.errors import FieldError, InvalidInput, plural
 
 FIELD_TYPES: tuple[str, ...] = (
     "text",
@@ -241,7 +241,7 @@ class ConfigSchema:
 
         ``None`` or a missing name takes the default. Unknown names, wrong values and
         required fields left empty are all reported in one :class:`InvalidInput`
-        whose fields are named ``<prefix>.<name>``.
+        whose fields are named ``<prefix>.<name>`` and labelled by the field's label.
         """
         if not isinstance(values, Mapping):
             raise InvalidInput(
@@ -262,14 +262,14 @@ class ConfigSchema:
                 try:
                     value = f.validate(value)
                 except ValueError as exc:
-                    errors.append(FieldError(f"{prefix}.{f.name}", str(exc)))
+                    errors.append(FieldError(f"{prefix}.{f.name}", str(exc), f.label))
                     continue
             if f.required and (value is None or value == ""):
-                errors.append(FieldError(f"{prefix}.{f.name}", "is required"))
+                errors.append(FieldError(f"{prefix}.{f.name}", "is required", f.label))
                 continue
             result[f.name] = value
         if errors:
-            raise InvalidInput(f"{prefix}: {len(errors)} invalid value(s)", errors)
+            raise InvalidInput(f"{prefix}: {plural(len(errors), 'invalid value')}", errors)
         return result
 
     def parse_cli_value(self, name: str, raw: str) -> Any:
@@ -299,7 +299,7 @@ def parse_config_schema(source: bytes | str | Any, *, file: str = "config.json")
     """
     schema, problems = _parse(source, file)
     if problems or schema is None:
-        raise InvalidInput(f"{file} is not valid ({len(problems)} problem(s))", problems)
+        raise InvalidInput(f"{file} is not valid ({plural(len(problems), 'problem')})", problems)
     return schema
 
 

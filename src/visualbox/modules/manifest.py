@@ -16,7 +16,7 @@ from typing import Any, Literal, cast
 
 import semver
 
-from visualbox.errors import FieldError, InvalidInput
+from visualbox.errors import FieldError, InvalidInput, plural
 from visualbox.modules.tree import FileTree
 
 Kind = Literal["integration", "widget"]
@@ -141,7 +141,7 @@ def load_manifest(tree: FileTree, *, default_name: str) -> Manifest:
             bad("sample", f"must be at most {MAX_SAMPLE_BYTES // 1024} KiB of JSON")
 
     if problems:
-        raise InvalidInput(f"{MANIFEST_FILE}: {len(problems)} problem(s)", problems)
+        raise InvalidInput(f"{MANIFEST_FILE}: {plural(len(problems), 'problem')}", problems)
     return Manifest(
         name=cast(str, name).strip(),
         kind=cast(Kind, kind),

@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from visualbox.errors import FieldError, InvalidInput
+from visualbox.errors import FieldError, InvalidInput, plural
 
 FileTree = dict[str, bytes]
 
@@ -211,7 +211,9 @@ def read_dir(root: Path, *, limits: Limits = LIMITS) -> FileTree:
     except _OverLimit as exc:
         problems.append(FieldError(exc.field, exc.reason))
     if problems:
-        raise InvalidInput(f"{root}: {len(problems)} problem(s) reading the module", problems)
+        raise InvalidInput(
+            f"{root}: {plural(len(problems), 'problem')} reading the module", problems
+        )
     return tree
 
 

@@ -5,7 +5,8 @@ A dashboard's *document* is its settings, integration instances and widgets.
 (each item's module and version must resolve for the owner, be of the right kind,
 and its config must match the module's schema; widget sources must point into an
 instance of the same dashboard) and raises one :class:`InvalidInput` naming every
-bad path (``integrations[0].config.level``, ``widgets[2].w``). It returns the
+bad path (``integrations[0].config.level``, ``widgets[2].w``), each labelled for people
+("Level (Simulated device)", "Width (Temperature)"). It returns the
 document to store, with password values replaced by markers, and those values
 apart (``services/dashboard_secrets.py`` seals them).
 """
@@ -21,9 +22,22 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from visualbox.db.tables.accounts import User
-from visualbox.errors import FieldError, Gone, InvalidInput, NotFound
+from visualbox.errors import (
+    FieldError,
+    Gone,
+    InvalidInput,
+    NotFound,
+    from_validation,
+    label_of,
+    plural,
+)
 from visualbox.modules.config_schema import ConfigSchema
-from visualbox.schemas.dashboards import GRID_COLUMNS, DashboardContent, ModuleInstance
+from visualbox.schemas.dashboards import (
+    GRID_COLUMNS,
+    DashboardContent,
+    IntegrationInstance,
+    ModuleInstance,
+)
 from visualbox.services import registry
 from visualbox.services.dashboard_secrets import KINDS, Secrets, is_secret_marker, secret_marker
 
@@ -46,7 +60,7 @@ def parse_content(content: dict[str, Any]) -> DashboardContent:
     try:
         return DashboardContent.model_validate(content)
     except ValidationError as exc:
-        fields = [FieldError(_path(e["loc"]), e["msg"]) for e in exc.errors()]
+        fields = from_validation(exc.errors())
         raise InvalidInput("The dashboard is not valid.", fields) from None
 
 
@@ -77,6 +91,7 @@ def check(
         checked.secrets[section] = {}
         for i, item in enumerate(items):
             path = f"{section}[{i}]"
+            first = len(errors)
             if item.id in seen:
                 errors.append(
                     FieldError(f"{path}.id", f'"{item.id}" is already used by {seen[item.id]}')
@@ -99,9 +114,11 @@ def check(
                     if secrets:
                         checked.secrets[section][item.id] = secrets
             out.append(data)
+            errors[first:] = [_labelled(e, path, _name(item, i)) for e in errors[first:]]
         checked.document[section] = out
     instance_ids = {i.id for i in content.integrations}
     for i, widget in enumerate(content.widgets):
+        first = len(errors)
         if widget.x + widget.w > GRID_COLUMNS:
             errors.append(
                 FieldError(
@@ -111,9 +128,26 @@ def check(
         reason = _source_problem(widget.source, instance_ids)
         if reason:
             errors.append(FieldError(f"widgets[{i}].source", reason))
+        errors[first:] = [_labelled(e, f"widgets[{i}]", _name(widget, i)) for e in errors[first:]]
     if errors:
-        raise InvalidInput(f"The dashboard is not valid ({len(errors)} problem(s)).", errors)
+        problems = plural(len(errors), "problem")
+        raise InvalidInput(f"The dashboard was not saved: {problems} to correct.", errors)
     return checked
+
+
+def _labelled(error: FieldError, path: str, name: str) -> FieldError:
+    """``error`` of the item at ``path`` labelled with the item's name: "Speed (Simulated
+    device)" for ``integrations[0].config.speed``, "Width (Temperature)"."""
+    label = error.label or label_of(error.field.removeprefix(path).lstrip("."))
+    return FieldError(error.field, error.reason, f"{label} ({name})")
+
+
+def _name(item: ModuleInstance, index: int) -> str:
+    """An instance as its owner knows it: the integration's label, the widget's title."""
+    if isinstance(item, IntegrationInstance):
+        return item.label
+    title = getattr(item, "title", None)
+    return title or f"widget {index + 1}"
 
 
 def _schema(
@@ -199,10 +233,6 @@ def _source_problem(source: str | None, instance_ids: set[str]) -> str | None:
     if first not in instance_ids:
         return f'"{first}" is not an integration instance of this dashboard'
     return None
-
-
-def _path(loc: tuple[int | str, ...]) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
 
 
 def _a(noun: str) -> str:

@@ -213,9 +213,9 @@ def _stale(current: int | None) -> Conflict:
             [FieldError("revision", "the dashboard no longer exists")],
         )
     return Conflict(
-        f"The dashboard changed since you loaded it (it is now at revision {current}); "
-        "reload it and apply your change again.",
-        [FieldError("revision", f"is stale; the current revision is {current}")],
+        "The dashboard was changed elsewhere (in another tab or by someone else) since "
+        "you opened it; reload it and apply your change again.",
+        [FieldError("revision", "is out of date: the dashboard was saved elsewhere since")],
     )
 
 

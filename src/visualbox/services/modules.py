@@ -21,7 +21,15 @@ from visualbox.db.base import utcnow
 from visualbox.db.tables.accounts import User
 from visualbox.db.tables.dashboards import Dashboard
 from visualbox.db.tables.modules import Module, ModuleFile, ModuleTag, ModuleUse, WithdrawnModule
-from visualbox.errors import Conflict, FieldError, InUse, InvalidInput, NotFound, TooLarge
+from visualbox.errors import (
+    Conflict,
+    FieldError,
+    InUse,
+    InvalidInput,
+    NotFound,
+    TooLarge,
+    plural,
+)
 from visualbox.modules.archive import make_zip
 from visualbox.modules.check import Problem, check_tree
 from visualbox.modules.config_schema import schema_problems
@@ -79,7 +87,12 @@ class Usage:
             whose = f"{'it belongs' if n == 1 else 'they belong'} to {others}"
         else:
             whose = f"{theirs} of them belong to {others}"
-        return f"{n} dashboard{'s' if n != 1 else ''} {singular if n == 1 else plural} ({whose})."
+        return f"{self.count(singular, plural)} ({whose})."
+
+    def count(self, singular: str, plural: str) -> str:
+        """``1 dashboard uses it``, ``3 dashboards use it``."""
+        n = self.dashboards
+        return f"{n} dashboard{'s' if n != 1 else ''} {singular if n == 1 else plural}"
 
 
 @dataclass(frozen=True)
@@ -207,7 +220,13 @@ def delete_module(db: Session, module: Module, *, confirm: bool = False) -> Usag
             f"{found.sentence('uses this module', 'use this module')} Deleting it withdraws "
             "it from them: their widgets show that it was withdrawn and their integrations "
             "stop. Send confirm=true to delete it anyway.",
-            [FieldError("confirm", f"{found.dashboards} dashboard(s) use this module")],
+            [
+                FieldError(
+                    "confirm",
+                    found.count("uses this module", "use this module"),
+                    "Confirmation",
+                )
+            ],
         )
     search.unindex_module(db, module.id)
     db.merge(
@@ -301,7 +320,9 @@ def write_file(db: Session, module: Module, path: str, content: bytes) -> FileEn
     if path == "config.json":
         problems = schema_problems(content)
         if problems:
-            raise InvalidInput(f"config.json is not valid ({len(problems)} problem(s))", problems)
+            raise InvalidInput(
+                f"config.json is not valid ({plural(len(problems), 'problem')}).", problems
+            )
     if path == MANIFEST_FILE:
         _check_manifest(module, rows, content)
     row = db.get(ModuleFile, (module.id, path))
@@ -426,7 +447,9 @@ def check_replace(db: Session, module: Module, tree: FileTree) -> None:
     """Refuse ``tree`` as the new working copy if it breaks the limits or the quota."""
     problems = check_tree_limits(tree)
     if problems:
-        raise InvalidInput(f"The files break the limits ({len(problems)} problem(s)).", problems)
+        raise InvalidInput(
+            f"The files break the limits ({plural(len(problems), 'problem')}).", problems
+        )
     stored = sum(r.size for r in _rows(db, module))
     quotas.check_module_bytes(db, module.owner_id, sum(map(len, tree.values())) - stored)
 

@@ -28,7 +28,7 @@ from visualbox.db.tables.accounts import User
 from visualbox.db.tables.dashboards import Dashboard
 from visualbox.db.tables.modules import Module, ModuleFile, ModuleVersion
 from visualbox.db.tables.quotas import QuotaOverride
-from visualbox.errors import FieldError, NotFound, VisualBoxError
+from visualbox.errors import FieldError, NotFound, VisualBoxError, plural
 from visualbox.settings import QuotaSettings
 
 SESSION_KEY = "visualbox.quotas"
@@ -250,7 +250,7 @@ def amount(name: str, value: int) -> str:
     for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if value >= size:
             return f"{value / size:.1f}".rstrip("0").rstrip(".") + f" {unit}"
-    return f"{value} bytes"
+    return plural(value, "byte")
 
 
 # --- administration --------------------------------------------------------------------

@@ -38,7 +38,7 @@ from visualbox.db.tables.modules import (
     WithdrawnModule,
 )
 from visualbox.errors import FieldError as FE
-from visualbox.errors import Forbidden, Gone, InUse, InvalidInput, NotFound
+from visualbox.errors import Forbidden, Gone, InUse, InvalidInput, NotFound, plural
 from visualbox.modules.archive import make_zip
 from visualbox.modules.check import Problem, check_tree
 from visualbox.modules.config_schema import ConfigSchema, parse_config_schema
@@ -188,7 +188,7 @@ def publish(db: Session, module: Module, version: str, changelog: str = "") -> M
         problems = [*problems, Problem("visualbox.json", "kind", f"must be {module.kind}")]
     if checked is None or problems:
         raise InvalidInput(
-            f"The module is not valid ({len(problems)} problem(s)); see GET .../check.",
+            f"The module is not valid ({plural(len(problems), 'problem')}): see the check.",
             [FE(f"{p.file}.{p.field}" if p.field else p.file, p.reason) for p in problems],
         )
     archive = make_zip(tree)
@@ -241,7 +241,13 @@ def withdraw(
             f"{found.sentence('depends on it', 'depend on it')} Withdrawing version "
             f"{row.version} stops their integrations of it and shows your reason instead of "
             "its widgets. Send confirm=true to withdraw it anyway.",
-            [FE("confirm", f"{found.dashboards} dashboard(s) depend on this version")],
+            [
+                FE(
+                    "confirm",
+                    found.count("depends on this version", "depend on this version"),
+                    "Confirmation",
+                )
+            ],
         )
     now = utcnow()
     row.withdrawn_at, row.withdrawn_reason, row.withdrawn_by = now, reason, user.id
