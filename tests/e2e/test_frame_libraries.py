@@ -74,17 +74,21 @@ def test_each_library_is_fetched_once_on_a_first_visit_and_never_on_reload(
     live_server.sign_in(page, owner)
     dashboard = _dashboard(live_server, page)
     received: Counter[str] = Counter()  # bytes on the wire per library, browser's count
+    documents: list[str] = []  # the widget pages the frames loaded
 
     def finished(request: Request) -> None:
         name = request.url.split("?")[0].rsplit("/", 1)[-1]
         if name in LIBRARIES:
             received[name] += request.sizes()["responseBodySize"]
+        if request.resource_type == "document" and "/frames/" in request.url:
+            documents.append(request.url)
 
     page.on("requestfinished", finished)
     figures = {}
     for visit in ("first visit", "reload"):
         served.clear()
         received.clear()
+        documents.clear()
         if visit == "first visit":
             page.goto(f"{live_server.url}/d/{dashboard}")
         else:
@@ -92,6 +96,8 @@ def test_each_library_is_fetched_once_on_a_first_visit_and_never_on_reload(
         _widgets_drawn(page)
         page.wait_for_load_state("networkidle")
         figures[visit] = (dict(served), dict(received))
+        # Each frame loads its page once (a frame moved in the page would load it again).
+        assert len(documents) == GAUGES + LINES, documents
         print(visit, "served:", dict(served), "bytes received:", dict(received))
     first, _ = figures["first visit"]
     # Once each, from the app's origin (the host), never per frame from the frames origin.

@@ -25,6 +25,10 @@
 // this app's own origin (the browser caches those URLs for a year) and answers with
 // the texts, which the SDK evaluates in the frame. The widget gets nothing it could
 // not load itself: only files of `/lib/` by a plain name, as text.
+//
+// Paint fast (docs/widgets.md): a boot page names its libraries in its hello, so the
+// host sends them right after the port, and the first update (theme, config and the
+// last-known data) goes with the port, not an animation frame later.
 
 export type LogLevel = "info" | "warn" | "error";
 
@@ -69,6 +73,20 @@ export type WidgetMessage =
   | { type: "log"; level: LogLevel; message: string }
   | { type: "resize"; height: number };
 
+/** `[[name, version], ...]` of libraries a widget asks for, checked; `null` if not that. */
+export function parseLibraryNames(names: unknown): [string, string][] | null {
+  if (!Array.isArray(names) || names.length > MAX_LIBRARIES) return null;
+  const checked: [string, string][] = [];
+  for (const entry of names as unknown[]) {
+    if (!Array.isArray(entry) || entry.length !== 2) return null;
+    const [name, version] = entry as unknown[];
+    if (typeof name !== "string" || !LIBRARY_NAME.test(name)) return null;
+    if (typeof version !== "string" || !LIBRARY_VERSION.test(version)) return null;
+    checked.push([name, version]);
+  }
+  return checked;
+}
+
 /** A message from a widget, checked; `null` when it is not one we accept. */
 export function parseWidgetMessage(data: unknown): WidgetMessage | null {
   if (data === null || typeof data !== "object" || Array.isArray(data)) return null;
@@ -77,17 +95,8 @@ export function parseWidgetMessage(data: unknown): WidgetMessage | null {
     case "ready":
       return { type: "ready" };
     case "libraries": {
-      const names = message.names;
-      if (!Array.isArray(names) || names.length > MAX_LIBRARIES) return null;
-      const checked: [string, string][] = [];
-      for (const entry of names as unknown[]) {
-        if (!Array.isArray(entry) || entry.length !== 2) return null;
-        const [name, version] = entry as unknown[];
-        if (typeof name !== "string" || !LIBRARY_NAME.test(name)) return null;
-        if (typeof version !== "string" || !LIBRARY_VERSION.test(version)) return null;
-        checked.push([name, version]);
-      }
-      return { type: "libraries", names: checked };
+      const names = parseLibraryNames(message.names);
+      return names === null ? null : { type: "libraries", names };
     }
     case "log": {
       const level = message.level;
@@ -213,10 +222,16 @@ export class WidgetHost {
     if (this.destroyed || event.source === null || event.source !== this.iframe.contentWindow) {
       return;
     }
-    const message = event.data as { visualbox?: unknown } | null;
+    const message = event.data as { visualbox?: unknown; libraries?: unknown } | null;
     if (message === null || typeof message !== "object" || message.visualbox !== "hello") return;
     if (!this.allowHello(event.timeStamp)) return;
     this.connect();
+    // A boot page names its libraries in its hello: they go on the new port at once,
+    // without waiting for the frame to ask (one round trip less before the first paint).
+    if (message.libraries !== undefined) {
+      const names = parseLibraryNames(message.libraries);
+      if (names !== null) void this.sendLibraries(names);
+    }
   };
 
   /** A new document in the frame (first load or reload): a new private channel. */
@@ -227,11 +242,12 @@ export class WidgetHost {
     this.librariesAsked = false;
     this.port.onmessage = (event: MessageEvent) => this.onPortMessage(event.data);
     this.iframe.contentWindow?.postMessage({ visualbox: "connect" }, "*", [channel.port2]);
-    // The new document knows nothing yet: send everything we have.
+    // The new document knows nothing yet: send everything we have, now (the last-known
+    // data included: it is painted as soon as the widget's scripts have run).
     this.dirtyTheme = true;
     this.dirtyConfig = this.hasConfig;
     this.dirtyData = this.hasData;
-    this.schedule();
+    this.flush();
   }
 
   private disconnect(): void {

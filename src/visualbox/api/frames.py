@@ -213,11 +213,28 @@ def library_version(name: str) -> str | None:
     return content_version(path)
 
 
+_sdk: tuple[int, bytes] = (0, b"")
+
+
+def _sdk_text() -> bytes:
+    """The SDK file's content, read again only when it changed (its time)."""
+    global _sdk
+    changed = SDK_FILE.stat().st_mtime_ns
+    if _sdk[0] != changed:
+        _sdk = (changed, SDK_FILE.read_bytes())
+    return _sdk[1]
+
+
 @router.get("/frames/sdk.js")
-def sdk(settings: SettingsDep) -> Response:
-    """The widget SDK; the pages link it with ``?v=<server version>``, so it may be cached."""
+async def sdk(request: Request) -> Response:
+    """The widget SDK; the pages link it with ``?v=<server version>``, so it may be cached.
+
+    Answered on the event loop from memory (no worker thread, so not ``SettingsDep``,
+    a thread-pool dependency): every frame of a page asks for it while the pages
+    themselves are served from worker threads, and it must not wait behind them."""
+    settings: Settings = request.app.state.settings
     return Response(
-        SDK_FILE.read_bytes(),
+        _sdk_text(),
         media_type="text/javascript; charset=utf-8",
         headers=_headers(settings, "public, max-age=86400"),
     )

@@ -30,9 +30,12 @@
  * caches nothing it loads. When a page loads libraries VisualBox serves
  * (<script src="/frames/lib/NAME.js">), the server sends instead a small page that
  * calls visualbox._boot(libraries, page): the SDK asks the host for those libraries
- * through the port (the host fetches each once from the app's origin, where it is
- * cached), evaluates them, then writes the widget's page (without those tags) as the
- * frame's document. A library the host does not give is loaded from the network as
+ * (in its hello, {visualbox: 'hello', libraries: [[name, version], ...]}, so the host
+ * sends them right after the port; and again on the port, for an older host); the
+ * host fetches each once from the app's origin, where it is cached. The SDK evaluates
+ * them, then writes the widget's page (without those tags) as the frame's document;
+ * the host's first update (with the last-known data) is applied as soon as the
+ * widget's scripts have run. A library the host does not give is loaded from the network as
  * the page asked; without a host (the page opened on its own) all of them are.
  */
 (function () {
@@ -302,8 +305,12 @@
   // Tell the host this frame has a new document; it answers with 'connect' and a port.
   // Only once the page is parsed: every script of the widget (inline, deferred or
   // module) has then run, so its callbacks and a global onMessage see the first values.
+  // A boot page names its libraries at once: the host sends them right after the port.
   function hello() {
-    if (window.parent !== window) window.parent.postMessage({ visualbox: 'hello' }, '*');
+    if (window.parent === window) return;
+    var message = { visualbox: 'hello' };
+    if (booting) message.libraries = booting.libraries;
+    window.parent.postMessage(message, '*');
   }
   // A boot page (_boot) says hello itself.
   function helloOnce() {
