@@ -128,9 +128,13 @@ RULES: dict[str, str] = {
     "GET /api/dashboards/{dashboard_id}/sharing": "owner",
     "POST /api/dashboards/{dashboard_id}/sharing": "owner",
     "POST /api/dashboards/{dashboard_id}/sharing/regenerate": "owner",
+    "GET /api/dashboards/{dashboard_id}/history": "owner",
+    "GET /api/dashboards/{dashboard_id}/history.csv": "owner",
     # public links: the token is the credential
     "GET /api/public/dashboards": "anyone",
     "GET /api/public/dashboards/{token}": "anyone",
+    "GET /api/public/dashboards/{token}/history": "anyone",
+    "GET /api/public/dashboards/{token}/history.csv": "anyone",
     # the runner API: run tokens only
     "GET /api/runner/modules/{module_id}/versions/{version}/archive": "runner",
     # pages and frames: the link or the frame ticket is the credential

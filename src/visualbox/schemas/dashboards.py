@@ -62,6 +62,11 @@ class IntegrationInstance(ModuleInstance):
 
     label: str = Field(min_length=1, max_length=100)
     keep_running: bool = False
+    history: Literal["bound", "output", "off"] = Field(
+        "bound",
+        description="What is recorded as history: the values its widgets bind to, those and "
+        "its whole output, or nothing.",
+    )
 
 
 class WidgetInstance(ModuleInstance):
@@ -119,6 +124,7 @@ class IntegrationChange(_Input):
     version: str | None = Field(None, pattern=VERSION_SPEC)
     config: dict[str, Any] | None = None
     keep_running: bool | None = None
+    history: Literal["bound", "output", "off"] | None = None
 
 
 class SamplePublic(BaseModel):

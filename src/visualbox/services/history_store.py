@@ -1,0 +1,337 @@
+"""Where recorded history is kept: the :class:`HistoryStore` contract and its SQL
+implementation (SQLite and PostgreSQL, tables ``history_*``).
+
+A series is a dashboard's instance and a JSON Pointer into its outputs; a point is
+one value of it at ``t`` (milliseconds since the epoch) as JSON text, with its number
+when it is one. :meth:`HistoryStore.write` stores a batch of points and brings their
+1-minute and 1-hour rollups up to date in the same transaction (an upsert that merges
+count, sum, min, max and the last value), so the rollups never need a separate pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import case, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from visualbox.db.tables.dashboards import Dashboard
+from visualbox.db.tables.history import HistoryPoint, HistoryRollup, HistorySeries
+
+MINUTE = 60_000
+HOUR = 3_600_000
+STEPS = (MINUTE, HOUR)
+"""The rollup levels, bucket widths in milliseconds."""
+
+SeriesKey = tuple[str, str, str]
+"""``(dashboard_id, instance_id, pointer)``."""
+
+
+@dataclass(frozen=True)
+class Point:
+    series: SeriesKey
+    t: int
+    value: str
+    """The value as JSON text."""
+    num: float | None
+    """The value when it is a number."""
+    seq: int = 0
+    """Orders the values of one series in one millisecond (0, 1, 2 ...)."""
+
+
+@dataclass
+class Bucket:
+    """A rollup row (or one raw value, or several of either merged)."""
+
+    t: int
+    count: int
+    numbers: int
+    sum: float | None
+    min: float | None
+    max: float | None
+    last: str
+    last_t: int
+
+    @classmethod
+    def of_point(cls, t: int, value: str, num: float | None) -> Bucket:
+        numbers = 0 if num is None else 1
+        return cls(t, 1, numbers, num, num, num, value, t)
+
+    def merge(self, other: Bucket) -> None:
+        self.count += other.count
+        self.numbers += other.numbers
+        self.sum = _add(self.sum, other.sum)
+        self.min = other.min if self.min is None else _pick(min, self.min, other.min)
+        self.max = other.max if self.max is None else _pick(max, self.max, other.max)
+        if other.last_t >= self.last_t:
+            self.last, self.last_t = other.last, other.last_t
+
+
+class HistoryStore(Protocol):
+    """What the recorder and the history API need from storage."""
+
+    def write(self, points: Sequence[Point]) -> int:
+        """Store ``points`` (those of dashboards that no longer exist are skipped) and
+        update their rollups; return how many were stored. Commits."""
+        ...
+
+    def series_id(self, key: SeriesKey) -> int | None:
+        """The id of a recorded series; ``None`` if nothing was ever recorded for it."""
+        ...
+
+    def raw(self, series_id: int, start: int, end: int) -> list[Bucket]:
+        """The values with ``start <= t < end``, oldest first, as one-value buckets."""
+        ...
+
+    def rollups(self, series_id: int, step: int, start: int, end: int) -> list[Bucket]:
+        """The ``step`` buckets that begin in ``[start, end)``, oldest first."""
+        ...
+
+    def count_raw(self, series_id: int, start: int, end: int) -> int: ...
+
+    def last(self, series_id: int, start: int, end: int) -> tuple[int, str] | None:
+        """The last value with ``start <= t < end`` as ``(t, JSON text)``, from the finest
+        level that still has one."""
+        ...
+
+    def prune(self, step: int, before: int) -> int:
+        """Delete the values (``step`` 0) or the rollups of ``step`` older than ``before``;
+        return how many rows went. Commits."""
+        ...
+
+
+class SqlHistoryStore:
+    """:class:`HistoryStore` on the app's database. ``ids`` caches series ids between
+    batches (the recorder keeps one for its lifetime)."""
+
+    def __init__(self, db: Session, ids: dict[SeriesKey, int] | None = None) -> None:
+        self.db = db
+        self.ids = ids if ids is not None else {}
+        self._dialect = db.get_bind().dialect.name
+
+    def _insert(self, table: Any) -> Any:
+        module = postgresql if self._dialect == "postgresql" else sqlite
+        return module.insert(table)
+
+    # --- writing ---------------------------------------------------------------------
+
+    def write(self, points: Sequence[Point]) -> int:
+        if not points:
+            return 0
+        dashboards = {p.series[0] for p in points}
+        existing = set(self.db.scalars(select(Dashboard.id).where(Dashboard.id.in_(dashboards))))
+        for key in [k for k in self.ids if k[0] in dashboards and k[0] not in existing]:
+            del self.ids[key]
+        points = [p for p in points if p.series[0] in existing]
+        ids = self._series_ids({p.series for p in points})
+        rows: dict[tuple[int, int, int], Point] = {}
+        for point in points:
+            rows[(ids[point.series], point.t, point.seq)] = point
+        if not rows:
+            self.db.commit()
+            return 0
+        insert = self._insert(HistoryPoint.__table__).on_conflict_do_nothing(
+            index_elements=["series_id", "t", "seq"]
+        )
+        self.db.connection().execute(
+            insert,
+            [
+                {"series_id": s, "t": t, "seq": seq, "value": p.value, "num": p.num}
+                for (s, t, seq), p in rows.items()
+            ],
+        )
+        self._roll_up(rows)
+        self.db.commit()
+        return len(rows)
+
+    def _series_ids(self, keys: set[SeriesKey]) -> dict[SeriesKey, int]:
+        missing = keys - self.ids.keys()
+        if missing:
+            insert = self._insert(HistorySeries).on_conflict_do_nothing(
+                index_elements=["dashboard_id", "instance_id", "pointer"]
+            )
+            self.db.execute(
+                insert,
+                [{"dashboard_id": d, "instance_id": i, "pointer": p} for d, i, p in missing],
+            )
+            for dashboard_id in {d for d, _, _ in missing}:
+                found = self.db.execute(
+                    select(
+                        HistorySeries.id, HistorySeries.instance_id, HistorySeries.pointer
+                    ).where(HistorySeries.dashboard_id == dashboard_id)
+                )
+                for series_id, instance_id, pointer in found:
+                    self.ids[(dashboard_id, instance_id, pointer)] = series_id
+        return {key: self.ids[key] for key in keys}
+
+    def _roll_up(self, rows: dict[tuple[int, int, int], Point]) -> None:
+        # [count, numbers, sum, min, max, last, last_t] per bucket (plain lists: hot loop)
+        buckets: dict[tuple[int, int, int], list[Any]] = {}
+        for (series_id, t, _seq), point in rows.items():
+            num = point.num
+            for step in STEPS:
+                key = (series_id, step, t - t % step)
+                b = buckets.get(key)
+                if b is None:
+                    buckets[key] = [1, 0 if num is None else 1, num, num, num, point.value, t]
+                    continue
+                b[0] += 1
+                if num is not None:
+                    b[1] += 1
+                    b[2] = num if b[2] is None else b[2] + num
+                    b[3] = num if b[3] is None or num < b[3] else b[3]
+                    b[4] = num if b[4] is None or num > b[4] else b[4]
+                if t >= b[6]:
+                    b[5], b[6] = point.value, t
+        insert = self._insert(HistoryRollup.__table__)
+        new, old = insert.excluded, HistoryRollup.__table__.c
+        later = new.last_t >= old.last_t
+        upsert = insert.on_conflict_do_update(
+            index_elements=["series_id", "step", "t"],
+            set_={
+                "count": old.count + new.count,
+                "numbers": old.numbers + new.numbers,
+                "sum": case(
+                    (new.sum.is_(None), old.sum),
+                    (old.sum.is_(None), new.sum),
+                    else_=old.sum + new.sum,
+                ),
+                "min": case(
+                    (new.min.is_(None), old.min),
+                    (old.min.is_(None) | (new.min < old.min), new.min),
+                    else_=old.min,
+                ),
+                "max": case(
+                    (new.max.is_(None), old.max),
+                    (old.max.is_(None) | (new.max > old.max), new.max),
+                    else_=old.max,
+                ),
+                "last": case((later, new.last), else_=old.last),
+                "last_t": case((later, new.last_t), else_=old.last_t),
+            },
+        )
+        self.db.connection().execute(
+            upsert,
+            [
+                {
+                    "series_id": series_id,
+                    "step": step,
+                    "t": t,
+                    "count": b[0],
+                    "numbers": b[1],
+                    "sum": b[2],
+                    "min": b[3],
+                    "max": b[4],
+                    "last": b[5],
+                    "last_t": b[6],
+                }
+                for (series_id, step, t), b in buckets.items()
+            ],
+        )
+
+    # --- reading ---------------------------------------------------------------------
+
+    def series_id(self, key: SeriesKey) -> int | None:
+        dashboard_id, instance_id, pointer = key
+        return self.db.scalar(
+            select(HistorySeries.id).where(
+                HistorySeries.dashboard_id == dashboard_id,
+                HistorySeries.instance_id == instance_id,
+                HistorySeries.pointer == pointer,
+            )
+        )
+
+    def raw(self, series_id: int, start: int, end: int) -> list[Bucket]:
+        rows = self.db.execute(
+            select(HistoryPoint.t, HistoryPoint.value, HistoryPoint.num)
+            .where(HistoryPoint.series_id == series_id)
+            .where(HistoryPoint.t >= start, HistoryPoint.t < end)
+            .order_by(HistoryPoint.t, HistoryPoint.seq)
+        )
+        return [Bucket.of_point(t, value, num) for t, value, num in rows]
+
+    def count_raw(self, series_id: int, start: int, end: int) -> int:
+        return int(
+            self.db.scalar(
+                select(func.count())
+                .select_from(HistoryPoint)
+                .where(HistoryPoint.series_id == series_id)
+                .where(HistoryPoint.t >= start, HistoryPoint.t < end)
+            )
+            or 0
+        )
+
+    def rollups(self, series_id: int, step: int, start: int, end: int) -> list[Bucket]:
+        r = HistoryRollup
+        rows = self.db.execute(
+            select(r.t, r.count, r.numbers, r.sum, r.min, r.max, r.last, r.last_t)
+            .where(r.series_id == series_id, r.step == step)
+            .where(r.t >= start, r.t < end)
+            .order_by(r.t)
+        )
+        return [Bucket(*row) for row in rows]
+
+    def last(self, series_id: int, start: int, end: int) -> tuple[int, str] | None:
+        p = HistoryPoint
+        row = self.db.execute(
+            select(p.t, p.value)
+            .where(p.series_id == series_id, p.t >= start, p.t < end)
+            .order_by(p.t.desc(), p.seq.desc())
+            .limit(1)
+        ).first()
+        if row is not None:
+            return int(row[0]), str(row[1])
+        r = HistoryRollup
+        for step in STEPS:
+            row = self.db.execute(
+                select(r.last_t, r.last)
+                .where(r.series_id == series_id, r.step == step)
+                .where(r.t >= start - step, r.t < end, r.last_t >= start, r.last_t < end)
+                .order_by(r.t.desc())
+                .limit(1)
+            ).first()
+            if row is not None:
+                return int(row[0]), str(row[1])
+        return None
+
+    # --- retention -------------------------------------------------------------------
+
+    def prune(self, step: int, before: int) -> int:
+        removed = 0
+        for series_id in list(self.db.scalars(select(HistorySeries.id))):
+            if step == 0:
+                query = delete(HistoryPoint).where(
+                    HistoryPoint.series_id == series_id, HistoryPoint.t < before
+                )
+            else:
+                query = delete(HistoryRollup).where(
+                    HistoryRollup.series_id == series_id,
+                    HistoryRollup.step == step,
+                    HistoryRollup.t < before,
+                )
+            removed += int(getattr(self.db.execute(query), "rowcount", 0) or 0)
+        self.db.commit()
+        return removed
+
+
+def merged(buckets: Iterable[Bucket]) -> Bucket:
+    """One bucket of several (at least one)."""
+    iterator = iter(buckets)
+    first = next(iterator)
+    total = Bucket(**vars(first))
+    for bucket in iterator:
+        total.merge(bucket)
+    return total
+
+
+def _add(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    return a if b is None else a + b
+
+
+def _pick(function: Any, a: float, b: float | None) -> float:
+    return a if b is None else float(function(a, b))
