@@ -21,7 +21,7 @@ from visualbox.db.engine import create_db_engine
 from visualbox.db.schema import migrate
 from visualbox.settings import DatabaseSettings, SandboxSettings, Settings
 
-pytest_plugins = ["tests.fixtures.smtp"]
+pytest_plugins = ["tests.fixtures.smtp", "tests.fixtures.redis"]
 
 
 @pytest.fixture(scope="session")
@@ -148,7 +148,8 @@ def _slow(item: pytest.Item) -> bool:
     params = getattr(item, "callspec", None)
     uses = getattr(item, "fixturenames", ())
     on_postgres = params is not None and "postgresql" in params.params.values()
-    return on_postgres or "postgres_databases" in uses
+    on_redis = params is not None and "redis" in params.params.values()  # a redis-server
+    return on_postgres or on_redis or "postgres_databases" in uses or "redis_server" in uses
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -21,6 +21,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from visualbox import __version__
 from visualbox.api import accounts, dashboards, modules, openapi, public, registry, sharing, web
 from visualbox.api import frames as frames_api
+from visualbox.api import history as history_api
 from visualbox.api import live as live_api
 from visualbox.api import quotas as quotas_api
 from visualbox.api import runner as runner_api
@@ -28,8 +29,16 @@ from visualbox.api import users as users_api
 from visualbox.api.limits import RequestLimits
 from visualbox.db.engine import Database
 from visualbox.db.schema import migrate
-from visualbox.errors import FieldError, Unavailable, VisualBoxError
-from visualbox.hub import MemoryHub
+from visualbox.errors import (
+    FieldError,
+    Unavailable,
+    VisualBoxError,
+    from_validation,
+    label_of,
+    plural,
+)
+from visualbox.hub import Hub, MemoryHub, RedisHub
+from visualbox.hub.redis import check_redis
 from visualbox.runtime.runners import LocalRunner, SourceClient
 from visualbox.runtime.sandbox import SandboxUnavailable, get_sandbox
 from visualbox.runtime.supervisor import Supervisor
@@ -57,6 +66,13 @@ _HTTP_CODES = {
 }
 
 
+_HTTP_WORDS = {
+    404: "There is nothing at this address.",
+    405: "This address does not take that kind of request.",
+}
+"""Sentences for the errors Starlette raises itself (its own are "Not Found" …)."""
+
+
 def _error(
     status: int, code: str, message: str, fields: list[FieldError] | None = None
 ) -> JSONResponse:
@@ -70,21 +86,10 @@ def _error(
     return JSONResponse(body, status_code=status)
 
 
-_REASONS = {
-    "extra_forbidden": "is not a field of this request (a typo, or a read-only field of an "
-    "answer such as frame): leave it out",
-}
-"""Plainer words than pydantic's for some validation errors, by error type."""
-
-
-def _field_name(loc: tuple[int | str, ...]) -> str:
-    parts = list(loc)
-    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
-        parts = parts[1:]
-    name = ""
-    for part in parts:
-        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
-    return name or "body"
+def _summary(fields: list[FieldError]) -> str:
+    if len(fields) == 1:
+        return f"{fields[0].label or label_of(fields[0].field)} {fields[0].reason}."
+    return f"Please correct {plural(len(fields), 'value')}."
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -94,16 +99,13 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = [
-            FieldError(_field_name(tuple(e["loc"])), _REASONS.get(e["type"], e["msg"]))
-            for e in exc.errors()
-        ]
-        return _error(422, "invalid", "The request is not valid.", fields)
+        fields = from_validation(exc.errors())
+        return _error(422, "invalid", _summary(fields), fields)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "error")
-        return _error(exc.status_code, code, str(exc.detail))
+        return _error(exc.status_code, code, _HTTP_WORDS.get(exc.status_code, str(exc.detail)))
 
     @app.exception_handler(IntegrityError)
     async def integrity_error(_request: Request, _exc: IntegrityError) -> JSONResponse:
@@ -151,7 +153,7 @@ def check_production(settings: Settings) -> None:
 
 
 def _live_service(app: FastAPI, settings: Settings, database: Database, box: SecretBox) -> Live:
-    """Live dashboards on the local sandbox and the in-memory hub.
+    """Live dashboards on the local sandbox and the hub (in memory, or Redis with HUB__URL).
 
     The local runner fetches sources through the runner API like a remote runner
     would, in-process (an ASGI transport to this very app).
@@ -165,13 +167,16 @@ def _live_service(app: FastAPI, settings: Settings, database: Database, box: Sec
     transport = httpx2.ASGITransport(app=app)
     sources = SourceClient("http://visualbox.internal", transport=transport)
     runner = LocalRunner(supervisor, sources, settings.data_dir / "sources")
-    return Live(settings, database, box, runner, MemoryHub())
+    hub: Hub = RedisHub(settings.hub.url) if settings.hub.url else MemoryHub()
+    return Live(settings, database, box, runner, hub)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     check_production(settings)
     frames_api.check_origins(settings)
+    if settings.hub.url:
+        check_redis(settings.hub.url)  # a clear error now rather than silent rooms later
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(settings.database_url, echo=settings.database.echo)
     configure_quotas(database, settings.quotas)
@@ -218,6 +223,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dashboards.router, prefix="/api", dependencies=changes_dashboards)
     app.include_router(sharing.router, prefix="/api", dependencies=changes_dashboards)
     app.include_router(live_api.router, prefix="/api")
+    app.include_router(history_api.router, prefix="/api")
     app.include_router(runner_api.router, prefix="/api")
     app.include_router(public.router)
 

@@ -38,6 +38,13 @@ _ORIGIN_RE = re.compile(
 class ServerSettings(_Group):
     host: str = Field("127.0.0.1", description="Interface `visualbox serve` listens on.")
     port: int = Field(8000, ge=0, le=65535, description="TCP port `visualbox serve` listens on.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Server processes `visualbox serve` runs on the same ports (one per "
+        "core). More than one needs a shared hub (`HUB__URL`).",
+    )
     public_url: str | None = Field(
         None,
         description="URL users reach the server at, used in mailed links. "
@@ -275,6 +282,64 @@ class LiveSettings(_Group):
     restart_backoff_max_s: float = Field(
         60, gt=0, description="Longest wait before restarting a crashed instance."
     )
+    lease_ttl_s: float = Field(
+        10,
+        ge=2,
+        le=300,
+        description="With a shared hub: how long a node's lease on a dashboard lasts "
+        "unless renewed (every third of it). A node that dies loses its dashboards to "
+        "another node with viewers after at most this long plus one renewal.",
+    )
+
+
+class HubSettings(_Group):
+    """Where live rooms live (docs/deployment.md, "The Redis hub")."""
+
+    url: str | None = Field(
+        None,
+        description="Empty: rooms live in this server process (one process). A Redis URL "
+        "(`redis://host:6379/0`, `rediss://` for TLS, `unix:///run/redis/redis.sock`): rooms "
+        "are shared by every server process and node using that Redis.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL, or empty")
+        return value or None
+
+
+class HistorySettings(_Group):
+    """What integrations output, kept as time series (docs/history.md)."""
+
+    enabled: bool = Field(
+        True, description="Record the values widgets bind to (and whole outputs where asked)."
+    )
+    raw_days: float = Field(10, ge=0, description="Days every recorded value is kept (0: forever).")
+    minute_days: float = Field(
+        90, ge=0, description="Days the 1-minute min/max/mean/last rollups are kept (0: forever)."
+    )
+    hour_days: float = Field(0, ge=0, description="Days the 1-hour rollups are kept (0: forever).")
+    flush_interval_s: float = Field(
+        1.0, gt=0, description="How often recorded values are written, in one transaction."
+    )
+    buffer: int = Field(
+        100_000,
+        ge=1,
+        description="Outputs waiting to be recorded at most; beyond it (a slow disk) new "
+        "ones are not recorded (they are still relayed) and the owner's log says so.",
+    )
+    value_bytes: int = Field(
+        4096,
+        ge=16,
+        le=1 << 20,
+        description="Largest value recorded, as JSON text (strings, objects, arrays, a whole "
+        "output); larger ones are skipped.",
+    )
+    prune_interval_s: float = Field(
+        3600, gt=0, description="How often values older than their retention are deleted."
+    )
 
 
 MIB = 1 << 20
@@ -374,8 +439,10 @@ class Settings(BaseSettings):
     accounts: AccountSettings = Field(default_factory=AccountSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     live: LiveSettings = Field(default_factory=LiveSettings)
+    hub: HubSettings = Field(default_factory=HubSettings)
     frames: FrameSettings = Field(default_factory=FrameSettings)
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
+    history: HistorySettings = Field(default_factory=HistorySettings)
 
     @property
     def database_url(self) -> str:

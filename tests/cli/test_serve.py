@@ -71,3 +71,14 @@ def test_a_taken_frames_port_is_named(tmp_path: Path) -> None:
         )
     assert result.exit_code == 1
     assert f"Cannot listen on 127.0.0.1:{frames_port} (FRAMES__PORT)" in result.output
+
+
+def test_several_workers_without_a_shared_hub_are_refused(tmp_path: Path) -> None:
+    """Each worker would have its own rooms: viewers on one would miss the others' data."""
+    result = CliRunner().invoke(
+        serve, ["--data-dir", str(tmp_path), "--port", str(free_port()), "--workers", "2"]
+    )
+    assert result.exit_code == 1
+    assert "2 workers need a shared hub" in result.output
+    assert "VISUALBOX_HUB__URL" in result.output
+    assert not (tmp_path / "visualbox.db").exists()  # refused before anything was created

@@ -1152,6 +1152,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/dashboards/{dashboard_id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dashboard History
+         * @description One series of the caller's dashboard over a time range, downsampled.
+         */
+        get: operations["dashboard_history_api_dashboards__dashboard_id__history_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/dashboards/{dashboard_id}/history.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dashboard History Csv
+         * @description The same series as CSV (every recorded value when there are at most ``points``).
+         */
+        get: operations["dashboard_history_csv_api_dashboards__dashboard_id__history_csv_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/public/dashboards/{token}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Public History
+         * @description A series a widget of the public dashboard shows. No sign-in needed.
+         */
+        get: operations["public_history_api_public_dashboards__token__history_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/public/dashboards/{token}/history.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Public History Csv
+         * @description The same series as CSV. No sign-in needed.
+         */
+        get: operations["public_history_csv_api_public_dashboards__token__history_csv_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runner/modules/{module_id}/versions/{version}/archive": {
         parameters: {
             query?: never;
@@ -1622,6 +1702,65 @@ export interface components {
              */
             database: string;
         };
+        /**
+         * HistoryPublic
+         * @description One series over a time range, at most about ``points`` points.
+         */
+        HistoryPublic: {
+            /** Instance */
+            instance: string;
+            /**
+             * Pointer
+             * @description JSON Pointer into the instance's output; '' is all of it.
+             */
+            pointer: string;
+            /**
+             * Start
+             * @description Start of the range (included), ms since the epoch.
+             */
+            start: number;
+            /**
+             * End
+             * @description End of the range (excluded), ms since the epoch.
+             */
+            end: number;
+            /**
+             * Level
+             * @description Where the points come from: every recorded value, or 1-minute or 1-hour rollups.
+             * @enum {string}
+             */
+            level: "raw" | "minute" | "hour";
+            /**
+             * Step Ms
+             * @description Width of each point's bucket, ms; 0 when every recorded value is given as it is.
+             */
+            step_ms: number;
+            /**
+             * Points
+             * @description [t_ms, value], oldest first: a bucket's mean where its values are numbers, else its last value; t is the bucket's start.
+             */
+            points: [
+                number,
+                components["schemas"]["JsonValue"]
+            ][];
+            /**
+             * Bands
+             * @description [t_ms, min, max] of each bucket of numbers (empty for raw values).
+             */
+            bands: [
+                number,
+                number,
+                number
+            ][];
+            /**
+             * Last
+             * @description The last recorded value in the range, [t_ms, value], or null.
+             */
+            last: [
+                number,
+                components["schemas"]["JsonValue"]
+            ] | null;
+        };
         /** IntegrationAdd */
         IntegrationAdd: {
             /** Revision */
@@ -1645,6 +1784,8 @@ export interface components {
             } | null;
             /** Keep Running */
             keep_running?: boolean | null;
+            /** History */
+            history?: ("bound" | "output" | "off") | null;
         };
         /**
          * IntegrationInstance
@@ -1674,6 +1815,13 @@ export interface components {
              * @default false
              */
             keep_running?: boolean;
+            /**
+             * History
+             * @description What is recorded as history: the values its widgets bind to, those and its whole output, or nothing.
+             * @default bound
+             * @enum {string}
+             */
+            history?: "bound" | "output" | "off";
         };
         /**
          * IntegrationPublic
@@ -1704,11 +1852,19 @@ export interface components {
              */
             keep_running: boolean;
             /**
+             * History
+             * @description What is recorded as history: the values its widgets bind to, those and its whole output, or nothing.
+             * @default bound
+             * @enum {string}
+             */
+            history: "bound" | "output" | "off";
+            /**
              * Withdrawn
              * @description Why its module or version was withdrawn; absent when it was not.
              */
             withdrawn?: string | null;
         };
+        JsonValue: unknown;
         /**
          * ManifestPublic
          * @description ``visualbox.json`` as published (``modules/manifest.py``); empty once the version
@@ -2593,6 +2749,8 @@ export interface components {
         ErrorField: {
             /** Field */
             field: string;
+            /** Label */
+            label: string;
             /** Reason */
             reason: string;
         };
@@ -2726,7 +2884,6 @@ export interface components {
          * @enum {string}
          */
         InstanceState: "preparing" | "running" | "exited" | "stopped";
-        JsonValue: unknown;
         /**
          * LiveDashboard
          * @description The dashboard was saved: reload it if your revision is older.
@@ -3023,10 +3180,12 @@ export type ForkCreate = components['schemas']['ForkCreate'];
 export type ForkedFrom = components['schemas']['ForkedFrom'];
 export type FramePublic = components['schemas']['FramePublic'];
 export type HealthPublic = components['schemas']['HealthPublic'];
+export type HistoryPublic = components['schemas']['HistoryPublic'];
 export type IntegrationAdd = components['schemas']['IntegrationAdd'];
 export type IntegrationChange = components['schemas']['IntegrationChange'];
 export type IntegrationInstance = components['schemas']['IntegrationInstance'];
 export type IntegrationPublic = components['schemas']['IntegrationPublic'];
+export type JsonValue = components['schemas']['JsonValue'];
 export type ManifestPublic = components['schemas']['ManifestPublic'];
 export type ModuleCreate = components['schemas']['ModuleCreate'];
 export type ModulePublic = components['schemas']['ModulePublic'];
@@ -3091,7 +3250,6 @@ export type LiveTick = components['schemas']['LiveTick'];
 export type LiveClientMessage = components['schemas']['LiveClientMessage'];
 export type EndReason = components['schemas']['EndReason'];
 export type InstanceState = components['schemas']['InstanceState'];
-export type JsonValue = components['schemas']['JsonValue'];
 export type LiveDashboard = components['schemas']['LiveDashboard'];
 export type LiveDropped = components['schemas']['LiveDropped'];
 export type LiveError = components['schemas']['LiveError'];
@@ -6180,6 +6338,210 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PublicDashboard"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    dashboard_history_api_dashboards__dashboard_id__history_get: {
+        parameters: {
+            query?: {
+                /** @description Integration instance id, e.g. i1 (required). */
+                instance?: string | null;
+                /** @description JSON Pointer into its output, e.g. /temperature; empty: all of it. */
+                pointer?: string | null;
+                /** @description ISO 8601 or ms since the epoch; default: to - 1 h. */
+                from?: string | null;
+                /** @description ISO 8601 or ms since the epoch; default: now. */
+                to?: string | null;
+                /** @description About how many points (default 500, at most 10000; CSV 100000). */
+                points?: string | null;
+            };
+            header?: never;
+            path: {
+                dashboard_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryPublic"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    dashboard_history_csv_api_dashboards__dashboard_id__history_csv_get: {
+        parameters: {
+            query?: {
+                /** @description Integration instance id, e.g. i1 (required). */
+                instance?: string | null;
+                /** @description JSON Pointer into its output, e.g. /temperature; empty: all of it. */
+                pointer?: string | null;
+                /** @description ISO 8601 or ms since the epoch; default: to - 1 h. */
+                from?: string | null;
+                /** @description ISO 8601 or ms since the epoch; default: now. */
+                to?: string | null;
+                /** @description About how many points (default 500, at most 10000; CSV 100000). */
+                points?: string | null;
+            };
+            header?: never;
+            path: {
+                dashboard_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description time,t_ms,value,min,max: one row per point. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": unknown;
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    public_history_api_public_dashboards__token__history_get: {
+        parameters: {
+            query?: {
+                /** @description Integration instance id, e.g. i1 (required). */
+                instance?: string | null;
+                /** @description JSON Pointer into its output, e.g. /temperature; empty: all of it. */
+                pointer?: string | null;
+                /** @description ISO 8601 or ms since the epoch; default: to - 1 h. */
+                from?: string | null;
+                /** @description ISO 8601 or ms since the epoch; default: now. */
+                to?: string | null;
+                /** @description About how many points (default 500, at most 10000; CSV 100000). */
+                points?: string | null;
+            };
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryPublic"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    public_history_csv_api_public_dashboards__token__history_csv_get: {
+        parameters: {
+            query?: {
+                /** @description Integration instance id, e.g. i1 (required). */
+                instance?: string | null;
+                /** @description JSON Pointer into its output, e.g. /temperature; empty: all of it. */
+                pointer?: string | null;
+                /** @description ISO 8601 or ms since the epoch; default: to - 1 h. */
+                from?: string | null;
+                /** @description ISO 8601 or ms since the epoch; default: now. */
+                to?: string | null;
+                /** @description About how many points (default 500, at most 10000; CSV 100000). */
+                points?: string | null;
+            };
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description time,t_ms,value,min,max: one row per point. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": unknown;
                 };
             };
             /** @description An error, in the shape every error of the API has. */

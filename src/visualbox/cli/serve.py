@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 import socket
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,16 +30,25 @@ if TYPE_CHECKING:
     help="Where the database, keys and caches live (default ./.visualbox; setting DATA_DIR).",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Server processes sharing the ports (default 1; setting SERVER__WORKERS). More than "
+    "one needs a shared hub (HUB__URL).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
     show_default=True,
 )
-def serve(host: str | None, port: int | None, data_dir: Path | None, log_level: str) -> None:
+def serve(
+    host: str | None, port: int | None, data_dir: Path | None, workers: int | None, log_level: str
+) -> None:
     """Run the VisualBox server and print the URL to open.
 
     It listens on two ports: SERVER__PORT for the app and FRAMES__PORT for the frames
-    origin, where widgets and module files are served (docs/web.md)."""
+    origin, where widgets and module files are served (docs/web.md). With several
+    workers, each is a server process on the same ports (docs/deployment.md)."""
     import uvicorn
     from pydantic import ValidationError
 
@@ -57,6 +70,14 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, log_level: 
         settings.server.port = port
     if data_dir is not None:
         settings.data_dir = data_dir.resolve()
+    if workers is not None:
+        settings.server.workers = workers
+    if settings.server.workers > 1 and not settings.hub.url:
+        raise click.ClickException(
+            f"{settings.server.workers} workers need a shared hub for their live rooms: set "
+            "VISUALBOX_HUB__URL to a Redis URL (redis://127.0.0.1:6379/0), or run one worker "
+            "(docs/deployment.md)."
+        )
 
     logging.basicConfig(
         level=getattr(logging, log_level.upper()),
@@ -73,15 +94,28 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, log_level: 
     ]
     click.echo(f"VisualBox is starting; data in {settings.data_dir}")
     click.echo(f"Widgets and module files are served from {settings.frames_origin}/")
+    if settings.server.workers > 1:
+        click.echo(f"{settings.server.workers} workers share the ports.")
     click.echo(f"Open {settings.public_url}/ in your browser (Ctrl-C stops the server).")
-    config = uvicorn.Config(
-        app,
-        log_level=log_level,
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
-        **uvicorn_options(settings),
-    )
-    uvicorn.Server(config).run(sockets=sockets)
+
+    def run(app: Any) -> None:
+        config = uvicorn.Config(
+            app,
+            log_level=log_level,
+            proxy_headers=True,
+            forwarded_allow_ips="127.0.0.1",
+            **uvicorn_options(settings),
+        )
+        uvicorn.Server(config).run(sockets=sockets)
+
+    if settings.server.workers == 1:
+        run(app)
+        return
+    # The app above migrated the database and published the built-in modules once;
+    # each worker builds its own (its own connections, live service and node).
+    app.state.db.dispose()
+    del app
+    _prefork(settings.server.workers, lambda: run(create_app(settings)))
 
 
 def _listen(host: str, port: int, setting: str) -> socket.socket:
@@ -93,6 +127,58 @@ def _listen(host: str, port: int, setting: str) -> socket.socket:
         raise click.ClickException(
             f"Cannot listen on {host}:{port} ({setting}): {exc.strerror or exc}"
         ) from None
+
+
+def _prefork(count: int, work: Any) -> None:
+    """Run ``work`` in ``count`` forked processes until SIGINT or SIGTERM; a worker that
+    dies is replaced (at most once a second)."""
+    log = logging.getLogger("visualbox.workers")
+    children: dict[int, int] = {}  # pid -> worker number
+    stopping = False
+
+    def start(number: int) -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            code = 0
+            try:
+                work()
+            except BaseException:
+                log.exception("worker %d failed", number)
+                code = 1
+            finally:
+                os._exit(code)
+        children[pid] = number
+
+    def stop(_signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    for number in range(count):
+        start(number)
+    last_restart = 0.0
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        if pid not in children:
+            continue
+        number = children.pop(pid)
+        if stopping:
+            continue
+        log.error("worker %d (pid %d) ended (%s); starting another", number, pid, status)
+        time.sleep(max(0.0, 1.0 - (time.monotonic() - last_restart)))
+        last_restart = time.monotonic()
+        start(number)
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from itertools import count
 
-from visualbox.hub.base import Deliver, Envelope, Hub, Subscription
+from visualbox.hub.base import Deliver, Envelope, Hub, Subscription, retain_slot, retain_slots
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +26,16 @@ class MemoryHub(Hub):
 
     def __init__(self) -> None:
         self._rooms: dict[str, dict[int, Deliver]] = {}
+        self._retained: dict[str, dict[str, Envelope]] = {}
         self._numbers = count()
 
-    def publish(self, room: str, envelope: Envelope) -> None:
+    def publish(self, room: str, envelope: Envelope, *, retain: bool = False) -> None:
+        if retain:
+            slot, replaces = retain_slot(envelope)
+            kept = self._retained.setdefault(room, {})
+            for other in replaces:
+                kept.pop(other, None)
+            kept[slot] = envelope
         subscribers = self._rooms.get(room)
         if not subscribers:
             return
@@ -36,6 +44,20 @@ class MemoryHub(Hub):
                 deliver(envelope)
             except Exception:  # one broken subscriber must not starve the others
                 log.exception("a subscriber of room %s failed", room)
+
+    async def retained(self, room: str) -> list[Envelope]:
+        return list(self._retained.get(room, {}).values())
+
+    def forget(self, room: str, keys: Collection[str] | None = None) -> None:
+        if keys is None:
+            self._retained.pop(room, None)
+            return
+        kept = self._retained.get(room, {})
+        for key in keys:
+            for slot in retain_slots(key):
+                kept.pop(slot, None)
+        if not kept:
+            self._retained.pop(room, None)
 
     async def subscribe(self, room: str, deliver: Deliver) -> Subscription:
         number = next(self._numbers)
@@ -55,3 +77,4 @@ class MemoryHub(Hub):
 
     async def close(self) -> None:
         self._rooms.clear()
+        self._retained.clear()

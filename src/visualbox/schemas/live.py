@@ -339,6 +339,48 @@ ServerMessage = Annotated[
     Field(discriminator="type"),
 ]
 server_message: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
+
+
+# --- between server nodes (a cluster on a shared hub; never sent to a browser) -----------
+
+NodeAction = Literal["restart", "terminate"]
+
+
+class NodeChanged(_ServerMessage):
+    """A dashboard was saved, shared or deleted: every node reloads its room if it has it."""
+
+    type: Literal["NODE_CHANGED"] = "NODE_CHANGED"
+    dashboard: str
+
+
+class NodeCommand(_ServerMessage):
+    """An owner's RESTART or TERMINATE, for the node that runs the instance (the owner
+    may be connected to another node; that node checked the owner's right)."""
+
+    type: Literal["NODE_COMMAND"] = "NODE_COMMAND"
+    room: str
+    instance: str
+    action: NodeAction
+
+
+NodeMessage = Annotated[NodeChanged | NodeCommand, Field(discriminator="type")]
+HubMessage = Annotated[
+    LiveJoined
+    | LiveInit
+    | LiveOutput
+    | LiveStatus
+    | LiveState
+    | LiveDashboard
+    | LiveRemoved
+    | LiveDropped
+    | LiveTickReply
+    | LiveError
+    | NodeChanged
+    | NodeCommand,
+    Field(discriminator="type"),
+]
+"""Everything a hub carries: the server messages, and the messages between nodes."""
+hub_message: TypeAdapter[HubMessage] = TypeAdapter(HubMessage)
 _JSON: TypeAdapter[Any] = TypeAdapter(Any)
 
 

@@ -11,6 +11,8 @@ sharing routes call :meth:`Live.dashboard_changed` after every save.
   exact sources they may fetch; the runner fetches through the runner API.
 * **Last values** are kept in memory, sent at once to whoever joins, and written
   to the database every ``flush_interval_s``, so a restarted server has them.
+* **History**: every output of a dashboard's instance is handed to the history
+  recorder (``services/history.py``), which buffers it and writes in batches.
 * **Logs (STATUS) reach owners only**; public viewers get outputs and states.
 * A crashed instance restarts with exponential back-off while it is wanted.
 
@@ -28,11 +30,21 @@ from typing import Any
 
 from visualbox.db.engine import Database
 from visualbox.db.tables.accounts import User
-from visualbox.errors import Forbidden, NotFound
-from visualbox.hub import Envelope, Hub
+from visualbox.errors import Forbidden, NotFound, Unavailable
+from visualbox.hub import Envelope, Hub, Subscription
 from visualbox.runtime.runners import Runner
-from visualbox.schemas.live import InstanceState, LiveDashboard, LiveRemoved, RoomRole
+from visualbox.schemas.live import (
+    InstanceState,
+    LiveDashboard,
+    LiveRemoved,
+    NodeAction,
+    NodeChanged,
+    NodeCommand,
+    RoomRole,
+)
 from visualbox.services import live_values
+from visualbox.services.history import Recorder
+from visualbox.services.live_cluster import NODES_ROOM, Cluster
 from visualbox.services.live_instances import Instances
 from visualbox.services.live_rooms import (
     DEV_INSTANCE,
@@ -67,9 +79,15 @@ class Live:
         self.hub = hub
         self.rooms: dict[str, Room] = {}
         self.instances = Instances(self.settings, box, runner, hub, self._spawn)
+        self.history = Recorder(settings.history, database, hub)
+        if settings.history.enabled:
+            self.instances.on_output = self.history.record
+        self.cluster = Cluster(database, shared=hub.shared, ttl_s=self.settings.lease_ttl_s)
+        self.instances.retain = hub.shared
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._nodes: Subscription | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -78,6 +96,13 @@ class Live:
         self._loop = asyncio.get_running_loop()
         self._spawn(self._reap_forever())
         self._spawn(self._flush_forever())
+        if self.instances.on_output is not None:
+            self._spawn(self.history.flush_forever())
+            self._spawn(self.history.prune_forever())
+        if self.cluster.shared:  # the lease loop starts what keeps running, spread out
+            self._nodes = await self.hub.subscribe(NODES_ROOM, self._on_node_message)
+            self._spawn(self._lease_forever())
+            return
         for dashboard_id in await self._db(dashboards_to_resume):
             self._spawn(self._reload(dashboard_id))
 
@@ -94,6 +119,11 @@ class Live:
                 viewer.expire()
         await self.runner.close()
         await self._flush()
+        await self.history.flush()
+        try:
+            await self.cluster.leave()  # other nodes take this node's dashboards at once
+        except Exception:
+            log.exception("giving up this node's leases failed; they expire by themselves")
         await self.hub.close()
 
     # --- viewers -------------------------------------------------------------------------
@@ -137,11 +167,16 @@ class Live:
     ) -> None:
         if room.name in viewer.rooms:
             await self.leave(viewer, room.name)
-        subscription = await self.hub.subscribe(room.name, viewer.deliver_for(room.name, role))
+        deliver = viewer.deliver_for(room.name, role, room.fence)
+        subscription = await self.hub.subscribe(room.name, deliver)
         viewer.rooms[room.name] = Membership(role, subscription, share_token)
         room.viewers.add(viewer)
         room.idle_since = None
         viewer.send(room.name, room.joined_message(role))
+        if room.generation is None:
+            await self._lead(room)  # run it here unless another node does
+        if room.generation is None:
+            return
         for instance in list(room.instances.values()):
             await self.instances.start(instance, only_if_idle=True)
 
@@ -161,14 +196,24 @@ class Live:
 
     async def restart(self, viewer: Viewer, room_name: str, instance_id: str) -> None:
         instance = self._owned_instance(viewer, room_name, instance_id)
-        instance.stopped_by_owner = False
-        instance.failures = 0
-        await self.instances.start(instance)
+        await self._command(instance, "restart")
 
     async def terminate(self, viewer: Viewer, room_name: str, instance_id: str) -> None:
         instance = self._owned_instance(viewer, room_name, instance_id)
-        instance.stopped_by_owner = True
-        await self.instances.stop(instance)
+        await self._command(instance, "terminate")
+
+    async def _command(self, instance: Instance, action: NodeAction) -> None:
+        """An owner's command, carried out here or by the node that runs the instance."""
+        if instance.room.generation is None:
+            command = NodeCommand(room=instance.room.name, instance=instance.id, action=action)
+            self.hub.publish(NODES_ROOM, Envelope(command))
+        elif action == "restart":
+            instance.stopped_by_owner = False
+            instance.failures = 0
+            await self.instances.start(instance)
+        else:
+            instance.stopped_by_owner = True
+            await self.instances.stop(instance)
 
     # --- development console -------------------------------------------------------------
 
@@ -228,6 +273,10 @@ class Live:
         loop = self._loop
         if loop is None or self.instances.closing:
             return
+        if self.cluster.shared:  # every node (this one too) reloads the room if it has it
+            changed = Envelope(NodeChanged(dashboard=dashboard_id))
+            loop.call_soon_threadsafe(self.hub.publish, NODES_ROOM, changed)
+            return
         loop.call_soon_threadsafe(self._spawn, self._reload(dashboard_id, changed=True))
 
     def quotas_changed(self, user_id: str) -> None:
@@ -285,8 +334,13 @@ class Live:
             if instance.id in stored:
                 data, at = stored[instance.id]
                 instance.last_data, instance.last_at = data, iso(at)
+        if self.cluster.shared:
+            room.generation = None  # relay only, until this node holds the lease
+            await self._follow(room)
         self.rooms[name] = room  # complete, with its last values, before anyone sees it
         await self._apply(room, spec)
+        if room.generation is None and any(i.keep_running for i in spec.instances):
+            await self._lead(room, keep_running=True)
         return room
 
     async def _apply(self, room: Room, spec: DashboardSpec) -> None:
@@ -297,20 +351,29 @@ class Live:
         await self._kick_stale_links(room)
         wanted = {s.id: s for s in spec.instances}
         removed = [i for i in room.instances.values() if i.id not in wanted]
+        runs_here = room.generation is not None  # (or another node does, and tells)
+        generation = room.generation or 0
         for gone in removed:
             await self.instances.stop(gone)
             del room.instances[gone.id]
-            self.hub.publish(room.name, Envelope(LiveRemoved(room=room.name, instance=gone.id)))
-        if removed and room.dashboard_id:
+            if runs_here:
+                notice = LiveRemoved(room=room.name, instance=gone.id)
+                self.hub.publish(room.name, Envelope(notice, generation=generation))
+        if removed and room.dashboard_id and runs_here:
             await self._db(live_values.forget, room.dashboard_id, [i.id for i in removed])
+            if self.cluster.shared:
+                kinds = ("OUTPUT", "STATE")
+                self.hub.forget(room.name, [f"{i.id}\0{kind}" for i in removed for kind in kinds])
         for instance_spec in spec.instances:
             instance = room.instances.get(instance_spec.id)
             if instance is None:
                 instance = room.add_instance(instance_spec)
-                if room.watched or instance_spec.keep_running:
+                if runs_here and (room.watched or instance_spec.keep_running):
                     await self.instances.start(instance)
                 continue
             old, instance.spec = instance.spec, instance_spec
+            if not runs_here:
+                continue
             if old.digest != instance_spec.digest:
                 instance.stopped_by_owner = False
                 instance.failures = 0
@@ -319,9 +382,9 @@ class Live:
             elif instance_spec.keep_running and instance.state in _NOT_RUNNING:
                 if not instance.stopped_by_owner:
                     await self.instances.start(instance)
-        if revision_changed:
+        if revision_changed and runs_here:
             message = LiveDashboard(room=room.name, revision=room.revision)
-            self.hub.publish(room.name, Envelope(message))
+            self.hub.publish(room.name, Envelope(message, generation=generation))
 
     async def _kick_stale_links(self, room: Room) -> None:
         for viewer in list(room.viewers):
@@ -339,7 +402,107 @@ class Live:
             viewer.send(room.name, error_message("not_found", why, room=room.name))
         for instance in list(room.instances.values()):
             await self.instances.stop(instance)
+        if room.mirror is not None:
+            await room.mirror.close()
         self.rooms.pop(room.name, None)
+        if self.cluster.shared:
+            self.hub.forget(room.name)
+
+    # --- a cluster of nodes (services/live_cluster.py) -----------------------------------
+
+    async def _lead(self, room: Room, *, keep_running: bool = False) -> None:
+        """Run ``room``'s instances on this node if its lease can be had (for a room only
+        kept running, only within this node's fair share)."""
+        if room.dashboard_id is None or room.generation is not None:
+            return
+        if keep_running and not room.watched and room.dashboard_id not in self.cluster.held:
+            wanted = len(await self._db(dashboards_to_resume))
+            if not await self.cluster.fair_share(wanted):
+                return
+        generation = await self.cluster.claim(room.dashboard_id)
+        if generation is None:
+            return
+        if room.mirror is not None:
+            await room.mirror.close()
+            room.mirror = None
+        room.generation = generation
+        room.fence.admits(generation)
+        log.info("this node runs %s now (lease generation %d)", room.name, generation)
+        for instance in list(room.instances.values()):
+            instance.cancel_restart()
+            if room.watched or instance.spec.keep_running:
+                await self.instances.start(instance, only_if_idle=True)
+
+    async def _yield(self, room: Room) -> None:
+        """This node lost ``room``'s lease: stop its instances here and relay instead."""
+        log.warning("this node lost the lease of %s: another node runs it now", room.name)
+        room.generation = None
+        for instance in list(room.instances.values()):
+            instance.cancel_restart()
+            await self.instances.stop(instance)
+        await self._follow(room)
+
+    async def _follow(self, room: Room) -> None:
+        """Keep the room's last values and states as another node publishes them."""
+        if room.mirror is None:
+            room.mirror = await self.hub.subscribe(room.name, room.follow)
+        try:
+            retained = await self.hub.retained(room.name)
+        except Unavailable:
+            log.warning("the hub's last values of %s cannot be read now", room.name)
+            return
+        for envelope in sorted(retained, key=lambda e: e.generation):
+            room.follow(envelope)
+
+    async def _drop_mirror(self, room: Room) -> None:
+        if room.viewers or room.generation is not None:
+            return
+        if room.mirror is not None:
+            await room.mirror.close()
+            room.mirror = None
+        if self.rooms.get(room.name) is room:
+            del self.rooms[room.name]
+
+    def _on_node_message(self, envelope: Envelope) -> None:
+        message = envelope.message
+        if isinstance(message, NodeChanged):
+            self._spawn(self._reload(message.dashboard, changed=True))
+        elif isinstance(message, NodeCommand):
+            room = self.rooms.get(message.room)
+            instance = room.instances.get(message.instance) if room else None
+            if instance is not None and instance.room.generation is not None:
+                self._spawn(self._command(instance, message.action))
+
+    async def _lease_forever(self) -> None:
+        """Renew this node's leases; rooms watched here whose node died are taken over."""
+        interval = self.settings.lease_ttl_s / 3
+        while True:
+            try:
+                await self._tend_leases()
+            except Exception:
+                log.exception("renewing leases failed; trying again")
+            await asyncio.sleep(interval)
+
+    async def _tend_leases(self) -> None:
+        for dashboard_id in await self.cluster.renew():
+            room = self.rooms.get(f"dashboard:{dashboard_id}")
+            if room is not None and room.generation is not None:
+                async with self._lock(room.name):
+                    await self._yield(room)
+        for room in list(self.rooms.values()):
+            if room.generation is None and room.dashboard_id is not None:
+                keep = any(i.spec.keep_running for i in room.instances.values())
+                if room.watched or keep:
+                    async with self._lock(room.name):
+                        await self._lead(room, keep_running=not room.watched)
+        resume = await self._db(dashboards_to_resume)
+        for dashboard_id in resume:
+            if f"dashboard:{dashboard_id}" in self.rooms:
+                continue
+            if not await self.cluster.fair_share(len(resume)):
+                break
+            if await self.cluster.claim(dashboard_id) is not None:
+                await self._reload(dashboard_id)
 
     # --- background loops ----------------------------------------------------------------
 
@@ -366,12 +529,17 @@ class Live:
                 await self.leave(viewer, room.name)
         if room.viewers or room.idle_since is None or now - room.idle_since < timeout:
             return
+        if room.generation is None:  # another node runs it: forget it here
+            await self._drop_mirror(room)
+            return
         for instance in list(room.instances.values()):
             if not instance.spec.keep_running and instance.state is not InstanceState.STOPPED:
                 await self.instances.stop(instance)
         if all(i.state is InstanceState.STOPPED for i in room.instances.values()):
             if self.rooms.get(room.name) is room:
                 del self.rooms[room.name]
+                if room.dashboard_id is not None:
+                    await self.cluster.release(room.dashboard_id)
 
     async def _flush_forever(self) -> None:
         while True:

@@ -25,7 +25,14 @@ from visualbox.hub import Envelope, Hub
 from visualbox.runtime.channel import OutputBudget
 from visualbox.runtime.messages import Init, Message, Output, RunState, State, Status
 from visualbox.runtime.runners import Runner, SourceUnavailable
-from visualbox.schemas.live import EndReason, InstanceState, LiveInit, LiveOutput, StatusLevel
+from visualbox.schemas.live import (
+    EndReason,
+    InstanceState,
+    LiveInit,
+    LiveOutput,
+    ServerMessage,
+    StatusLevel,
+)
 from visualbox.services import quotas, run_tokens
 from visualbox.services.live_rooms import Instance, now_iso
 from visualbox.services.quotas import Limits
@@ -56,12 +63,35 @@ class Instances:
         self.dirty: dict[tuple[str, str], tuple[str, str]] = {}
         """Last values not yet written: ``{(dashboard, instance): (data JSON, at)}``."""
         self.closing = False
+        self.on_output: Callable[[Instance, Any], None] | None = None
+        """Told of every output of an instance (the history recorder): must not block."""
         self._spawn = spawn
         self.limits: dict[str, Limits] = {}
         """Each account's quotas, as last read from the database (by owner id)."""
         self._budgets: dict[str, OutputBudget] = {}
         self._owners: dict[Instance, str] = {}
         """Instances with a run handle, and the account whose sandbox quota it uses."""
+        self.retain = False
+        """Keep each instance's last output and state in the hub (a cluster: a viewer
+        on another node gets them when it joins)."""
+
+    def publish(
+        self,
+        instance: Instance,
+        message: ServerMessage,
+        *,
+        owner_only: bool = False,
+        viewers_only: bool = False,
+    ) -> None:
+        """Tell the instance's room, stamped with the room's lease generation."""
+        room = instance.room
+        envelope = Envelope(
+            message,
+            owner_only=owner_only,
+            viewers_only=viewers_only,
+            generation=room.generation or 0,
+        )
+        self.hub.publish(room.name, envelope, retain=self.retain and envelope.key is not None)
 
     # --- quotas --------------------------------------------------------------------------
 
@@ -104,7 +134,7 @@ class Instances:
             "higher quota, then restart it."
         )
         notice = instance.status(StatusLevel.WARNING, text)
-        self.hub.publish(instance.room.name, Envelope(notice, owner_only=True))
+        self.publish(instance, notice, owner_only=True)
         self.set_state(instance, InstanceState.EXITED, reason=EndReason.QUOTA, detail=text)
         return True
 
@@ -189,14 +219,12 @@ class Instances:
         """Record the instance's state and tell its room."""
         instance.state, instance.code = state, code
         instance.reason, instance.detail = reason, detail
-        room = instance.room.name
         if not detail:
-            self.hub.publish(room, Envelope(instance.state_message()))
+            self.publish(instance, instance.state_message())
             return
         # Public and other viewers get the state without its detail; the owner with it.
-        viewers = Envelope(instance.state_message(owner=False), viewers_only=True)
-        self.hub.publish(room, viewers)
-        self.hub.publish(room, Envelope(instance.state_message(), owner_only=True))
+        self.publish(instance, instance.state_message(owner=False), viewers_only=True)
+        self.publish(instance, instance.state_message(), owner_only=True)
 
     def _on_message(self, instance: Instance, message: Message) -> None:
         """Every message of every run comes through here, on the event loop: keep it lean."""
@@ -208,12 +236,14 @@ class Instances:
             instance.last_data, instance.last_at = data, at
             if instance.room.dashboard_id is not None:
                 self.dirty[(instance.room.dashboard_id, instance.id)] = (data, at)
-            self.hub.publish(room, Envelope(output))
+            self.publish(instance, output)
+            if self.on_output is not None:
+                self.on_output(instance, message.data)
         elif isinstance(message, Status):
             notice = instance.status(message.status, message.data)
-            self.hub.publish(room, Envelope(notice, owner_only=True))
+            self.publish(instance, notice, owner_only=True)
         elif isinstance(message, Init):
-            self.hub.publish(room, Envelope(LiveInit(room=room, instance=instance.id)))
+            self.publish(instance, LiveInit(room=room, instance=instance.id))
         elif isinstance(message, State):
             self._on_state(instance, message)
 
@@ -235,7 +265,7 @@ class Instances:
         if delay is not None:
             text = f"restarting in {delay:g} s"
             notice = instance.status(StatusLevel.WARNING, text)
-            self.hub.publish(instance.room.name, Envelope(notice, owner_only=True))
+            self.publish(instance, notice, owner_only=True)
 
     def _restart_delay(
         self, instance: Instance, state: InstanceState, reason: EndReason | None

@@ -40,6 +40,7 @@ from visualbox.schemas.live import (
     LiveFieldError,
     LiveInstance,
     LiveJoined,
+    LiveOutput,
     LiveState,
     LiveStatus,
     RoomRole,
@@ -47,6 +48,7 @@ from visualbox.schemas.live import (
     StatusLevel,
 )
 from visualbox.services import dashboard_secrets, quotas, registry, sharing
+from visualbox.services.live_cluster import Fence
 from visualbox.services.quotas import Limits
 from visualbox.services.secrets import SecretBox
 
@@ -209,14 +211,18 @@ class Viewer:
         self.last_seen = time.monotonic()
         self._on_expire = on_expire
 
-    def deliver_for(self, room: str, role: RoomRole) -> Callable[[Envelope], None]:
+    def deliver_for(
+        self, room: str, role: RoomRole, fence: Fence | None = None
+    ) -> Callable[[Envelope], None]:
         put = self.outbox.put
         owner = role is RoomRole.OWNER
+        admits = fence.admits if fence is not None else None
 
         def deliver(envelope: Envelope) -> None:
             hidden = envelope.viewers_only if owner else envelope.owner_only
-            if not hidden:
-                put(room, envelope)
+            if hidden or (admits is not None and not admits(envelope.generation)):
+                return
+            put(room, envelope)
 
         return deliver
 
@@ -323,6 +329,14 @@ class Room:
     viewers: set[Viewer] = field(default_factory=set)
     instances: dict[str, Instance] = field(default_factory=dict)
     idle_since: float | None = field(default_factory=time.monotonic)
+    generation: int | None = 0
+    """This node runs the room's instances under this lease generation (0: no lease
+    needed, one process); ``None``: another node runs them and this one relays
+    (``services/live_cluster.py``)."""
+    fence: Fence = field(default_factory=Fence)
+    mirror: Subscription | None = None
+    """While another node runs the room: this node's subscription that keeps the
+    instances' last values, states and logs for viewers who join here."""
 
     @property
     def watched(self) -> bool:
@@ -332,6 +346,26 @@ class Room:
         instance = Instance(self, spec, logs=deque(maxlen=self.log_lines))
         self.instances[spec.id] = instance
         return instance
+
+    def follow(self, envelope: Envelope) -> None:
+        """Keep what the instances running on another node say (while this node relays)."""
+        if self.generation is not None or not self.fence.admits(envelope.generation):
+            return
+        message = envelope.message
+        instance = self.instances.get(getattr(message, "instance", ""))
+        if instance is None:
+            return
+        if isinstance(message, LiveOutput):
+            instance.last_data, instance.last_at = message.data_text, message.at
+        elif isinstance(message, LiveState) and not envelope.viewers_only:
+            instance.state, instance.code = message.state, message.code
+            instance.reason, instance.detail = message.reason, message.detail
+            instance.failures = message.attempt
+            instance.restart_due = (
+                None if message.restart_in_s is None else time.monotonic() + message.restart_in_s
+            )
+        elif isinstance(message, LiveStatus):
+            instance.logs.append(message)
 
     def joined_message(self, role: RoomRole) -> LiveJoined:
         owner = role is RoomRole.OWNER

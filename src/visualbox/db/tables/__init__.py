@@ -5,9 +5,20 @@ from __future__ import annotations
 
 from visualbox.db.tables import accounts as accounts
 from visualbox.db.tables import dashboards as dashboards
+from visualbox.db.tables import history as history
+from visualbox.db.tables import leases as leases
 from visualbox.db.tables import live as live
 from visualbox.db.tables import modules as modules
 from visualbox.db.tables import quotas as quotas
 from visualbox.db.tables import working_copies as working_copies
 
-__all__ = ["accounts", "dashboards", "live", "modules", "quotas", "working_copies"]
+__all__ = [
+    "accounts",
+    "dashboards",
+    "history",
+    "leases",
+    "live",
+    "modules",
+    "quotas",
+    "working_copies",
+]
