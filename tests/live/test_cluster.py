@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,7 +46,7 @@ from visualbox.settings import LiveSettings
 
 pytestmark = pytest.mark.anyio
 
-LEASE_TTL_S = 4.0
+LEASE_TTL_S = 6.0
 TAKEOVER_S = 15.0
 
 
@@ -106,73 +107,140 @@ def cluster(
                 node.process.wait()
 
 
-def seed(tmp_path: Path, database_url: str) -> tuple[Account, dict[str, Any]]:
-    """An owner, a counter integration and its dashboard, written to the shared database."""
+def seed(tmp_path: Path, database_url: str) -> tuple[Account, dict[str, Any], str]:
+    """An owner, a counter integration and its public dashboard (and its share token),
+    written to the shared database."""
     server = Server(live_settings(tmp_path / "seed", database_url))
     owner = server.account()
     module = owner.module("python", {"main.py": PYTHON_COUNTER}, schema=LEVEL_SCHEMA)
     server.start()
     try:
         board = owner.dashboard([{"id": "i1", "module_id": module, "label": "C", "config": {}}])
+        with owner.http() as http:
+            shared = http.post(f"/api/dashboards/{board['id']}/sharing", json={"public": True})
+            assert shared.status_code == 200, shared.text
     finally:
         server.stop()
-    return owner, board
+    return owner, board, str(shared.json()["token"])
 
 
-async def join(node: Node, owner: Account, board: dict[str, Any]) -> Client:
+async def join(node: Node, owner: Account | None, board: dict[str, Any], token: str = "") -> Client:
     client = await viewer(node, owner)  # type: ignore[arg-type]
-    await client.send({"type": "JOIN", "dashboard": board["id"]})
+    await client.send(
+        {"type": "JOIN", "share": token} if token else {"type": "JOIN", "dashboard": board["id"]}
+    )
     await client.wait_for(lambda m: m["type"] == "JOINED")
     return client
 
 
-def nonces(client: Client) -> list[str]:
-    return [m["data"]["nonce"] for m in client.of("OUTPUT") if "nonce" in m["data"]]
+def nonces(client: Client, after: int = 0) -> set[str]:
+    return {m["data"]["nonce"] for m in client.messages[after:] if m["type"] == "OUTPUT"}
 
 
-async def test_one_run_for_viewers_on_every_node_commands_reach_it_and_a_dead_node_is_replaced(
+class Sandboxes:
+    """Counts the integration's sandboxed processes of every node, cluster-wide, every
+    20 ms in a thread: how many run now, and the most ever seen at once."""
+
+    def __init__(self, nodes: list[Node]) -> None:
+        self.folders = [str(node.data_dir / "sources") for node in nodes]
+        self.most = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def running(self) -> list[int]:
+        """How many run on each node."""
+        return [len(processes_mentioning(folder)) for folder in self.folders]
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.02):
+            # One bubblewrap process tree per run: count runs by their sandbox's folder.
+            self.most = max(self.most, sum(1 for n in self.running() if n))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+async def test_a_cluster_of_three_nodes_runs_each_integration_once(
     tmp_path: Path, postgres_databases: Any, redis_server: RedisServer
 ) -> None:
     database_url = postgres_databases.create()
     try:
-        owner, board = seed(tmp_path, database_url)
-        with cluster(tmp_path, database_url, redis_server, 2) as (first, second):
-            here = await join(first, owner, board)
-            run = (await here.wait_for(output_of("i1")))["data"]["nonce"]
-            # A viewer on the other node sees the same run: its last value when it joins,
-            # then its outputs, relayed through Redis.
-            there = await viewer(second, owner)  # type: ignore[arg-type]
-            await there.send({"type": "JOIN", "dashboard": board["id"]})
-            joined = await there.wait_for(lambda m: m["type"] == "JOINED")
-            assert joined["instances"]["i1"]["data"]["nonce"] == run
-            await there.wait_for(lambda m: output_of("i1")(m) and m["data"]["n"] >= 5)
-            assert set(nonces(there)) == {run} and set(nonces(here)) == {run}
-            assert processes_mentioning(str(first.data_dir / "sources"))
-            assert not processes_mentioning(str(second.data_dir / "sources"))
-
-            # The owner's RESTART on the node that does not run it restarts the one run.
-            room = f"dashboard:{board['id']}"
-            await there.send({"type": "RESTART", "room": room, "instance": "i1"})
-            fresh = await there.wait_for(lambda m: output_of("i1")(m) and m["data"]["nonce"] != run)
-            second_run = fresh["data"]["nonce"]
-            await here.wait_for(lambda m: output_of("i1")(m) and m["data"]["nonce"] == second_run)
-            assert not processes_mentioning(str(second.data_dir / "sources"))
-
-            # The node that runs it dies: the other node takes it over within 15 s.
-            first.process.send_signal(signal.SIGKILL)
-            first.process.wait(TIMEOUT)
-            killed_at = time.monotonic()
-            taken = await there.wait_for(
-                lambda m: output_of("i1")(m) and m["data"]["nonce"] not in (run, second_run),
-                timeout=TAKEOVER_S + 5,
-            )
-            assert time.monotonic() - killed_at <= TAKEOVER_S, "took over too late"
-            assert taken["data"]["n"] == 0  # a new run, on the surviving node
-            assert processes_mentioning(str(second.data_dir / "sources"))
-            await wait_until(lambda: not processes_mentioning(str(first.data_dir / "sources")))
-            await there.close()
+        owner, board, token = seed(tmp_path, database_url)
+        with cluster(tmp_path, database_url, redis_server, 3) as nodes:
+            a, b, c = nodes
+            sandboxes = Sandboxes(nodes)
+            try:
+                await _scenario(a, b, c, owner, board, token, sandboxes, redis_server)
+            finally:
+                sandboxes.close()
+            assert sandboxes.most == 1, "two runs at once"
     finally:
         postgres_databases.drop(database_url)
+
+
+async def _scenario(
+    a: Node,
+    b: Node,
+    c: Node,
+    owner: Account,
+    board: dict[str, Any],
+    token: str,
+    sandboxes: Sandboxes,
+    redis: RedisServer,
+) -> None:
+    # The first viewer's node (a) runs it; a viewer on b sees that run: its last value
+    # when it joins, then its outputs, relayed through Redis; so does a public viewer
+    # on c. One sandbox in the whole cluster.
+    on_a = await join(a, owner, board)
+    run = (await on_a.wait_for(output_of("i1")))["data"]["nonce"]
+    on_b = await join(b, owner, board)
+    assert on_b.of("JOINED")[0]["instances"]["i1"]["data"]["nonce"] == run
+    public = await join(c, None, board, token)
+    for client in (on_b, public):
+        await client.wait_for(lambda m: output_of("i1")(m) and m["data"]["n"] >= 5)
+    assert nonces(on_a) == nonces(on_b) == nonces(public) == {run}
+    assert [bool(n) for n in sandboxes.running()] == [True, False, False]
+
+    # The owner's RESTART on a node that does not run it restarts the one run; its log
+    # line reaches the owners on every node, never the public viewer.
+    room = f"dashboard:{board['id']}"
+    await on_b.send({"type": "RESTART", "room": room, "instance": "i1"})
+    fresh = await on_b.wait_for(lambda m: output_of("i1")(m) and m["data"]["nonce"] != run)
+    second = fresh["data"]["nonce"]
+    await public.wait_for(lambda m: output_of("i1")(m) and m["data"]["nonce"] == second)
+    for owners in (on_a, on_b):
+        await owners.wait_for(lambda m: m["type"] == "STATUS" and "starting" in m["data"])
+    assert public.of("STATUS") == []
+    assert not any(m.get("detail") for m in public.of("STATE"))
+
+    # Redis restarts: live data resumes on the relaying nodes without restarting a node.
+    redis.stop()
+    redis.start()
+    mark = len(on_b.messages), len(public.messages)
+    await on_b.wait_for(output_of("i1"), after=mark[0])
+    await public.wait_for(output_of("i1"), after=mark[1])
+
+    # The running node dies: its viewer reconnects to a surviving node (as the web app
+    # does behind a load balancer), and within 15 s a surviving node runs it again.
+    a.process.send_signal(signal.SIGKILL)
+    a.process.wait(TIMEOUT)
+    killed_at = time.monotonic()
+    again = await join(c, owner, board)
+    seen = {run, second}
+    taken = await again.wait_for(
+        lambda m: output_of("i1")(m) and m["data"]["nonce"] not in seen, timeout=TAKEOVER_S + 5
+    )
+    assert time.monotonic() - killed_at <= TAKEOVER_S, "taken over too late"
+    third = taken["data"]["nonce"]
+    for client in (on_b, public):
+        await client.wait_for(lambda m: output_of("i1")(m) and m["data"]["nonce"] == third)
+    await wait_until(lambda: not processes_mentioning(sandboxes.folders[0]))
+    assert sum(1 for n in sandboxes.running() if n) == 1
+    assert public.of("STATUS") == []
+    for client in (on_b, public, again):
+        await client.close()
 
 
 async def test_several_workers_share_one_port_and_run_each_integration_once(
@@ -180,7 +248,7 @@ async def test_several_workers_share_one_port_and_run_each_integration_once(
 ) -> None:
     database_url = postgres_databases.create()
     try:
-        owner, board = seed(tmp_path, database_url)
+        owner, board, _ = seed(tmp_path, database_url)
         port = free_port()
         env = {
             "VISUALBOX_DATABASE__URL": database_url,
@@ -197,7 +265,7 @@ async def test_several_workers_share_one_port_and_run_each_integration_once(
             clients = [await join(node, owner, board) for _ in range(6)]
             for client in clients:
                 await client.wait_for(lambda m: output_of("i1")(m) and m["data"]["n"] >= 3)
-            assert len({nonce for client in clients for nonce in nonces(client)}) == 1
+            assert len(set().union(*(nonces(client) for client in clients))) == 1
             children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
             assert len(children) == 2, children
             for client in clients:
@@ -214,7 +282,7 @@ async def test_messages_of_an_older_lease_generation_are_dropped() -> None:
     """A node that lost the lease but still runs cannot publish over the new holder."""
     received: list[str] = []
     outbox = Outbox(LiveSettings().viewer_queue)
-    outbox.put = lambda room, envelope: received.append(envelope.message.data["by"])  # type: ignore[method-assign]
+    outbox.put = lambda room, envelope: received.append(envelope.message.data["by"])
     fence = Fence()
     deliver = Viewer(None, outbox, lambda: None).deliver_for("dashboard:d", RoomRole.VIEWER, fence)
 
