@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -60,3 +62,39 @@ def test_an_unexpected_error_has_the_error_shape_and_leaks_nothing(app: FastAPI)
         "fields": [],
     }
     assert "pw-do-not-leak" not in response.text and "SELECT" not in response.text
+
+
+def test_nodes_starting_together_on_an_empty_postgresql_take_turns(
+    tmp_path: Path, postgres_databases: Any
+) -> None:
+    """Four servers start at once on a new database: one migrates it and publishes the
+    built-in modules, the others wait and find it done (without the lock they collide
+    on creating the same tables)."""
+    url = postgres_databases.create(empty=True)
+    start = threading.Barrier(4)
+    apps: list[FastAPI] = []
+    errors: list[BaseException] = []
+
+    def node(n: int) -> None:
+        settings = Settings(data_dir=tmp_path / f"node{n}", database=DatabaseSettings(url=url))
+        start.wait()
+        try:
+            apps.append(create_app(settings))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=node, args=(n,), daemon=True) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    try:
+        assert not any(t.is_alive() for t in threads), "nodes starting together deadlocked"
+        assert errors == [] and len(apps) == 4
+        with TestClient(apps[0]) as client:
+            builtins = client.get("/api/registry/search", params={"q": "gauge"}).json()
+            assert [item["name"] for item in builtins["items"]].count("Gauge") == 1
+    finally:
+        for app in apps:
+            app.state.db.dispose()
+        postgres_databases.drop(url)

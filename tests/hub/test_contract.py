@@ -15,7 +15,7 @@ import pytest
 from pydantic import JsonValue
 
 from tests.fixtures.redis import RedisServer
-from visualbox.hub import Envelope, Hub, MemoryHub, RedisHub, Subscription
+from visualbox.hub import Envelope, Hub, HubUnavailable, MemoryHub, RedisHub, Subscription
 from visualbox.schemas.live import (
     InstanceState,
     LiveDashboard,
@@ -268,3 +268,31 @@ async def test_forgetting_drops_retained_envelopes(hub: Hub) -> None:
 async def test_only_keyed_envelopes_can_be_retained(hub: Hub) -> None:
     with pytest.raises(ValueError, match="only keyed messages"):
         hub.publish("r", note("a log line"), retain=True)
+
+
+async def test_ping_answers_while_the_store_is_up(hub: Hub) -> None:
+    await hub.ping()
+    await hub.close()
+    await hub.ping()  # a closed hub can be used again, its health asked too
+
+
+async def test_a_redis_hub_ping_says_when_redis_is_away_and_recovers(
+    redis_server: RedisServer,
+) -> None:
+    """What the readiness check (``GET /api/health/ready``) reads: a stopped Redis is
+    an error in words within the hub's timeout, and the next PING after it is back
+    answers without a new hub."""
+    hub = RedisHub(redis_server.url, prefix="contract:", timeout=2.0)
+    try:
+        await hub.ping()
+        redis_server.stop()
+        started = time.monotonic()
+        with pytest.raises(HubUnavailable, match=r"Redis at redis://127\.0\.0\.1:\d+/0 does not"):
+            await hub.ping()
+        assert time.monotonic() - started < 3.0
+        redis_server.start()
+        await hub.ping()
+    finally:
+        if redis_server.process is None:  # it failed while Redis was away
+            redis_server.start()
+        await hub.close()

@@ -66,6 +66,7 @@ def get_live(request: Request) -> Live:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_db)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
 SecretBoxDep = Annotated[SecretBox, Depends(get_secret_box)]
 MailerDep = Annotated[Mailer, Depends(get_mailer)]
 LiveDep = Annotated[Live, Depends(get_live)]

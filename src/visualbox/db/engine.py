@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -60,5 +60,26 @@ class Database:
                 session.rollback()
                 raise
 
+    @contextmanager
+    def startup_lock(self) -> Iterator[None]:
+        """Held while a server migrates the schema and publishes the built-in modules, so
+        that nodes starting together on one PostgreSQL do it one at a time (a session
+        advisory lock). SQLite serves one machine, where ``serve --workers`` starts
+        its workers only after doing it once."""
+        if self.dialect != "postgresql":
+            yield
+            return
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _STARTUP_LOCK})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _STARTUP_LOCK})
+                connection.commit()
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_STARTUP_LOCK = 0x5653_4258  # "VSBX": any constant the whole cluster agrees on

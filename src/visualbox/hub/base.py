@@ -125,6 +125,12 @@ class Hub(ABC):
         them; ordered with :meth:`publish` (a later retained publish is kept)."""
 
     @abstractmethod
+    async def ping(self) -> None:
+        """Return once the shared store (Redis) answers; raise :class:`HubUnavailable`
+        if it does not within the hub's timeout. The readiness check asks it
+        (``GET /api/health/ready``); a hub that keeps rooms in memory is always fine."""
+
+    @abstractmethod
     async def subscribe(self, room: str, deliver: Deliver) -> Subscription:
         """Receive every envelope published to ``room`` from now on."""
 

@@ -59,6 +59,9 @@ class MemoryHub(Hub):
         if not kept:
             self._retained.pop(room, None)
 
+    async def ping(self) -> None:
+        return  # the rooms are in this process: nothing to reach
+
     async def subscribe(self, room: str, deliver: Deliver) -> Subscription:
         number = next(self._numbers)
         self._rooms.setdefault(room, {})[number] = deliver

@@ -465,6 +465,16 @@ class RedisHub(Hub):
                 safe_url(self.url),
             )
 
+    async def ping(self) -> None:
+        """A PING on the command connection, answered within ``timeout`` seconds."""
+        try:
+            await asyncio.wait_for(self._client.ping(), self.timeout)
+        except (*_FAILURES, TimeoutError) as exc:
+            reason = "no answer in time" if isinstance(exc, TimeoutError) else str(exc)
+            raise HubUnavailable(
+                f"Redis at {safe_url(self.url)} does not answer ({reason})."
+            ) from exc
+
     def subscriber_count(self, room: str) -> int:
         return len(self._rooms.get(room, ()))
 
