@@ -1,7 +1,7 @@
 // The pages of the web app and who may see them.
 //   meta.guest     sign-in pages: a signed-in user goes on to `next` or home
 //   meta.public    anyone (public view, explorer, mailed links)
-//   meta.bare      no navigation rail (public view)
+//   meta.bare      no navigation rail (public view, snapshot)
 //   meta.unverified  a signed-in but unverified user may open it
 //   meta.admin     administrators only (others get the dashboards)
 // A server without any account opens on the sign-up page (the first account).
@@ -10,6 +10,7 @@
 // unverified ones to /verify?next=... (the "verify your email" notice).
 import { createRouter, createWebHistory, type RouteLocationNormalized } from "vue-router";
 
+import { prefetchDashboard } from "./builder/api";
 import { safeNext } from "./next";
 import { loadSession, session } from "./session";
 
@@ -38,6 +39,7 @@ export const router = createRouter({
     { path: "/explore", name: "explore", component: () => import("./views/ExploreView.vue"), meta: { public: true, title: "Explore" } },
     { path: "/d/:id", name: "dashboard", component: () => import("./views/DashboardView.vue"), meta: { title: "Dashboard" } },
     { path: "/p/:token", name: "public", component: () => import("./views/PublicView.vue"), meta: { public: true, bare: true, title: "Dashboard" } },
+    { path: "/s/:token", name: "snapshot", component: () => import("./views/SnapshotView.vue"), meta: { public: true, bare: true, title: "Snapshot" } },
     { path: "/modules", name: "modules", component: () => import("./views/ModulesView.vue"), meta: { title: "Modules" } },
     { path: "/modules/:id", name: "studio", component: () => import("./views/StudioView.vue"), meta: { title: "Module studio" } },
     { path: "/registry", name: "registry", component: () => import("./views/RegistryView.vue"), meta: { title: "Registry" } },
@@ -52,6 +54,12 @@ export function nextPath(route: RouteLocationNormalized, fallback = "/"): string
 }
 
 router.beforeEach(async (to) => {
+  // Fetch the page's code (and a dashboard's document) while the session is checked.
+  for (const record of to.matched) {
+    const component = record.components?.default;
+    if (typeof component === "function") void (component as () => Promise<unknown>)().catch(() => undefined);
+  }
+  if (to.name === "dashboard") prefetchDashboard(String(to.params.id));
   if (to.meta.public) {
     // Anyone may see it; a signed-in user still gets the navigation (but the bare
     // public view of a dashboard never asks who is there).

@@ -25,6 +25,8 @@ from visualbox.api import history as history_api
 from visualbox.api import live as live_api
 from visualbox.api import quotas as quotas_api
 from visualbox.api import runner as runner_api
+from visualbox.api import server as server_api
+from visualbox.api import snapshots as snapshots_api
 from visualbox.api import users as users_api
 from visualbox.api.limits import RequestLimits
 from visualbox.db.engine import Database
@@ -42,7 +44,6 @@ from visualbox.hub.redis import check_redis
 from visualbox.runtime.runners import LocalRunner, SourceClient
 from visualbox.runtime.sandbox import SandboxUnavailable, get_sandbox
 from visualbox.runtime.supervisor import Supervisor
-from visualbox.schemas.server import HealthPublic
 from visualbox.services.builtin import publish_builtins
 from visualbox.services.live import Live
 from visualbox.services.mail import mailer_for
@@ -180,9 +181,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(settings.database_url, echo=settings.database.echo)
     configure_quotas(database, settings.quotas)
-    migrate(database.engine)
-    with database.session() as db:
-        publish_builtins(db)
+    with database.startup_lock():  # nodes starting together take turns
+        migrate(database.engine)
+        with database.session() as db:
+            publish_builtins(db)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -224,12 +226,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sharing.router, prefix="/api", dependencies=changes_dashboards)
     app.include_router(live_api.router, prefix="/api")
     app.include_router(history_api.router, prefix="/api")
+    app.include_router(snapshots_api.router, prefix="/api")
     app.include_router(runner_api.router, prefix="/api")
+    app.include_router(server_api.router, prefix="/api")
     app.include_router(public.router)
-
-    @app.get("/api/health", tags=["server"])
-    def health() -> HealthPublic:
-        return HealthPublic(ok=True, version=__version__, database=database.dialect)
 
     openapi.install(app)  # declares the error shape of every operation
     web.install(app, frames_origin=settings.frames_origin)  # every GET no route takes

@@ -378,6 +378,15 @@ class QuotaSettings(_Group):
         ge=0,
         description="Bytes of module files and published versions stored per account.",
     )
+    snapshots: int = Field(
+        50, ge=0, description="Dashboard snapshots (frozen copies over a time range) per account."
+    )
+    snapshot_bytes: int = Field(
+        50 * MIB,
+        ge=0,
+        description="Bytes of all of an account's dashboard snapshots together (their layout "
+        "and recorded series).",
+    )
 
 
 class FrameSettings(_Group):

@@ -15,6 +15,7 @@ credentials, 403 unverified or not allowed, 404 for someone else's private objec
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from visualbox.api.frames import FramesOrigin
 from visualbox.app import create_app
 from visualbox.schemas.dashboards import DashboardContent, IntegrationInstance
 from visualbox.schemas.live import ClientMessage
-from visualbox.services import accounts, dashboards, modules, registry, sharing
+from visualbox.services import accounts, dashboards, modules, registry, sharing, snapshots
 from visualbox.settings import DatabaseSettings, Settings
 
 CALLERS = ("owner", "other", "unverified", "anonymous", "public")
@@ -130,11 +131,17 @@ RULES: dict[str, str] = {
     "POST /api/dashboards/{dashboard_id}/sharing/regenerate": "owner",
     "GET /api/dashboards/{dashboard_id}/history": "owner",
     "GET /api/dashboards/{dashboard_id}/history.csv": "owner",
+    "GET /api/dashboards/{dashboard_id}/history.json": "owner",
+    "GET /api/dashboards/{dashboard_id}/snapshots": "owner",
+    "POST /api/dashboards/{dashboard_id}/snapshots": "owner",
+    "DELETE /api/dashboards/{dashboard_id}/snapshots/{snapshot_id}": "owner",
     # public links: the token is the credential
     "GET /api/public/dashboards": "anyone",
     "GET /api/public/dashboards/{token}": "anyone",
     "GET /api/public/dashboards/{token}/history": "anyone",
     "GET /api/public/dashboards/{token}/history.csv": "anyone",
+    "GET /api/public/dashboards/{token}/history.json": "anyone",
+    "GET /api/snapshots/{snapshot_token}": "anyone",  # the snapshot's own link
     # the runner API: run tokens only
     "GET /api/runner/modules/{module_id}/versions/{version}/archive": "runner",
     # pages and frames: the link or the frame ticket is the credential
@@ -142,6 +149,7 @@ RULES: dict[str, str] = {
     "GET /reset-password": "anyone",
     "POST /reset-password": "anyone",
     "GET /api/health": "anyone",
+    "GET /api/health/ready": "anyone",
     "GET /api/openapi.json": "anyone",
     "GET /api/docs": "anyone",
     "WS /api/live": "anyone",  # each command has its own rule: LIVE_RULES
@@ -238,6 +246,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         )
         registry.publish(db, widget, "1.0.0")
         token_row = accounts.list_api_tokens(db, owner)[0]
+        now = int(time.time() * 1000)
+        snapshot = snapshots.create_snapshot(
+            db, app.state.settings.history, owner, board.id, name=None, start=now - 1, end=now
+        )
         params = {
             "module_id": module.id,
             "dashboard_id": board.id,
@@ -248,6 +260,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "user_id": owner.id,
             "name": "live-device",
             "widget_id": widget.id,
+            "snapshot_id": snapshot.id,
+            "snapshot_token": snapshot.token,
         }
     http = {
         name: TestClient(app, headers={"Authorization": f"Bearer {token}"})
@@ -307,6 +321,10 @@ def _body(world: World, key: str) -> Any:
             "label": "D",
         },
         "POST /api/dashboards/{dashboard_id}/sharing": lambda: {"public": True},
+        "POST /api/dashboards/{dashboard_id}/snapshots": lambda: {
+            "from": int(time.time() * 1000) - 60_000,
+            "to": int(time.time() * 1000),
+        },
         "PUT /api/modules/{module_id}/files/{path}": lambda: "print(1)\n",
     }
     make = bodies.get(key)

@@ -49,6 +49,24 @@ function writable<T extends object>(item: T): T {
 const dash = (id: string) => ({ dashboard_id: id });
 const reg = (id: string) => ({ module_id: id });
 
+const PREFETCH_FRESH_MS = 5000;
+let prefetched: { id: string; at: number; answer: Promise<Dashboard> } | null = null;
+
+/** Start loading dashboard `id` before its page is ready (the router calls it while the
+ *  session is checked); the page's first load takes it if it is still fresh. */
+export function prefetchDashboard(id: string): void {
+  const answer = ok(client.GET("/api/dashboards/{dashboard_id}", { params: { path: dash(id) } }));
+  answer.catch(() => undefined); // the page's own load reports errors
+  prefetched = { id, at: Date.now(), answer };
+}
+
+/** The prefetched answer for `id`, once, if it is fresh. */
+export function takePrefetched(id: string): Promise<Dashboard> | null {
+  const taken = prefetched;
+  prefetched = null;
+  return taken && taken.id === id && Date.now() - taken.at < PREFETCH_FRESH_MS ? taken.answer : null;
+}
+
 export const dashboardApi = {
   get: (id: string) => ok(client.GET("/api/dashboards/{dashboard_id}", { params: { path: dash(id) } })),
   patch: (id: string, revision: number, parts: DashboardParts) =>

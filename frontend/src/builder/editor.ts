@@ -13,6 +13,7 @@ import {
   type WidgetInstance,
   type WidgetPublic,
   dashboardApi,
+  takePrefetched,
 } from "./api";
 
 export type SaveState = "idle" | "pending" | "saving" | "saved" | "error";
@@ -69,7 +70,8 @@ export function useDashboardEditor(id: string) {
     loading.value = true;
     loadError.value = null;
     try {
-      dashboard.value = await dashboardApi.get(id);
+      const early = takePrefetched(id);
+      dashboard.value = (early ? await early.catch(() => null) : null) ?? (await dashboardApi.get(id));
       conflict.value = null;
       saveState.value = "idle";
       layoutDirty = false;

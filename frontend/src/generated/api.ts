@@ -1192,6 +1192,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/dashboards/{dashboard_id}/history.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dashboard History Json
+         * @description The same series as a JSON file to download (the CSV's limits on ``points``).
+         */
+        get: operations["dashboard_history_json_api_dashboards__dashboard_id__history_json_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/public/dashboards/{token}/history": {
         parameters: {
             query?: never;
@@ -1232,6 +1252,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/public/dashboards/{token}/history.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Public History Json
+         * @description The same series as a JSON file to download. No sign-in needed.
+         */
+        get: operations["public_history_json_api_public_dashboards__token__history_json_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/dashboards/{dashboard_id}/snapshots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Snapshots
+         * @description The caller's snapshots of the dashboard, newest first (also once it is deleted).
+         */
+        get: operations["list_snapshots_api_dashboards__dashboard_id__snapshots_get"];
+        put?: never;
+        /**
+         * Create Snapshot
+         * @description Freeze the dashboard over ``[from, to)``: its layout and its recorded values.
+         */
+        post: operations["create_snapshot_api_dashboards__dashboard_id__snapshots_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/dashboards/{dashboard_id}/snapshots/{snapshot_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete Snapshot
+         * @description Delete a snapshot: its link stops working at once.
+         */
+        delete: operations["delete_snapshot_api_dashboards__dashboard_id__snapshots__snapshot_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/snapshots/{snapshot_token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Public Snapshot
+         * @description A snapshot as anyone with its link sees it. No sign-in needed.
+         */
+        get: operations["public_snapshot_api_snapshots__snapshot_token__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runner/modules/{module_id}/versions/{version}/archive": {
         parameters: {
             query?: never;
@@ -1256,8 +1360,31 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Health */
+        /**
+         * Health
+         * @description Liveness: the process answers. Checks nothing else, so it stays cheap.
+         */
         get: operations["health_api_health_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Ready
+         * @description Readiness: the database and Redis (when configured) answer; 503 naming what does not.
+         */
+        get: operations["ready_api_health_ready_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1688,7 +1815,7 @@ export interface components {
         HealthPublic: {
             /**
              * Ok
-             * @description Always true: the server answers and its database is open.
+             * @description Always true: the server process answers (liveness; it checks nothing else: `GET /api/health/ready` checks the database and Redis).
              */
             ok: boolean;
             /**
@@ -2072,6 +2199,45 @@ export interface components {
             /** Label */
             label: string;
         };
+        /**
+         * PublicSnapshot
+         * @description Everything a visitor's browser needs to draw a snapshot.
+         */
+        PublicSnapshot: {
+            /** Name */
+            name: string;
+            /**
+             * Dashboard Name
+             * @description The dashboard's name when it was taken.
+             */
+            dashboard_name: string;
+            /** Start */
+            start: number;
+            /** End */
+            end: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            settings: components["schemas"]["DashboardSettingsPublic"];
+            /** Integrations */
+            integrations: components["schemas"]["PublicIntegration"][];
+            /** Widgets */
+            widgets: components["schemas"]["PublicWidget"][];
+            /**
+             * Data
+             * @description Each instance's values at the end of the range, as its output: {instance id: value} (only what widgets bind to).
+             */
+            data: {
+                [key: string]: unknown;
+            };
+            /**
+             * Series
+             * @description Every bound series over the range, downsampled to at most about 1000 points.
+             */
+            series: components["schemas"]["HistoryPublic"][];
+        };
         /** PublicWidget */
         PublicWidget: {
             /** Id */
@@ -2167,6 +2333,35 @@ export interface components {
             output_bytes_per_s?: number | null;
             /** Module Bytes */
             module_bytes?: number | null;
+            /** Snapshots */
+            snapshots?: number | null;
+            /** Snapshot Bytes */
+            snapshot_bytes?: number | null;
+        };
+        /** ReadinessPublic */
+        ReadinessPublic: {
+            /**
+             * Ready
+             * @description Always true: the database answered `SELECT 1` and the hub (Redis, when configured) answered PING; otherwise the route answers 503.
+             * @default true
+             */
+            ready: boolean;
+            /**
+             * Version
+             * @description The VisualBox version the server runs.
+             */
+            version: string;
+            /**
+             * Database
+             * @description The database dialect: sqlite or postgresql.
+             */
+            database: string;
+            /**
+             * Hub
+             * @description Where live rooms are: in this process (memory) or shared (redis).
+             * @enum {string}
+             */
+            hub: "memory" | "redis";
         };
         /**
          * RecoveryCodes
@@ -2387,6 +2582,66 @@ export interface components {
             challenge: string;
             /** Code */
             code: string;
+        };
+        /**
+         * SnapshotCreate
+         * @description A snapshot of the dashboard over ``[from, to)``.
+         */
+        SnapshotCreate: {
+            /**
+             * Name
+             * @description Its name; default: the dashboard's name.
+             */
+            name?: string | null;
+            /**
+             * From
+             * @description Start of the range: ISO 8601 (UTC unless it says otherwise) or ms since the epoch.
+             */
+            from: number | string;
+            /**
+             * To
+             * @description End of the range (excluded), at most now.
+             */
+            to: number | string;
+        };
+        /**
+         * SnapshotPublic
+         * @description A snapshot as its owner lists it.
+         */
+        SnapshotPublic: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Dashboard Id */
+            dashboard_id: string;
+            /**
+             * Start
+             * @description Start of the range (included), ms since the epoch.
+             */
+            start: number;
+            /**
+             * End
+             * @description End of the range (excluded), ms since the epoch.
+             */
+            end: number;
+            /**
+             * Size
+             * @description Bytes it takes (the snapshot_bytes quota).
+             */
+            size: number;
+            /** Token */
+            token: string;
+            /**
+             * Url
+             * @description Its public link: PUBLIC_URL/s/<token>.
+             */
+            url: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
         };
         /**
          * TwoFactorChallenge
@@ -3199,10 +3454,12 @@ export type PreviousWorkingCopyPublic = components['schemas']['PreviousWorkingCo
 export type ProblemPublic = components['schemas']['ProblemPublic'];
 export type PublicDashboard = components['schemas']['PublicDashboard'];
 export type PublicIntegration = components['schemas']['PublicIntegration'];
+export type PublicSnapshot = components['schemas']['PublicSnapshot'];
 export type PublicWidget = components['schemas']['PublicWidget'];
 export type QuotaPublic = components['schemas']['QuotaPublic'];
 export type QuotasPublic = components['schemas']['QuotasPublic'];
 export type QuotasUpdate = components['schemas']['QuotasUpdate'];
+export type ReadinessPublic = components['schemas']['ReadinessPublic'];
 export type RecoveryCodes = components['schemas']['RecoveryCodes'];
 export type RegistryModulePublic = components['schemas']['RegistryModulePublic'];
 export type Rename = components['schemas']['Rename'];
@@ -3218,6 +3475,8 @@ export type SharingPublic = components['schemas']['SharingPublic'];
 export type SharingUpdate = components['schemas']['SharingUpdate'];
 export type Signin = components['schemas']['Signin'];
 export type SigninTwoFactor = components['schemas']['SigninTwoFactor'];
+export type SnapshotCreate = components['schemas']['SnapshotCreate'];
+export type SnapshotPublic = components['schemas']['SnapshotPublic'];
 export type TwoFactorChallenge = components['schemas']['TwoFactorChallenge'];
 export type TwoFactorConfirm = components['schemas']['TwoFactorConfirm'];
 export type TwoFactorDisable = components['schemas']['TwoFactorDisable'];
@@ -6462,6 +6721,57 @@ export interface operations {
             };
         };
     };
+    dashboard_history_json_api_dashboards__dashboard_id__history_json_get: {
+        parameters: {
+            query?: {
+                /** @description Integration instance id, e.g. i1 (required). */
+                instance?: string | null;
+                /** @description JSON Pointer into its output, e.g. /temperature; empty: all of it. */
+                pointer?: string | null;
+                /** @description ISO 8601 or ms since the epoch; default: to - 1 h. */
+                from?: string | null;
+                /** @description ISO 8601 or ms since the epoch; default: now. */
+                to?: string | null;
+                /** @description About how many points (default 500, at most 10000; CSV 100000). */
+                points?: string | null;
+            };
+            header?: never;
+            path: {
+                dashboard_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The series as the JSON route answers it, as a file to download. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryPublic"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     public_history_api_public_dashboards__token__history_get: {
         parameters: {
             query?: {
@@ -6564,6 +6874,220 @@ export interface operations {
             };
         };
     };
+    public_history_json_api_public_dashboards__token__history_json_get: {
+        parameters: {
+            query?: {
+                /** @description Integration instance id, e.g. i1 (required). */
+                instance?: string | null;
+                /** @description JSON Pointer into its output, e.g. /temperature; empty: all of it. */
+                pointer?: string | null;
+                /** @description ISO 8601 or ms since the epoch; default: to - 1 h. */
+                from?: string | null;
+                /** @description ISO 8601 or ms since the epoch; default: now. */
+                to?: string | null;
+                /** @description About how many points (default 500, at most 10000; CSV 100000). */
+                points?: string | null;
+            };
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The series as the JSON route answers it, as a file to download. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryPublic"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_snapshots_api_dashboards__dashboard_id__snapshots_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dashboard_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotPublic"][];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_snapshot_api_dashboards__dashboard_id__snapshots_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dashboard_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SnapshotCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotPublic"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_snapshot_api_dashboards__dashboard_id__snapshots__snapshot_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dashboard_id: string;
+                snapshot_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    public_snapshot_api_snapshots__snapshot_token__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                snapshot_token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicSnapshot"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     source_archive_api_runner_modules__module_id__versions__version__archive_get: {
         parameters: {
             query?: never;
@@ -6621,6 +7145,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HealthPublic"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    ready_api_health_ready_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReadinessPublic"];
                 };
             };
             /** @description An error, in the shape every error of the API has. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { MAX_HEIGHT, MAX_LIBRARIES, MAX_LOG_CHARS, parseWidgetMessage } from "./host";
+import { MAX_HEIGHT, MAX_HISTORY_POINTS, MAX_LIBRARIES, MAX_LOG_CHARS, parseWidgetMessage } from "./host";
 
 describe("parseWidgetMessage", () => {
   it("accepts the three message types", () => {
@@ -22,6 +22,32 @@ describe("parseWidgetMessage", () => {
       ["uplot.min.css", "fedcba9876543210"],
     ];
     expect(parseWidgetMessage({ type: "libraries", names })).toEqual({ type: "libraries", names });
+  });
+
+  it("accepts a request for history by id, points and times, nothing else", () => {
+    expect(parseWidgetMessage({ type: "history", id: 3, points: 500, source: "/i2/secret" })).toEqual({
+      type: "history",
+      id: 3,
+      points: 500,
+    });
+    expect(parseWidgetMessage({ type: "history", id: 4, points: 10, from: 1000, to: 2000 })).toEqual({
+      type: "history",
+      id: 4,
+      points: 10,
+      from: 1000,
+      to: 2000,
+    });
+    for (const bad of [
+      { type: "history", points: 10 },
+      { type: "history", id: "1", points: 10 },
+      { type: "history", id: 1, points: 0 },
+      { type: "history", id: 1, points: MAX_HISTORY_POINTS + 1 },
+      { type: "history", id: 1, points: 1.5 },
+      { type: "history", id: 1, points: 10, from: "yesterday" },
+      { type: "history", id: 1, points: 10, to: -1 },
+    ]) {
+      expect(parseWidgetMessage(bad)).toBeNull();
+    }
   });
 
   it("drops extra fields and bounds sizes", () => {

@@ -26,6 +26,11 @@
 // the texts, which the SDK evaluates in the frame. The widget gets nothing it could
 // not load itself: only files of `/lib/` by a plain name, as text.
 //
+// History (docs/widgets.md): the host tells the widget the dashboard's time range
+// (`range` in its updates) and answers `{type: "history", id, points, from?, to?}` with
+// the recorded series of the widget's own source, fetched by the page (the `history`
+// option; a frame never reaches the network). At most 4 requests wait at a time.
+//
 // Paint fast (docs/widgets.md): a boot page names its libraries in its hello, so the
 // host sends them right after the port, and the first update (theme, config and the
 // last-known data) goes with the port, not an animation frame later.
@@ -50,6 +55,27 @@ export interface WidgetHostEvents {
 
 export type WidgetTheme = "light" | "dark";
 
+/** The dashboard's time range as a widget sees it (`visualbox.range`). */
+export type WidgetRange = { live: true; from: null; to: null } | { live: false; from: number; to: number };
+
+/** What a widget asks of its source's history (times in ms since the epoch). */
+export interface WidgetHistoryRequest {
+  points: number;
+  from?: number;
+  to?: number;
+}
+
+/** What a widget gets back: the history API's answer, without its instance and pointer. */
+export interface WidgetHistory {
+  start: number;
+  end: number;
+  level: string;
+  step_ms: number;
+  points: [number, unknown][];
+  bands: [number, number, number][];
+  last: [number, unknown] | null;
+}
+
 export interface WidgetHostOptions {
   /** The iframe's accessible name. */
   title?: string;
@@ -57,6 +83,8 @@ export interface WidgetHostOptions {
   theme?: WidgetTheme;
   /** Widget messages accepted per second; the rest are dropped (default 50). */
   maxMessagesPerSecond?: number;
+  /** Reads the history of the widget's own source; without it, a request is refused. */
+  history?: (request: WidgetHistoryRequest) => Promise<WidgetHistory>;
 }
 
 export const MAX_LOG_CHARS = 4000;
@@ -64,6 +92,8 @@ export const MAX_HEIGHT = 10_000;
 const HELLOS_PER_MINUTE = 30;
 
 export const MAX_LIBRARIES = 16;
+export const MAX_HISTORY_POINTS = 10_000;
+export const MAX_HISTORY_WAITING = 4;
 const LIBRARY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.(js|css)$/;
 const LIBRARY_VERSION = /^[0-9a-f]{16}$/;
 
@@ -71,7 +101,10 @@ export type WidgetMessage =
   | { type: "ready" }
   | { type: "libraries"; names: [string, string][] }
   | { type: "log"; level: LogLevel; message: string }
-  | { type: "resize"; height: number };
+  | { type: "resize"; height: number }
+  | ({ type: "history"; id: number } & WidgetHistoryRequest);
+
+const isTime = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 
 /** `[[name, version], ...]` of libraries a widget asks for, checked; `null` if not that. */
 export function parseLibraryNames(names: unknown): [string, string][] | null {
@@ -103,6 +136,17 @@ export function parseWidgetMessage(data: unknown): WidgetMessage | null {
       if (level !== "info" && level !== "warn" && level !== "error") return null;
       if (typeof message.message !== "string") return null;
       return { type: "log", level, message: message.message.slice(0, MAX_LOG_CHARS) };
+    }
+    case "history": {
+      const { id, points, from, to } = message;
+      if (typeof id !== "number" || !Number.isSafeInteger(id)) return null;
+      if (typeof points !== "number" || !Number.isInteger(points)) return null;
+      if (points < 1 || points > MAX_HISTORY_POINTS) return null;
+      if ((from !== undefined && !isTime(from)) || (to !== undefined && !isTime(to))) return null;
+      const request: { type: "history"; id: number } & WidgetHistoryRequest = { type: "history", id, points };
+      if (from !== undefined) request.from = from;
+      if (to !== undefined) request.to = to;
+      return request;
     }
     case "resize": {
       const height = message.height;
@@ -143,6 +187,10 @@ export class WidgetHost {
   private dirtyTheme = true;
   private dirtyConfig = false;
   private dirtyData = false;
+  private range: WidgetRange = { live: true, from: null, to: null };
+  private dirtyRange = false;
+  private readonly history: WidgetHostOptions["history"];
+  private historyWaiting = 0;
   private frameRequest: number | null = null;
   private destroyed = false;
   private readonly maxPerSecond: number;
@@ -159,6 +207,7 @@ export class WidgetHost {
   constructor(container: HTMLElement, frameUrl: string, options: WidgetHostOptions = {}) {
     this.maxPerSecond = options.maxMessagesPerSecond ?? 50;
     this.theme = options.theme ?? "light";
+    this.history = options.history;
     const iframe = document.createElement("iframe");
     // Attributes before `src` and before insertion: the first document is sandboxed too.
     iframe.setAttribute("sandbox", "allow-scripts");
@@ -197,6 +246,14 @@ export class WidgetHost {
     if (theme === this.theme) return;
     this.theme = theme;
     this.dirtyTheme = true;
+    this.schedule();
+  }
+
+  /** The dashboard's time range; the widget gets it with its next update, before data. */
+  setRange(range: WidgetRange): void {
+    if (JSON.stringify(range) === JSON.stringify(this.range)) return;
+    this.range = { ...range };
+    this.dirtyRange = true;
     this.schedule();
   }
 
@@ -245,6 +302,8 @@ export class WidgetHost {
     // The new document knows nothing yet: send everything we have, now (the last-known
     // data included: it is painted as soon as the widget's scripts have run).
     this.dirtyTheme = true;
+    this.dirtyRange = true;
+    this.historyWaiting = 0;
     this.dirtyConfig = this.hasConfig;
     this.dirtyData = this.hasData;
     this.flush();
@@ -278,12 +337,14 @@ export class WidgetHost {
   }
 
   private flush(): void {
-    if (this.port === null || (!this.dirtyTheme && !this.dirtyConfig && !this.dirtyData)) return;
+    const dirty = this.dirtyTheme || this.dirtyConfig || this.dirtyRange || this.dirtyData;
+    if (this.port === null || !dirty) return;
     const update: Record<string, unknown> = { type: "update" };
     if (this.dirtyTheme) update.theme = this.theme;
     if (this.dirtyConfig) update.config = this.config;
+    if (this.dirtyRange) update.range = this.range;
     if (this.dirtyData) update.data = this.data;
-    this.dirtyTheme = this.dirtyConfig = this.dirtyData = false;
+    this.dirtyTheme = this.dirtyConfig = this.dirtyRange = this.dirtyData = false;
     try {
       this.port.postMessage(update);
     } catch {
@@ -308,6 +369,7 @@ export class WidgetHost {
     }
     if (message.type === "ready") this.emit("ready", undefined);
     else if (message.type === "libraries") void this.sendLibraries(message.names);
+    else if (message.type === "history") void this.sendHistory(message);
     else if (message.type === "log") {
       this.emit("log", { level: message.level, message: message.message });
     }
@@ -327,6 +389,42 @@ export class WidgetHost {
       if (typeof text === "string") files[name] = text;
     });
     port.postMessage({ type: "libraries", files });
+  }
+
+  /** Answer one history request on the port it came through (its id, a result or words). */
+  private async sendHistory(request: { id: number } & WidgetHistoryRequest): Promise<void> {
+    const port = this.port;
+    if (port === null) return;
+    const answer = (body: Record<string, unknown>) => {
+      if (this.port === port) port.postMessage({ type: "history", id: request.id, ...body });
+    };
+    if (!this.history) {
+      answer({ error: "There is no recorded history here (only on a dashboard)." });
+      return;
+    }
+    if (this.historyWaiting >= MAX_HISTORY_WAITING) {
+      answer({ error: `At most ${MAX_HISTORY_WAITING} history requests may wait at a time.` });
+      return;
+    }
+    this.historyWaiting += 1;
+    try {
+      const { points, from, to } = request;
+      const got = await this.history({ points, from, to });
+      const result: WidgetHistory = {
+        start: got.start,
+        end: got.end,
+        level: got.level,
+        step_ms: got.step_ms,
+        points: got.points,
+        bands: got.bands,
+        last: got.last,
+      };
+      answer({ result });
+    } catch (error) {
+      answer({ error: error instanceof Error ? error.message : String(error) });
+    } finally {
+      if (this.port === port) this.historyWaiting -= 1;
+    }
   }
 
   private withinRate(): boolean {

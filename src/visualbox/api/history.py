@@ -48,6 +48,23 @@ def _params(
 Params = Annotated[dict[str, str | None], Depends(_params)]
 
 
+JSON: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The series as the JSON route answers it, as a file to download.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HistoryPublic"}}},
+    }
+}
+
+
+def _json(series: HistoryPublic) -> Response:
+    name = f"history-{series.instance}.json"
+    return Response(
+        series.model_dump_json(),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
 def _csv(series: HistoryPublic) -> Response:
     name = f"history-{series.instance}.csv"
     return Response(
@@ -76,6 +93,17 @@ def dashboard_history_csv(
     return _csv(series)
 
 
+@router.get("/dashboards/{dashboard_id}/history.json", response_class=Response, responses=JSON)
+def dashboard_history_json(
+    dashboard_id: str, params: Params, db: SessionDep, user: CurrentUser, settings: SettingsDep
+) -> Response:
+    """The same series as a JSON file to download (the CSV's limits on ``points``)."""
+    series = history.owner_history(
+        db, settings.history, user, dashboard_id, params, csv_export=True
+    )
+    return _json(series)
+
+
 @router.get("/public/dashboards/{token}/history")
 def public_history(
     token: str, params: Params, db: SessionDep, settings: SettingsDep
@@ -90,3 +118,11 @@ def public_history_csv(
 ) -> Response:
     """The same series as CSV. No sign-in needed."""
     return _csv(history.public_history(db, settings.history, token, params, csv_export=True))
+
+
+@router.get("/public/dashboards/{token}/history.json", response_class=Response, responses=JSON)
+def public_history_json(
+    token: str, params: Params, db: SessionDep, settings: SettingsDep
+) -> Response:
+    """The same series as a JSON file to download. No sign-in needed."""
+    return _json(history.public_history(db, settings.history, token, params, csv_export=True))

@@ -8,13 +8,15 @@
  * by event.source, answers {visualbox: 'connect'} with a MessagePort. From then on
  * both sides talk only through that port:
  *
- *   host -> widget  {type: 'update', theme?: 'light'|'dark', config?: object, data?: any}
- *                   (at most one per animation frame)
+ *   host -> widget  {type: 'update', theme?: 'light'|'dark', config?: object,
+ *                    range?: {live, from, to}, data?: any}  (at most one per animation frame)
+ *                   {type: 'history', id, result?: {...}, error?: string}  (answer to 'history')
  *                   {type: 'libraries', files: {name: text}}  (answer to 'libraries')
  *   widget -> host  {type: 'ready'}
  *                   {type: 'libraries', names: [[name, version], ...]}  (once, see below)
  *                   {type: 'log', level: 'info'|'warn'|'error', message: string}
  *                   {type: 'resize', height: number}
+ *                   {type: 'history', id: number, points: number, from?: ms, to?: ms}
  *
  * API for widgets (compatible with the original VisualBox):
  *   visualbox.config, visualbox.data (undefined until the first value),
@@ -25,6 +27,14 @@
  *   these CSS variables: --vb-text, --vb-muted, --vb-grid, --vb-surface, --vb-accent;
  *   thesis-era globals CONFIG and DATA, and an optional global function
  *   onMessage({type: 'CONFIG_CHANGED' | 'DATA_CHANGED', value}).
+ *
+ * History (docs/widgets.md#history): visualbox.range is the dashboard's time range,
+ *   {live: true, from: null, to: null} or a paused {live: false, from: ms, to: ms};
+ *   visualbox.onRangeChanged(cb) (at once, and on every change; before the data of the
+ *   same update); visualbox.history({points, from?, to?}) -> Promise of
+ *   {points: [[t_ms, v]], bands: [[t_ms, min, max]], level, step_ms, start, end, last}
+ *   for the widget's own source (from/to default to the paused range, or the last hour
+ *   when live). The host fetches it; the frame never reaches the network.
  *
  * Libraries once per browser: a sandboxed frame's origin is opaque, so the browser
  * caches nothing it loads. When a page loads libraries VisualBox serves
@@ -46,6 +56,10 @@
   var configListeners = [];
   var dataListeners = [];
   var themeListeners = [];
+  var rangeListeners = [];
+  var historyWaiting = {}; // id -> {resolve, reject, timer}
+  var historyId = 0;
+  var HISTORY_TIMEOUT_MS = 30000;
   var hasConfig = false;
   var hasData = false;
   var booting = null; // {libraries, page, timer} until the widget's page is written
@@ -124,9 +138,33 @@
     notify(themeListeners, theme);
   }
 
+  function applyRange(range) {
+    if (!range || typeof range !== 'object') return;
+    var next = range.live
+      ? { live: true, from: null, to: null }
+      : { live: false, from: Number(range.from), to: Number(range.to) };
+    var now = visualbox.range;
+    if (now.live === next.live && now.from === next.from && now.to === next.to) return;
+    visualbox.range = next;
+    notify(rangeListeners, next);
+  }
+
+  function answerHistory(message) {
+    var waiting = historyWaiting[message.id];
+    if (!waiting) return;
+    delete historyWaiting[message.id];
+    clearTimeout(waiting.timer);
+    if (message.result && typeof message.result === 'object') waiting.resolve(message.result);
+    else waiting.reject(new Error(String(message.error || 'No history')));
+  }
+
   function receive(event) {
     var message = event.data;
     if (!message) return;
+    if (message.type === 'history') {
+      answerHistory(message);
+      return;
+    }
     if (message.type === 'libraries') {
       if (booting) finishBoot(message.files || {});
       return;
@@ -142,6 +180,7 @@
   function apply(message) {
     if (Object.prototype.hasOwnProperty.call(message, 'theme')) applyTheme(message.theme);
     if (Object.prototype.hasOwnProperty.call(message, 'config')) applyConfig(message.config);
+    if (Object.prototype.hasOwnProperty.call(message, 'range')) applyRange(message.range);
     if (Object.prototype.hasOwnProperty.call(message, 'data')) applyData(message.data);
   }
 
@@ -149,6 +188,36 @@
     config: {},
     data: undefined,
     theme: 'light',
+    range: { live: true, from: null, to: null },
+    onRangeChanged: function (callback) {
+      if (typeof callback !== 'function') throw new TypeError('onRangeChanged needs a function');
+      rangeListeners.push(callback);
+      notify([callback], visualbox.range);
+    },
+    history: function (options) {
+      var o = options || {};
+      var request = { type: 'history', id: ++historyId, points: 500 };
+      if (o.points !== undefined) request.points = Math.round(Number(o.points));
+      if (!(request.points >= 1 && request.points <= 10000)) {
+        return Promise.reject(new RangeError('history: points must be from 1 to 10000'));
+      }
+      var range = visualbox.range;
+      var from = o.from !== undefined ? o.from : range.live ? undefined : range.from;
+      var to = o.to !== undefined ? o.to : range.live ? undefined : range.to;
+      if (from !== undefined) request.from = Math.round(Number(from));
+      if (to !== undefined) request.to = Math.round(Number(to));
+      if (!(request.from === undefined || request.from >= 0) || !(request.to === undefined || request.to >= 0)) {
+        return Promise.reject(new RangeError('history: from and to must be times in ms since 1970'));
+      }
+      return new Promise(function (resolve, reject) {
+        var timer = setTimeout(function () {
+          delete historyWaiting[request.id];
+          reject(new Error('history: no answer from the dashboard'));
+        }, HISTORY_TIMEOUT_MS);
+        historyWaiting[request.id] = { resolve: resolve, reject: reject, timer: timer };
+        send(request);
+      });
+    },
     onThemeChanged: function (callback) {
       if (typeof callback !== 'function') throw new TypeError('onThemeChanged needs a function');
       themeListeners.push(callback);

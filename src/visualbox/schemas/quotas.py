@@ -34,3 +34,5 @@ class QuotasUpdate(BaseModel):
     sandboxes: Count = None
     output_bytes_per_s: Annotated[int | None, Field(ge=1024, le=1 << 62)] = None
     module_bytes: Count = None
+    snapshots: Count = None
+    snapshot_bytes: Count = None

@@ -28,6 +28,7 @@ from visualbox.db.tables.accounts import User
 from visualbox.db.tables.dashboards import Dashboard
 from visualbox.db.tables.modules import Module, ModuleFile, ModuleVersion
 from visualbox.db.tables.quotas import QuotaOverride
+from visualbox.db.tables.snapshots import Snapshot
 from visualbox.errors import FieldError, NotFound, VisualBoxError, plural
 from visualbox.settings import QuotaSettings
 
@@ -45,8 +46,10 @@ _NOUNS = {
     "sandboxes": "integrations running at once",
     "output_bytes_per_s": "output bytes per second",
     "module_bytes": "of module storage (files and published versions)",
+    "snapshots": "dashboard snapshots",
+    "snapshot_bytes": "of dashboard snapshots",
 }
-_BYTES = frozenset({"module_bytes", "output_bytes_per_s"})
+_BYTES = frozenset({"module_bytes", "output_bytes_per_s", "snapshot_bytes"})
 
 
 class QuotaExceeded(VisualBoxError):
@@ -67,6 +70,8 @@ class Limits:
     sandboxes: int | None
     output_bytes_per_s: int | None
     module_bytes: int | None
+    snapshots: int | None
+    snapshot_bytes: int | None
 
     @classmethod
     def unlimited(cls) -> Limits:
@@ -134,6 +139,15 @@ def module_bytes(db: Session, user: User) -> int:
         .where(Module.owner_id == user.id)
     )
     return int(db.scalar(files) or 0) + int(db.scalar(versions) or 0)
+
+
+def snapshot_use(db: Session, user: User) -> tuple[int, int]:
+    """How many snapshots ``user`` has and their bytes."""
+    query = select(func.count(), func.coalesce(func.sum(Snapshot.size), 0)).where(
+        Snapshot.owner_id == user.id
+    )
+    count, size = db.execute(query).one()
+    return int(count or 0), int(size or 0)
 
 
 def keep_running_count(db: Session, user: User, *, except_dashboard: str | None = None) -> int:
@@ -212,6 +226,16 @@ def check_module_bytes(db: Session, owner_id: str, adding: int) -> None:
         )
 
 
+def check_snapshot(db: Session, user: User, size: int) -> None:
+    """Refuse one more snapshot of ``size`` bytes beyond ``user``'s snapshot quotas."""
+    quota = limits(db, user)
+    count, stored = snapshot_use(db, user)
+    if quota.snapshots is not None:
+        _check("snapshots", count, quota.snapshots, 1, "delete one")
+    if quota.snapshot_bytes is not None:
+        _check("snapshot_bytes", stored, quota.snapshot_bytes, size, "delete snapshots")
+
+
 def _check(
     name: str, used: int, limit: int, adding: int, hint: str, subject: str = "You have"
 ) -> None:
@@ -271,6 +295,7 @@ def account_quotas(db: Session, user_id: str, *, sandboxes: int | None = None) -
     base = defaults(db)
     override = db.get(QuotaOverride, user.id)
     effective = limits(db, user)
+    snapshot_count, snapshot_bytes = snapshot_use(db, user)
     used: dict[str, int | None] = {
         "dashboards": dashboard_count(db, user),
         "modules": module_count(db, user),
@@ -279,6 +304,8 @@ def account_quotas(db: Session, user_id: str, *, sandboxes: int | None = None) -
         "sandboxes": sandboxes,
         "output_bytes_per_s": None,
         "module_bytes": module_bytes(db, user),
+        "snapshots": snapshot_count,
+        "snapshot_bytes": snapshot_bytes,
     }
     return {
         name: Quota(

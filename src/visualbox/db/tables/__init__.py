@@ -10,6 +10,7 @@ from visualbox.db.tables import leases as leases
 from visualbox.db.tables import live as live
 from visualbox.db.tables import modules as modules
 from visualbox.db.tables import quotas as quotas
+from visualbox.db.tables import snapshots as snapshots
 from visualbox.db.tables import working_copies as working_copies
 
 __all__ = [
@@ -20,5 +21,6 @@ __all__ = [
     "live",
     "modules",
     "quotas",
+    "snapshots",
     "working_copies",
 ]

@@ -27,4 +27,6 @@ class QuotaOverride(Base):
     sandboxes: Mapped[int | None] = mapped_column(BigInteger)
     output_bytes_per_s: Mapped[int | None] = mapped_column(BigInteger)
     module_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    snapshots: Mapped[int | None] = mapped_column(BigInteger)
+    snapshot_bytes: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = updated_column()
