@@ -2,6 +2,7 @@
 integrations this machine keeps running (prints figures; not a test).
 
     .venv/bin/python bench/relay.py [--viewers 1,20,200] [--integrations 200]
+        [--fanout 1000] [--workers 1,2]
 
 Two servers run as their own processes on 127.0.0.1, each measured by this
 process acting as every viewer:
@@ -18,6 +19,19 @@ Throughput is messages per second received by each viewer while the producer
 sends as fast as it can (the integration's output rate limit is lifted for this
 run). Targets (docs/live.md, performance.md): p50 ≤ 2× and p99 ≤ 3× the baseline;
 ≥ 10,000 messages/s ingested; ≥ 200 integrations running at once.
+
+Scale-out (docs/scaling.md):
+
+* **fan-out**: 1,000 viewers of one dashboard at 10 messages per second, each
+  viewer's p50 and p99 latency and the messages it never got (dropped); target
+  p99 ≤ 100 ms with nothing dropped. The raw baseline with as many viewers is
+  printed beside it (it shows what this one measuring process adds);
+* **workers**: the 200-viewer flood with ``visualbox serve --workers 1`` (the
+  embedded defaults) and ``--workers 2`` (a throwaway ``redis-server`` as the hub,
+  SQLite), each right after the raw baseline; targets: deliveries ≥ 0.7× the
+  baseline with one worker, ≥ 1.0× with two.
+
+The load average is printed with the figures: on a shared machine they move with it.
 """
 
 from __future__ import annotations
@@ -27,13 +41,15 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +60,9 @@ from websockets.asyncio.client import ClientConnection, connect
 RATE = 50
 LATENCY_S = 4.0
 FLOOD_S = 3.0
+FANOUT_RATE = 10
+FANOUT_S = 5.0
+REDIS_SERVER = "/usr/bin/redis-server"
 
 BASELINE_SERVER = """
 import asyncio, sys
@@ -111,9 +130,11 @@ while True:
 
 
 class Figures:
-    def __init__(self) -> None:
+    def __init__(self, viewers: int = 0) -> None:
         self.latencies: list[float] = []
-        self.counts: list[int] = []
+        self.counts: list[int] = [0] * viewers
+        self.firsts: list[int] = [-1] * viewers
+        """The first message number each viewer got (-1: none)."""
         self.last_n = -1
 
     def line(self, label: str, seconds: float | None = None) -> str:
@@ -131,6 +152,18 @@ class Figures:
     def ingested(self, seconds: float) -> float:
         return (self.last_n + 1) / seconds
 
+    def dropped(self) -> tuple[int, int]:
+        """Messages the viewers missed from their first one on, and how many viewers
+        joined after the first message (their earlier ones are not counted)."""
+        missed = late = 0
+        for first, count in zip(self.firsts, self.counts, strict=True):
+            if first < 0:
+                missed += self.last_n + 1
+                continue
+            late += first > 0
+            missed += self.last_n + 1 - first - count
+        return missed, late
+
 
 async def read_into(
     ws: ClientConnection, figures: Figures, index: int, pick: Callable[[Any], Any]
@@ -144,6 +177,8 @@ async def read_into(
                 if message is None:
                     continue
                 figures.latencies.append((now - message["t"]) / 1e6)
+                if figures.firsts[index] < 0:
+                    figures.firsts[index] = message["n"]
                 figures.counts[index] += 1
                 figures.last_n = max(figures.last_n, message["n"])
 
@@ -172,8 +207,7 @@ async def baseline_server() -> AsyncIterator[int]:
 
 
 async def baseline(viewers: int, rate: float, seconds: float) -> Figures:
-    figures = Figures()
-    figures.counts = [0] * viewers
+    figures = Figures(viewers)
     async with baseline_server() as port:
         sockets = [
             await connect(f"ws://127.0.0.1:{port}/sub", compression=None, max_queue=None)
@@ -200,8 +234,9 @@ async def baseline(viewers: int, rate: float, seconds: float) -> Figures:
 class VisualBox:
     """`visualbox serve` in its own process on a fresh data dir, driven over HTTP."""
 
-    def __init__(self, folder: Path, **env: str) -> None:
+    def __init__(self, folder: Path, workers: int = 1, **env: str) -> None:
         self.port = free_port()
+        self.workers = workers
         self.env = {
             **os.environ,
             "VISUALBOX_DATA_DIR": str(folder),
@@ -228,7 +263,16 @@ class VisualBox:
 
     def _start(self) -> VisualBox:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "visualbox", "serve", "--log-level", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "visualbox",
+                "serve",
+                "--log-level",
+                "warning",
+                "--workers",
+                str(self.workers),
+            ],  # fmt: skip
             env=self.env,
             stdout=subprocess.DEVNULL,
         )
@@ -296,15 +340,18 @@ def _output(message: dict[str, Any]) -> dict[str, Any] | None:
 async def visualbox_run(
     server: VisualBox, module: str, viewers: int, rate: float, seconds: float
 ) -> Figures:
-    figures = Figures()
-    figures.counts = [0] * viewers
+    figures = Figures(viewers)
     # The integration waits for the viewers to join before it starts sending.
     delay = 1.0 + viewers * 0.01
     board = server.dashboard(
         [{"id": "b", "module_id": module, "label": "B",
           "config": {"rate": rate, "seconds": seconds, "delay": delay}}]
     )  # fmt: skip
-    sockets = [await server.viewer(board) for _ in range(viewers)]
+    sockets: list[ClientConnection] = []
+    for start in range(0, viewers, 50):  # 50 at a time: a thousand join in seconds
+        sockets += await asyncio.gather(
+            *(server.viewer(board) for _ in range(min(50, viewers - start)))
+        )
     readers = [
         asyncio.create_task(read_into(ws, figures, i, _output)) for i, ws in enumerate(sockets)
     ]
@@ -380,12 +427,94 @@ def _descendants_pss_kib(root: int) -> int:
     return total
 
 
+@contextlib.contextmanager
+def redis_server(folder: Path) -> Iterator[str]:
+    """A throwaway ``redis-server`` on a free loopback port, keeping nothing on disk."""
+    if not Path(REDIS_SERVER).exists():
+        raise SystemExit("redis-server not found: run `scripts/system-packages test`")
+    port = free_port()
+    process = subprocess.Popen(
+        [REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(folder),
+         "--save", "", "--appendonly", "no", "--logfile", str(folder / "redis.log")],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    break
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _load() -> str:
+    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+async def fanout(folder: Path, viewers: int) -> None:
+    """``viewers`` viewers of one dashboard at FANOUT_RATE messages per second."""
+    base = await baseline(viewers, FANOUT_RATE, FANOUT_S)
+    server = VisualBox(folder).start()
+    try:
+        module = server.module(INTEGRATION, SCHEMA)
+        await visualbox_run(server, module, 1, RATE, 1.0)
+        ours = await visualbox_run(server, module, viewers, FANOUT_RATE, FANOUT_S)
+    finally:
+        server.stop()
+    dropped, late = ours.dropped()
+    p99 = percentile(ours.latencies, 0.99)
+    print(f"\n{viewers} viewers of one dashboard at {FANOUT_RATE} msg/s ({_load()})")
+    print("  " + base.line("baseline  "))
+    print("  " + ours.line("VisualBox "))
+    print(f"  dropped: {dropped} (target 0); p99 {p99:.1f} ms (target <= 100 ms)"
+          + (f"; {late} viewer(s) joined after the first message" if late else ""))  # fmt: skip
+
+
+async def workers(folder: Path, counts: list[int], viewers: int) -> None:
+    """The ``viewers``-viewer flood with ``visualbox serve --workers N``, each after the
+    raw baseline."""
+    with redis_server(folder) as redis_url:
+        for count in counts:
+            env = {"VISUALBOX_HUB__URL": redis_url} if count > 1 else {}
+            server = VisualBox(folder / f"workers{count}", workers=count, **env).start()
+            try:
+                module = server.module(INTEGRATION, SCHEMA)
+                await visualbox_run(server, module, 1, RATE, 1.0)
+                base = await baseline(viewers, 0, FLOOD_S)
+                ours = await visualbox_run(server, module, viewers, 0, FLOOD_S)
+            finally:
+                server.stop()
+            hub = "Redis hub" if count > 1 else "memory hub"
+            target = 1.0 if count > 1 else 0.7
+            ratio = sum(ours.counts) / sum(base.counts)
+            print(f"\n{viewers} viewers, flood, --workers {count} ({hub}; {_load()})")
+            print("  " + base.line("baseline  ", FLOOD_S))
+            print("  " + ours.line("VisualBox ", FLOOD_S))
+            print(f"  ratio: deliveries {ratio:.2f}x the baseline (target >= {target})")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--viewers", default="1,20,200", help="comma-separated; empty: skip")
-    parser.add_argument("--integrations", type=int, default=200)
+    parser.add_argument("--integrations", type=int, default=200, help="0: skip")
+    parser.add_argument("--fanout", type=int, default=1000, help="viewers; 0: skip")
+    parser.add_argument("--workers", default="1,2", help="comma-separated; empty: skip")
+    parser.add_argument("--flood-viewers", type=int, default=200, help="with --workers")
     args = parser.parse_args()
     counts = [int(v) for v in args.viewers.split(",") if v.strip()]
+    # Every viewer is a socket here and one in the server.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 4 * max([*counts, args.fanout, args.flood_viewers]) + 1024
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        ceiling = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
     print(f"{os.cpu_count()} cores; latency at {RATE} msg/s for {LATENCY_S:g} s, "
           f"throughput flooding for {FLOOD_S:g} s")  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
@@ -419,6 +548,13 @@ async def main() -> None:
                       f"{ours_t.ingested(FLOOD_S):,.0f} msg/s (target >= 10,000)")  # fmt: skip
         finally:
             server.stop()
+        if args.fanout:
+            await fanout(Path(folder) / "fanout", args.fanout)
+        worker_counts = [int(v) for v in args.workers.split(",") if v.strip()]
+        if worker_counts:
+            await workers(Path(folder), worker_counts, args.flood_viewers)
+        if not args.integrations:
+            return
         server = VisualBox(Path(folder) / "data2").start()
         try:
             running, per_kib, took = await concurrency(server, args.integrations)

@@ -89,3 +89,36 @@ async def test_take_waits_for_a_put_and_close_wakes_it() -> None:
     assert await asyncio.wait_for(again, 5) == ([], {})
     box.put("r", log(2))
     assert len(box) == 0
+
+
+async def test_a_long_coalescing_flood_keeps_order_and_bounded_memory() -> None:
+    box = Outbox(limit=4)
+    box.put("r", log(0))
+    for n in range(4):
+        box.put("r", out(n, instance=f"i{n % 2}"))  # behind after the third put
+    for n in range(4, 10_000):
+        box.put("r", out(n, instance=f"i{n % 2}"))
+        box.put("r", state(InstanceState.RUNNING, instance=f"i{n % 2}"))
+        assert len(box._envelopes) <= 2 * (box.limit + 4) + 1  # holes are squeezed out
+    box.put("r", log(1))  # behind: dropped and counted
+    # The log and the first output (queued before the viewer fell behind), then the
+    # latest output and state of each instance.
+    assert len(box) == 6
+    items, dropped = await box.take()
+    assert seen(items) == ["log 0", 0, 9998, "i0 running", 9999, "i1 running"]
+    assert dropped == {"r": 1}
+    # Taken: the viewer keeps up again, every message goes through in order.
+    for n in range(3):
+        box.put("r", out(n))
+    items, dropped = await box.take()
+    assert seen(items) == [0, 1, 2] and dropped == {}
+
+
+async def test_take_texts_gives_what_a_connection_sends_in_order() -> None:
+    box = Outbox(limit=2)
+    for n in range(5):
+        box.put("r", log(n))
+    texts, dropped = await box.take_texts()
+    assert texts == [log(0).text, log(1).text] and dropped == {"r": 3}
+    box.close()
+    assert await box.take_texts() == ([], {})

@@ -3,6 +3,8 @@
 Parses and authorises each client message, then calls ``services/live.py``.
 Outgoing messages wait in the connection's :class:`~visualbox.hub.outbox.Outbox`
 and are sent by one task per connection, so a slow client only ever slows itself.
+Under ``visualbox serve`` that task writes frames built once for all the viewers
+that take the same messages (``api/live_transport.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
 from visualbox.api.deps import check_same_origin, user_from_credentials
+from visualbox.api.live_transport import Frames, payload, writer
 from visualbox.db.engine import Database
 from visualbox.db.tables.accounts import User
 from visualbox.errors import Forbidden, RateLimited, VisualBoxError, reason_of
@@ -59,6 +62,8 @@ outside its outbox."""
 COMMANDS_PER_S = 20
 COMMAND_BURST = 100
 _TICK = Envelope(LiveTickReply())
+_FRAMES = Frames()
+"""The last frame built, shared by the next viewer that sends the same messages."""
 
 
 @router.websocket("/live")
@@ -100,17 +105,19 @@ async def live_socket(websocket: WebSocket) -> None:
 
 
 async def _send_forever(websocket: WebSocket, outbox: Outbox, expired: asyncio.Event) -> None:
+    write = writer(websocket)
     try:
         while True:
-            items, dropped = await outbox.take()
-            if not items and not dropped:
+            texts, dropped = await outbox.take_texts()
+            if not texts and not dropped:
                 break  # closed
-            texts = [
-                LiveDropped(room=room, count=count).encode() for room, count in dropped.items()
-            ]
-            texts += [envelope.text for _room, envelope in items]
-            for frame in _frames(texts):
-                await websocket.send_text(frame)
+            if dropped:
+                texts[:0] = [LiveDropped(room=r, count=n).encode() for r, n in dropped.items()]
+            for batch in _batches(texts):
+                if write is not None:
+                    await write(_FRAMES.frame(batch))  # built once for the viewers in step
+                else:
+                    await websocket.send_text(payload(batch))
     except (WebSocketDisconnect, RuntimeError, OSError):
         return  # the client went away; the receiver sees it too
     if expired.is_set():
@@ -118,22 +125,23 @@ async def _send_forever(websocket: WebSocket, outbox: Outbox, expired: asyncio.E
             await websocket.close(code=NO_TICK, reason="no TICK received in time")
 
 
-def _frames(texts: list[str]) -> Iterator[str]:
-    """One message per frame, or, when several wait, JSON arrays of them in order (a
-    viewer that fell behind catches up in a few frames instead of thousands)."""
-    if len(texts) == 1:
-        yield texts[0]
+def _batches(texts: list[str]) -> Iterator[list[str]]:
+    """The messages of each frame: one, or when several wait, up to BATCH of them in
+    order, sent as a JSON array (a viewer that fell behind catches up in a few frames
+    instead of thousands)."""
+    if len(texts) <= BATCH and sum(map(len, texts)) <= BATCH_CHARS:
+        yield texts  # nearly always: everything pending fits in one frame
         return
     batch: list[str] = []
     size = 0
     for text in texts:
         if batch and (len(batch) == BATCH or size + len(text) > BATCH_CHARS):
-            yield "[" + ",".join(batch) + "]"
+            yield batch
             batch, size = [], 0
         batch.append(text)
         size += len(text)
     if batch:
-        yield "[" + ",".join(batch) + "]"
+        yield batch
 
 
 async def _receive_forever(websocket: WebSocket, live: Live, viewer: Viewer) -> None:

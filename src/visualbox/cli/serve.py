@@ -182,12 +182,15 @@ def _prefork(count: int, work: Any) -> None:
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """How uvicorn serves the live WebSocket: the sans-I/O `websockets` implementation,
+    """How uvicorn serves the live WebSocket: the sans-I/O `websockets` implementation
+    that also writes frames built once for many viewers (``api/live_transport.py``),
     client frames capped like client messages, and no per-message compression (it would
     compress every message once per viewer instead of encoding it once per room, and
     costs memory per connection)."""
+    from visualbox.api.live_transport import LiveProtocol
+
     return {
-        "ws": "websockets-sansio",
+        "ws": LiveProtocol,
         "ws_max_size": settings.live.client_message_bytes,
         "ws_per_message_deflate": False,
     }
