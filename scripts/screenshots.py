@@ -406,6 +406,13 @@ def take(browser: Browser, url: str, site_port: int) -> None:
     expect(tree.get_by_role("button", name=re.compile(r"^temperature\s"))).to_be_visible()
     shoot(page, "widget-panel")
 
+    # An unsaved change shows on the grid at once, and leaving asks what to do with it.
+    page.get_by_label("Heading").fill("Greenhouse air (°C)")
+    page.get_by_role("button", name="Back to the panel").click()
+    expect(page.get_by_role("dialog", name="Save the changes to this widget?")).to_be_visible()
+    shoot(page, "widget-panel-leave")
+    page.get_by_role("button", name="Discard", exact=True).click()
+
     page.goto(f"/d/{ids['field']}")
     wait_drawn(page, cells(FIELD))
     shoot(page, "field-station")
