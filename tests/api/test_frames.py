@@ -36,7 +36,7 @@ from visualbox.settings import FrameSettings, ServerSettings, Settings
 APP = "http://127.0.0.1:8000"
 FRAMES = "http://127.0.0.1:8001"
 INDEX = b"<!DOCTYPE html>\n<html lang='en'><head><title>W</title></head><body>v1</body></html>"
-SDK_TAG = b'<script src="/frames/sdk.js?v='
+SDK_TAG = b"<script>/*\n * The VisualBox widget SDK"
 
 
 def widget(app: FastAPI, account: Account, files: dict[str, bytes], publish: str | None) -> str:
@@ -330,8 +330,9 @@ def test_a_page_using_served_libraries_gets_them_from_its_host(
     match = re.fullmatch(
         rb'<!doctype html><html><head><meta charset="utf-8">'
         + re.escape(SDK_TAG)
-        + rb'[^"]+"></script><script>visualbox._boot\((.*?),(".*")\)</script></head></html>',
+        + rb'.*?</script><script>visualbox._boot\((.*?),(".*")\)</script></head></html>',
         page.content,
+        re.S,
     )
     assert match is not None, page.text
     version = frames_api.library_version("echarts.min.js")
@@ -367,8 +368,20 @@ def test_a_page_using_served_libraries_gets_them_from_its_host(
     ],
 )
 def test_the_sdk_goes_before_everything_but_the_doctype(html: bytes, expected: bytes) -> None:
-    tag = b'<script src="/s.js"></script>'
-    assert frames.inject_sdk(html, "/s.js") == expected.replace(b"<S>", tag)
+    tag = b"<script>sdk()</script>"
+    assert frames.inject_sdk(html, tag.decode()) == expected.replace(b"<S>", tag)
+
+
+def test_the_inline_sdk_ends_only_at_its_own_end_tag() -> None:
+    """Text in the SDK that the HTML parser would take for the end of the script (or the
+    start of an escaped part) is escaped; JavaScript reads the same strings."""
+    script = frames.sdk_script(b'a = "</script><p>"; b = "<!--"; c = "<SCRIPT>"; d = "</Script >"')
+    assert script.lower().count("</script") == 1 and script.endswith("</script>")
+    assert "<!--" not in script and "<script>" not in script.lower()[8:]
+    assert (
+        script == '<script>a = "<\\/script><p>"; b = "<\\!--"; '
+        'c = "<\\SCRIPT>"; d = "<\\/Script >"</script>'
+    )
 
 
 def test_frame_url_and_open_ticket_round_trip(app: FastAPI) -> None:

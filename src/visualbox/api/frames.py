@@ -36,7 +36,6 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from visualbox import __version__
 from visualbox.api.compression import static_file
 from visualbox.api.deps import SecretBoxDep, SessionDep, SettingsDep
 from visualbox.errors import FieldError, InvalidInput, NotFound, Unavailable
@@ -145,7 +144,6 @@ _TYPES = {
     ".woff2": "font/woff2",
     ".md": "text/markdown",
 }
-_SDK_SRC = f"{frames.SDK_PATH}?v={__version__}"
 _ERROR_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Widget unavailable</title><style>:root{color-scheme:light dark}
 body{margin:0;height:100vh;display:grid;place-items:center;font:14px system-ui,sans-serif;
@@ -213,16 +211,26 @@ def library_version(name: str) -> str | None:
     return content_version(path)
 
 
-_sdk: tuple[int, bytes] = (0, b"")
+_sdk: tuple[int, bytes, str] = (0, b"", "")
 
 
 def _sdk_text() -> bytes:
     """The SDK file's content, read again only when it changed (its time)."""
+    return _sdk_now()[1]
+
+
+def _sdk_script() -> str:
+    """The SDK as the inline script every frame page starts with."""
+    return _sdk_now()[2]
+
+
+def _sdk_now() -> tuple[int, bytes, str]:
     global _sdk
     changed = SDK_FILE.stat().st_mtime_ns
     if _sdk[0] != changed:
-        _sdk = (changed, SDK_FILE.read_bytes())
-    return _sdk[1]
+        text = SDK_FILE.read_bytes()
+        _sdk = (changed, text, frames.sdk_script(text))
+    return _sdk
 
 
 @router.get("/frames/sdk.js")
@@ -283,7 +291,8 @@ def frame_file(
     if media.startswith("text/html"):
         versions = {name: library_version(name) for name in frames.page_libraries(content)}
         known = {name: version for name, version in versions.items() if version}
-        content = frames.boot_page(content, _SDK_SRC, known) or frames.inject_sdk(content, _SDK_SRC)
+        script = _sdk_script()
+        content = frames.boot_page(content, script, known) or frames.inject_sdk(content, script)
     left = max(0, math.floor(opened.expires_at - time.time()))
     cache = f"private, max-age={left}"
     headers = _headers(settings, cache, settings.frames.img_sources)

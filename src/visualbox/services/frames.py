@@ -49,7 +49,6 @@ TICKET_TTL = timedelta(hours=12)
 MAX_TICKET_TTL = timedelta(days=7)
 """No ticket lives longer, whatever ``ttl`` its issuer asked for."""
 EXPIRY_STEP = timedelta(hours=1)
-SDK_PATH = "/frames/sdk.js"
 _PURPOSE = "frame/1"
 _MEMO_SIZE = 10_000
 _memo: weakref.WeakKeyDictionary[SecretBox, OrderedDict[tuple[str, str | None, str, int], str]] = (
@@ -232,14 +231,26 @@ class _TreeCache:
 _version_trees = _TreeCache(64 * 1024 * 1024)
 
 
-def inject_sdk(html: bytes, sdk_src: str = SDK_PATH) -> bytes:
-    """``html`` with ``<script src=sdk_src>`` as its first script.
+def sdk_script(sdk: bytes) -> str:
+    """The SDK as an inline ``<script>`` element: each frame gets it with its page, so no
+    frame waits for a request of its own (a sandboxed frame caches nothing). ``<!--``,
+    ``<script`` and ``</script`` are escaped (``<\\!--``: the same text to JavaScript)
+    so that the HTML parser ends the element at its own end tag only."""
+    text = _PARSER_TRAPS.sub(lambda match: "<\\" + match.group(1), sdk.decode("utf-8"))
+    return f"<script>{text}</script>"
 
-    The tag goes right after the doctype (or at the very start): the parser then
+
+_PARSER_TRAPS = re.compile(r"<(!--|/?script)", re.I)
+
+
+def inject_sdk(html: bytes, script: str) -> bytes:
+    """``html`` with the SDK's ``script`` element (:func:`sdk_script`) as its first script.
+
+    The element goes right after the doctype (or at the very start): the parser then
     puts it first in ``<head>`` whatever the widget wrote, so it runs before any of
     the widget's own scripts, and a later ``<html lang=..>`` keeps its attributes.
     """
-    tag = f'<script src="{sdk_src}"></script>'.encode()
+    tag = script.encode()
     match = _DOCTYPE_RE.match(html)
     if match:
         return html[: match.end()] + tag + html[match.end() :]
@@ -271,7 +282,7 @@ def page_libraries(html: bytes) -> list[str]:
     return names
 
 
-def boot_page(html: bytes, sdk_src: str, libraries: dict[str, str]) -> bytes | None:
+def boot_page(html: bytes, script: str, libraries: dict[str, str]) -> bytes | None:
     """A page that gets ``libraries`` (``{name: version}``) from the widget's host
     instead of the network, then writes ``html`` as the frame's document (without
     their script tags; a stylesheet's tag becomes :data:`LIBRARY_MARK`); ``None`` if
@@ -299,7 +310,7 @@ def boot_page(html: bytes, sdk_src: str, libraries: dict[str, str]) -> bytes | N
     wanted = json.dumps([[name, version] for name, version in libraries.items()])
     return (
         '<!doctype html><html><head><meta charset="utf-8">'
-        f'<script src="{sdk_src}"></script>'
+        f"{script}"
         f"<script>visualbox._boot({wanted},{page})</script></head></html>"
     ).encode()
 
