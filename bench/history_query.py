@@ -55,7 +55,7 @@ def fill(database: Database, values: int, series: int, days: int, now: int) -> s
         batch: list[Point] = []
         for k in range(per_series):
             level += rng.uniform(-0.5, 0.5)
-            t = now - days * DAY_MS + k * step
+            t = now - (per_series - k) * step  # the newest a step before now
             batch.append(Point(key, t, f"{level:.3f}", round(level, 3)))
             if len(batch) == BATCH:
                 written += _write(database, batch)
