@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
@@ -11,6 +11,7 @@ from visualbox.runtime.messages import RunState
 from visualbox.runtime.sandbox.base import ExitReason
 from visualbox.schemas.live import (
     EndReason,
+    HubMessage,
     InstanceState,
     LiveDashboard,
     LiveDropped,
@@ -24,7 +25,9 @@ from visualbox.schemas.live import (
     LiveState,
     LiveStatus,
     LiveTickReply,
+    NodeMessage,
     RoomRole,
+    ServerMessage,
     StatusLevel,
     server_message,
 )
@@ -100,3 +103,12 @@ def test_outputs_and_states_of_one_instance_coalesce_apart_from_others() -> None
 def test_the_protocol_enums_cover_every_state_and_end_of_a_run() -> None:
     assert {str(s) for s in RunState} <= {str(s) for s in InstanceState}
     assert {str(r) for r in ExitReason} <= {str(r) for r in EndReason}
+
+
+def test_the_hub_carries_every_server_message_and_the_node_messages() -> None:
+    """HubMessage lists the server messages again (a discriminated union must be spelt
+    out): one left out there would be refused by the Redis hub's decoder."""
+    server = set(get_args(get_args(ServerMessage)[0]))
+    nodes = set(get_args(get_args(NodeMessage)[0]))
+    assert set(get_args(get_args(HubMessage)[0])) == server | nodes
+    assert server.isdisjoint(nodes)

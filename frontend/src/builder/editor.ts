@@ -231,13 +231,6 @@ export function useDashboardEditor(id: string) {
     layoutTimer = window.setTimeout(() => void saveLayoutNow(), LAYOUT_DELAY_MS);
   }
 
-  /** The widgets list with one widget replaced (or added, or removed with `null`). */
-  function widgetsWith(widgetId: string, next: WidgetPublic | null): WidgetPublic[] {
-    const list = dashboard.value?.widgets ?? [];
-    if (next && !list.some((w) => w.id === widgetId)) return [...list, next];
-    return list.flatMap((w) => (w.id === widgetId ? (next ? [next] : []) : [w]));
-  }
-
   /** An id no widget or instance of this dashboard has yet ("i3", "w7"). */
   function freshId(prefix: "i" | "w"): string {
     const used = new Set([
@@ -267,7 +260,6 @@ export function useDashboardEditor(id: string) {
     refresh,
     place,
     saveLayoutNow,
-    widgetsWith,
     freshId,
     hasPendingLayout: () => layoutDirty,
   };

@@ -7,10 +7,11 @@ power cut could lose the last ones). PostgreSQL is used through psycopg 3.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -39,6 +40,9 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+T = TypeVar("T")
+
+
 class Database:
     """One engine and its session factory; services receive a :class:`Session`."""
 
@@ -59,6 +63,16 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    async def call(self, function: Callable[..., T], *args: Any) -> T:
+        """``function(session, *args)`` in a worker thread, with a session of its own (the
+        engine is synchronous; the event loop must not wait for the database)."""
+
+        def run() -> T:
+            with self.session() as db:
+                return function(db, *args)
+
+        return await asyncio.to_thread(run)
 
     @contextmanager
     def startup_lock(self) -> Iterator[None]:

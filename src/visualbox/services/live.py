@@ -340,7 +340,8 @@ class Live:
         self.rooms[name] = room  # complete, with its last values, before anyone sees it
         await self._apply(room, spec)
         if room.generation is None and any(i.keep_running for i in spec.instances):
-            await self._lead(room, keep_running=True)
+            kept = len(await self._db(dashboards_to_resume))
+            await self._lead(room, kept_running_of=kept)
         return room
 
     async def _apply(self, room: Room, spec: DashboardSpec) -> None:
@@ -410,14 +411,15 @@ class Live:
 
     # --- a cluster of nodes (services/live_cluster.py) -----------------------------------
 
-    async def _lead(self, room: Room, *, keep_running: bool = False) -> None:
-        """Run ``room``'s instances on this node if its lease can be had (for a room only
-        kept running, only within this node's fair share)."""
+    async def _lead(self, room: Room, *, kept_running_of: int | None = None) -> None:
+        """Run ``room``'s instances on this node if its lease can be had. A room only kept
+        running (``kept_running_of``: how many dashboards keep running) is taken only
+        within this node's fair share."""
         if room.dashboard_id is None or room.generation is not None:
             return
-        if keep_running and not room.watched and room.dashboard_id not in self.cluster.held:
-            wanted = len(await self._db(dashboards_to_resume))
-            if not await self.cluster.fair_share(wanted):
+        unwatched = kept_running_of is not None and not room.watched
+        if unwatched and room.dashboard_id not in self.cluster.held:
+            if not await self.cluster.fair_share(kept_running_of or 0):
                 return
         generation = await self.cluster.claim(room.dashboard_id)
         if generation is None:
@@ -489,13 +491,13 @@ class Live:
             if room is not None and room.generation is not None:
                 async with self._lock(room.name):
                     await self._yield(room)
+        resume = await self._db(dashboards_to_resume)
         for room in list(self.rooms.values()):
             if room.generation is None and room.dashboard_id is not None:
                 keep = any(i.spec.keep_running for i in room.instances.values())
                 if room.watched or keep:
                     async with self._lock(room.name):
-                        await self._lead(room, keep_running=not room.watched)
-        resume = await self._db(dashboards_to_resume)
+                        await self._lead(room, kept_running_of=len(resume))
         for dashboard_id in resume:
             if f"dashboard:{dashboard_id}" in self.rooms:
                 continue
@@ -575,11 +577,7 @@ class Live:
         return self._locks.setdefault(name, asyncio.Lock())
 
     async def _db(self, function: Any, *args: Any) -> Any:
-        def run() -> Any:
-            with self.database.session() as db:
-                return function(db, *args)
-
-        return await asyncio.to_thread(run)
+        return await self.database.call(function, *args)
 
 
 def _parse_iso(text: str) -> datetime:

@@ -12,17 +12,12 @@ message the node publishes for that dashboard (the fencing token, see
 
 from __future__ import annotations
 
-import asyncio
 import math
 import secrets
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
 
 from visualbox.db.engine import Database
 from visualbox.services import leases
-
-T = TypeVar("T")
 
 NODES_ROOM = "nodes"
 """The hub room every node subscribes to: dashboard changes and owner commands
@@ -44,7 +39,7 @@ class Cluster:
         ``None`` when another node does."""
         if not self.shared:
             return 0
-        grant = await self._db(
+        grant = await self.database.call(
             leases.acquire, dashboard_id, self.node_id, self.ttl_s, datetime.now(UTC)
         )
         if grant.held_by(self.node_id):
@@ -56,14 +51,18 @@ class Cluster:
     async def release(self, dashboard_id: str) -> None:
         """Stop running ``dashboard_id`` here: another node with viewers takes it at once."""
         if self.shared and self.held.pop(dashboard_id, None) is not None:
-            await self._db(leases.release, self.node_id, [dashboard_id], datetime.now(UTC))
+            await self.database.call(
+                leases.release, self.node_id, [dashboard_id], datetime.now(UTC)
+            )
 
     async def renew(self) -> set[str]:
         """Renew the held leases; return the dashboards whose lease was lost."""
         if not self.shared:
             return set()
         held = dict(self.held)
-        kept = await self._db(leases.renew, self.node_id, held, self.ttl_s, datetime.now(UTC))
+        kept = await self.database.call(
+            leases.renew, self.node_id, held, self.ttl_s, datetime.now(UTC)
+        )
         lost = set(held) - kept
         for dashboard_id in lost:
             if self.held.get(dashboard_id) == held[dashboard_id]:
@@ -76,22 +75,15 @@ class Cluster:
         if not self.shared:
             return True
         now = datetime.now(UTC)
-        nodes = max(1, await self._db(leases.nodes_up, self.ttl_s, now))
-        mine = await self._db(leases.held_by, self.node_id, now)
+        nodes = max(1, await self.database.call(leases.nodes_up, self.ttl_s, now))
+        mine = await self.database.call(leases.held_by, self.node_id, now)
         return bool(mine < math.ceil(total / nodes))
 
     async def leave(self) -> None:
         """This node stops: its leases expire now, so others take over at once."""
         if self.shared:
             self.held.clear()
-            await self._db(leases.leave, self.node_id, datetime.now(UTC))
-
-    async def _db(self, function: Callable[..., T], *args: Any) -> T:
-        def run() -> T:
-            with self.database.session() as db:
-                return function(db, *args)
-
-        return await asyncio.to_thread(run)
+            await self.database.call(leases.leave, self.node_id, datetime.now(UTC))
 
 
 class Fence:
