@@ -23,6 +23,7 @@ import re
 import shutil
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -270,3 +271,17 @@ def new_context(
         return context
 
     return make
+
+
+def wait_for_history(request: APIRequestContext, url: str, count: int) -> dict[str, Any]:
+    """The history API's answer at ``url`` once it holds at least ``count`` points
+    (polled: the recorder writes about once a second; 60 s at most)."""
+    deadline = time.monotonic() + 60
+    while True:
+        answer = request.get(url)
+        assert answer.ok, answer.text()
+        body: dict[str, Any] = answer.json()
+        if len(body["points"]) >= count:
+            return body
+        assert time.monotonic() < deadline, f"only {len(body['points'])} values recorded"
+        time.sleep(0.2)

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlparse
 
 from playwright.sync_api import APIRequestContext, BrowserContext, FrameLocator, Page, expect
 
-from tests.e2e.conftest import LiveServer
+from tests.e2e.conftest import LiveServer, wait_for_history
 
 # A user's own integration (it does not re-send its history): a counter and a position
 # that moves north, 5 a second.
@@ -43,17 +43,6 @@ def _history(request: APIRequestContext, url: str) -> dict[str, Any]:
     assert answer.ok, answer.text()
     body: dict[str, Any] = answer.json()
     return body
-
-
-def _wait_for_history(request: APIRequestContext, url: str, count: int) -> dict[str, Any]:
-    """The series once it holds at least ``count`` values (polled, 60 s at most)."""
-    deadline = time.monotonic() + 60
-    while True:
-        body = _history(request, url)
-        if len(body["points"]) >= count:
-            return body
-        assert time.monotonic() < deadline, f"only {len(body['points'])} values recorded"
-        time.sleep(0.2)
 
 
 def _recorded_count(frame: FrameLocator, shown: str) -> int:
@@ -143,9 +132,9 @@ def test_reload_draws_history_and_a_past_range_pauses_every_widget(
 
     # The server records every second: wait until the series holds some values.
     series = f"{live_server.url}/api/dashboards/{dashboard}/history?instance=src&pointer=/n"
-    recorded = _wait_for_history(page.request, series, RECORDED)
+    recorded = wait_for_history(page.request, series, RECORDED)
 
-    track = _wait_for_history(page.request, series.replace("/n", "/pos"), RECORDED)
+    track = wait_for_history(page.request, series.replace("/n", "/pos"), RECORDED)
 
     # Reload: the Line chart draws what was recorded at once, before many live values;
     # the Map the recorded track, the Table and the Bar chart rows and bars from before.

@@ -7,12 +7,25 @@
 // every widget below it (WidgetCell, WidgetFrame) the range and a way to read the
 // history of a widget's own source through the typed API client. A past range is
 // paused: every widget shows recorded values, and live updates wait until "Live".
-import { type InjectionKey, type Ref, inject, provide, ref, watch } from "vue";
+import {
+  type InjectionKey,
+  type Ref,
+  type ShallowReactive,
+  inject,
+  onBeforeUnmount,
+  provide,
+  ref,
+  shallowReactive,
+  shallowRef,
+  watch,
+} from "vue";
 import { type LocationQuery, useRoute, useRouter } from "vue-router";
 
 import { client, ok } from "../api";
 import type { HistoryPublic } from "../generated/api";
+import type { WidgetRange } from "../widgets/host";
 import { formatPointer, parsePointer } from "../widgets/pointer";
+import { type ReplayState, ReplayPlayer, timeline } from "./replay";
 
 export type RangePreset = "15m" | "1h" | "24h" | "7d";
 
@@ -28,8 +41,9 @@ export const PRESETS: { key: RangePreset; label: string; ms: number }[] = [
   { key: "7d", label: "Last 7 days", ms: 7 * 86_400_000 },
 ];
 
-/** What widgets are told (`visualbox.range`): live, or a paused range in ms since the epoch. */
-export type ShownRange = { live: true; from: null; to: null } | { live: false; from: number; to: number };
+/** What widgets are told (`visualbox.range`): live, a paused range in ms since the
+ *  epoch, or live with a replay of a recorded range (./replay.ts). */
+export type ShownRange = WidgetRange;
 
 export const LIVE: ShownRange = { live: true, from: null, to: null };
 
@@ -167,12 +181,32 @@ export interface HistoryQuery {
   to?: number;
 }
 
+/** One viewer's replay of the paused range: its player, where it is, and the value
+ *  of each source (`/i1/temperature`) at the replay's position. */
+export interface ReplaySession {
+  from: number;
+  to: number;
+  loading: Ref<boolean>;
+  problem: Ref<string | null>;
+  state: Ref<ReplayState | null>;
+  player: Ref<ReplayPlayer | null>;
+  values: ShallowReactive<Record<string, unknown>>;
+}
+
 export interface HistoryContext {
   /** The range widgets are told about. */
   shown: Ref<ShownRange>;
   /** The history of one source (`/i1/temperature`), through the page's route. */
   history(source: string, query: HistoryQuery): Promise<HistoryPublic>;
+  /** The replay under way, if any. */
+  replay: Ref<ReplaySession | null>;
+  /** Replay the paused range with the recorded values of these sources. */
+  startReplay(sources: string[]): Promise<void>;
+  stopReplay(): void;
 }
+
+/** Points read per source for a replay (the history API's largest answer). */
+const REPLAY_POINTS = 10_000;
 
 const KEY: InjectionKey<HistoryContext> = Symbol("history");
 
@@ -214,7 +248,88 @@ export function provideTimeRange(target: HistoryTarget): {
   const range = ref<TimeRange>(parsed.range);
   const problem = ref<string | null>(parsed.problem);
   const shown = ref<ShownRange>(resolveRange(range.value, Date.now()));
+  const replay = shallowRef<ReplaySession | null>(null);
+  const history = (source: string, q: HistoryQuery) => fetchHistory(target, source, q);
+
+  function stopReplay(): void {
+    const session = replay.value;
+    if (!session) return;
+    session.player.value?.destroy();
+    replay.value = null;
+    shown.value = resolveRange(range.value, Date.now());
+  }
+
+  async function startReplay(sources: string[]): Promise<void> {
+    stopReplay();
+    const paused = shown.value;
+    if (paused.live) return;
+    const session: ReplaySession = {
+      from: paused.from,
+      to: paused.to,
+      loading: ref(true),
+      problem: ref(null),
+      state: shallowRef(null),
+      player: shallowRef(null),
+      values: shallowReactive<Record<string, unknown>>({}),
+    };
+    replay.value = session;
+    const unique = [...new Set(sources)];
+    const answers = await Promise.allSettled(
+      unique.map((source) => history(source, { points: REPLAY_POINTS, from: session.from, to: session.to })),
+    );
+    if (replay.value !== session) return; // stopped (or restarted) meanwhile
+    session.loading.value = false;
+    const series: [string, [number, unknown][]][] = [];
+    answers.forEach((answer, i) => {
+      if (answer.status === "fulfilled") series.push([unique[i], answer.value.points as [number, unknown][]]);
+    });
+    const events = timeline(series, session.from, session.to);
+    if (!events.length) {
+      session.problem.value = "Nothing was recorded in this range, so there is nothing to replay.";
+      return;
+    }
+    const player = new ReplayPlayer(
+      events,
+      session,
+      (event) => {
+        session.values[event.source] = event.value;
+      },
+      (state) => {
+        const before = session.state.value;
+        session.state.value = state;
+        // Widgets run the replay's clock themselves: they are told only when it jumps,
+        // starts, stops or changes speed, not at every step.
+        if (
+          !before ||
+          before.anchorAt !== state.anchorAt ||
+          before.anchorWall !== state.anchorWall ||
+          before.playing !== state.playing ||
+          before.speed !== state.speed ||
+          before.seek !== state.seek
+        ) {
+          shown.value = {
+            live: true,
+            from: null,
+            to: null,
+            replay: {
+              from: session.from,
+              to: session.to,
+              at: state.anchorAt,
+              wall: state.anchorWall,
+              seek: state.seek,
+              speed: state.speed,
+              playing: state.playing,
+            },
+          };
+        }
+      },
+    );
+    session.player.value = player;
+    player.seek(session.from);
+  }
+
   watch(range, (next) => {
+    stopReplay();
     shown.value = resolveRange(next, Date.now());
     problem.value = null;
     const query = withRange(route.query, next);
@@ -228,6 +343,7 @@ export function provideTimeRange(target: HistoryTarget): {
       if (!sameRange(next, range.value)) range.value = next;
     },
   );
-  provide(KEY, { shown, history: (source, q) => fetchHistory(target, source, q) });
+  provide(KEY, { shown, history, replay, startReplay, stopReplay });
+  onBeforeUnmount(stopReplay);
   return { range, shown, problem };
 }

@@ -55,8 +55,26 @@ export interface WidgetHostEvents {
 
 export type WidgetTheme = "light" | "dark";
 
+/**
+ * The replay of a recorded range, as the widget's SDK is told it: the range, the
+ * recorded time `at` at wall-clock time `wall`, the speed, whether it plays, and a counter
+ * that changes at each start or seek (the widget then starts its drawing afresh).
+ */
+export interface WidgetReplay {
+  from: number;
+  to: number;
+  at: number;
+  /** The wall-clock time (`Date.now()`) at which the replay was at `at`. */
+  wall: number;
+  seek: number;
+  speed: number;
+  playing: boolean;
+}
+
 /** The dashboard's time range as a widget sees it (`visualbox.range`). */
-export type WidgetRange = { live: true; from: null; to: null } | { live: false; from: number; to: number };
+export type WidgetRange =
+  | { live: true; from: null; to: null; replay?: WidgetReplay }
+  | { live: false; from: number; to: number };
 
 /** What a widget asks of its source's history (times in ms since the epoch). */
 export interface WidgetHistoryRequest {

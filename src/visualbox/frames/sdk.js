@@ -9,7 +9,8 @@
  * both sides talk only through that port:
  *
  *   host -> widget  {type: 'update', theme?: 'light'|'dark', config?: object,
- *                    range?: {live, from, to}, data?: any}  (at most one per animation frame)
+ *                    range?: {live, from, to, replay?}, data?: any}  (at most one per
+ *                    animation frame)
  *                   {type: 'history', id, result?: {...}, error?: string}  (answer to 'history')
  *                   {type: 'libraries', files: {name: text}}  (answer to 'libraries')
  *   widget -> host  {type: 'ready'}
@@ -35,6 +36,14 @@
  *   {points: [[t_ms, v]], bands: [[t_ms, min, max]], level, step_ms, start, end, last}
  *   for the widget's own source (from/to default to the paused range, or the last hour
  *   when live). The host fetches it; the frame never reaches the network.
+ *
+ * Replay (docs/widgets.md#replay): while a viewer replays a recorded range, the widget
+ *   gets the recorded values as live data, visualbox.range is
+ *   {live: true, from: null, to: null, replay: {from: ms, to: ms}}, and
+ *   visualbox.now() is the replay's clock (Date.now() otherwise): stamp values and ask
+ *   history relative to it. The host's range then carries
+ *   replay: {from, to, at, wall, seek, speed, playing}; onRangeChanged fires when the replay
+ *   starts, seeks or ends, not when it pauses or changes speed.
  *
  * Libraries once per browser: a sandboxed frame's origin is opaque, so the browser
  * caches nothing it loads. When a page loads libraries VisualBox serves
@@ -138,15 +147,37 @@
     notify(themeListeners, theme);
   }
 
+  // The replay's clock: the recorded time was `at` at wall-clock time `wall` (the
+  // host's Date.now(), the same clock as this frame's), running at `speed` since (or
+  // stopped there while paused).
+  var clock = null; // {at, speed, playing, since} or null (live or paused range)
+  var replaySeek = null;
+
   function applyRange(range) {
     if (!range || typeof range !== 'object') return;
-    var next = range.live
-      ? { live: true, from: null, to: null }
-      : { live: false, from: Number(range.from), to: Number(range.to) };
+    var replay = range.live && range.replay && typeof range.replay === 'object' ? range.replay : null;
+    clock = replay
+      ? { at: Number(replay.at), speed: Number(replay.speed) || 1, playing: !!replay.playing,
+          since: Number(replay.wall) || Date.now() }
+      : null;
+    var next = replay
+      ? { live: true, from: null, to: null, replay: { from: Number(replay.from), to: Number(replay.to) } }
+      : range.live
+        ? { live: true, from: null, to: null }
+        : { live: false, from: Number(range.from), to: Number(range.to) };
+    var seek = replay ? Number(replay.seek) : null;
     var now = visualbox.range;
-    if (now.live === next.live && now.from === next.from && now.to === next.to) return;
+    var same = now.live === next.live && now.from === next.from && now.to === next.to &&
+      !now.replay === !next.replay && seek === replaySeek;
+    replaySeek = seek;
+    if (same) return;
     visualbox.range = next;
     notify(rangeListeners, next);
+  }
+
+  function now() {
+    if (clock === null) return Date.now();
+    return clock.playing ? clock.at + (Date.now() - clock.since) * clock.speed : clock.at;
   }
 
   function answerHistory(message) {
@@ -189,6 +220,7 @@
     data: undefined,
     theme: 'light',
     range: { live: true, from: null, to: null },
+    now: now,
     onRangeChanged: function (callback) {
       if (typeof callback !== 'function') throw new TypeError('onRangeChanged needs a function');
       rangeListeners.push(callback);
@@ -203,7 +235,7 @@
       }
       var range = visualbox.range;
       var from = o.from !== undefined ? o.from : range.live ? undefined : range.from;
-      var to = o.to !== undefined ? o.to : range.live ? undefined : range.to;
+      var to = o.to !== undefined ? o.to : range.replay ? now() : range.live ? undefined : range.to;
       if (from !== undefined) request.from = Math.round(Number(from));
       if (to !== undefined) request.to = Math.round(Number(to));
       if (!(request.from === undefined || request.from >= 0) || !(request.to === undefined || request.to >= 0)) {
