@@ -24,7 +24,8 @@ while True:
 """
 
 
-def record(live_server: LiveServer, dashboard_id: str, pointer: str, values: list[Any]) -> None:
+def record(live_server: LiveServer, dashboard_id: str, pointer: str, values: list[Any]) -> int:
+    """Record ``values`` a minute apart, the last a minute ago; returns the first's time."""
     now = time.time_ns() // 1_000_000
     points = [
         Point(
@@ -37,6 +38,7 @@ def record(live_server: LiveServer, dashboard_id: str, pointer: str, values: lis
     ]
     with live_server.app.state.db.session() as db:
         SqlHistoryStore(db).write(points)
+    return points[0].t
 
 
 def test_a_snapshot_link_shows_the_frozen_values_and_a_widget_downloads_its_data(
@@ -60,13 +62,23 @@ def test_a_snapshot_link_shows_the_frozen_values_and_a_widget_downloads_its_data
                     "title": "Temperature",
                 },
                 {**viewer, "id": "w2", "x": 12, "source": "/dev/state", "title": "State"},
+                {
+                    "id": "w3",
+                    "module_id": "builtin-line-chart",
+                    "title": "Trend",
+                    "source": "/dev/temperature",
+                    "x": 0,
+                    "y": 4,
+                    "w": 12,
+                    "h": 8,
+                },
             ],
         },
     )
     assert created.status == 201, created.text()
     board = created.json()["id"]
     temperatures = [18 + n for n in range(20)]
-    record(live_server, board, "/temperature", temperatures)
+    first = record(live_server, board, "/temperature", temperatures)
     record(live_server, board, "/state", ["warming", "venting", "closed"])
 
     page.goto(f"{live_server.url}/d/{board}")
@@ -87,6 +99,18 @@ def test_a_snapshot_link_shows_the_frozen_values_and_a_widget_downloads_its_data
     state = visitor.frame_locator('iframe[title="State"]').locator("#tree .row")
     expect(temperature).to_have_text([str(temperatures[-1])], timeout=20_000)
     expect(state).to_have_text(['"closed"'], timeout=20_000)
+    # The Line chart draws the series kept in the snapshot, not only its last value.
+    trend = visitor.frame_locator('iframe[title="Trend"]').locator("#chart")
+    expect(trend).to_have_attribute("data-range", "paused", timeout=20_000)
+    expect(trend).to_have_attribute("data-history", str(len(temperatures)), timeout=20_000)
+
+    # Replay the snapshot with its scrubber: each widget shows the value kept for then.
+    visitor.get_by_role("button", name="Replay").click()
+    scrubber = visitor.get_by_role("group", name="Replay").get_by_label("Replay position")
+    scrubber.fill(str(first + 5 * 60_000 + 30_000))
+    expect(temperature).to_have_text([str(temperatures[5])])
+    scrubber.fill(str(first - 60_000))
+    expect(temperature).to_have_text(["null"])
 
     # Download data: CSV of the Temperature widget's source over the last hour.
     page.locator('[data-widget="w1"]').hover()

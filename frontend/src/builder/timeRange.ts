@@ -17,6 +17,7 @@ import {
   ref,
   shallowReactive,
   shallowRef,
+  toRaw,
   watch,
 } from "vue";
 import { type LocationQuery, useRoute, useRouter } from "vue-router";
@@ -234,35 +235,28 @@ async function fetchHistory(target: HistoryTarget, source: string, q: HistoryQue
 }
 
 /**
- * The page's time range, from and to its URL, given to every widget below the page.
- * Returns the chosen range (`range`, for the picker) and what widgets are told (`shown`).
+ * Give every widget below this component the shown range, the history of its source
+ * and the replay of a paused range. Returns how to stop a replay (back to the paused
+ * range it started from).
  */
-export function provideTimeRange(target: HistoryTarget): {
-  range: Ref<TimeRange>;
-  shown: Ref<ShownRange>;
-  problem: Ref<string | null>;
-} {
-  const route = useRoute();
-  const router = useRouter();
-  const parsed = parseRangeQuery(route.query);
-  const range = ref<TimeRange>(parsed.range);
-  const problem = ref<string | null>(parsed.problem);
-  const shown = ref<ShownRange>(resolveRange(range.value, Date.now()));
+function provideHistory(shown: Ref<ShownRange>, history: HistoryContext["history"]): { stopReplay: () => void } {
   const replay = shallowRef<ReplaySession | null>(null);
-  const history = (source: string, q: HistoryQuery) => fetchHistory(target, source, q);
+  let resting: ShownRange | null = null;
 
   function stopReplay(): void {
     const session = replay.value;
     if (!session) return;
     session.player.value?.destroy();
     replay.value = null;
-    shown.value = resolveRange(range.value, Date.now());
+    if (resting) shown.value = resting;
+    resting = null;
   }
 
   async function startReplay(sources: string[]): Promise<void> {
     stopReplay();
     const paused = shown.value;
     if (paused.live) return;
+    resting = paused;
     const session: ReplaySession = {
       from: paused.from,
       to: paused.to,
@@ -328,6 +322,27 @@ export function provideTimeRange(target: HistoryTarget): {
     player.seek(session.from);
   }
 
+  provide(KEY, { shown, history, replay, startReplay, stopReplay });
+  onBeforeUnmount(stopReplay);
+  return { stopReplay };
+}
+
+/**
+ * The page's time range, from and to its URL, given to every widget below the page.
+ * Returns the chosen range (`range`, for the picker) and what widgets are told (`shown`).
+ */
+export function provideTimeRange(target: HistoryTarget): {
+  range: Ref<TimeRange>;
+  shown: Ref<ShownRange>;
+  problem: Ref<string | null>;
+} {
+  const route = useRoute();
+  const router = useRouter();
+  const parsed = parseRangeQuery(route.query);
+  const range = ref<TimeRange>(parsed.range);
+  const problem = ref<string | null>(parsed.problem);
+  const shown = ref<ShownRange>(resolveRange(range.value, Date.now()));
+  const { stopReplay } = provideHistory(shown, (source, q) => fetchHistory(target, source, q));
   watch(range, (next) => {
     stopReplay();
     shown.value = resolveRange(next, Date.now());
@@ -343,7 +358,38 @@ export function provideTimeRange(target: HistoryTarget): {
       if (!sameRange(next, range.value)) range.value = next;
     },
   );
-  provide(KEY, { shown, history, replay, startReplay, stopReplay });
-  onBeforeUnmount(stopReplay);
   return { range, shown, problem };
+}
+
+/**
+ * A snapshot's frozen range (docs/history.md#snapshots): widgets read the series stored
+ * in the snapshot (never the history, which may have expired) and may replay them.
+ * `snapshot` gives the snapshot once it is loaded (widgets start after that).
+ */
+export function provideFrozenRange(
+  snapshot: () => { start: number; end: number; series: HistoryPublic[] } | null,
+): void {
+  const shown = ref<ShownRange>(LIVE);
+  watch(
+    snapshot,
+    (s) => {
+      if (s) shown.value = { live: false, from: s.start, to: s.end };
+    },
+    { immediate: true, flush: "sync" },
+  );
+  provideHistory(shown, async (source, q) => {
+    const s = snapshot();
+    const wanted = sourceSeries(source);
+    // The plain objects, not the page's reactive proxies: the answer is posted to a frame.
+    const stored = s && wanted && toRaw(s.series).find((x) => x.instance === wanted.instance && x.pointer === wanted.pointer);
+    if (!s || !stored) throw new Error("Nothing was kept in this snapshot for this widget.");
+    const from = q.from ?? s.start;
+    const to = q.to ?? s.end;
+    const inside = <T extends [number, ...unknown[]]>(rows: T[]) => rows.filter((row) => row[0] >= from && row[0] <= to);
+    const points = inside(stored.points as [number, unknown][]);
+    const bands = inside(stored.bands as [number, number, number][]);
+    // The whole range: the value recorded last in it, as it was stored.
+    const last = from <= s.start && to >= s.end ? stored.last : (points.at(-1) ?? null);
+    return { ...stored, start: from, end: to, points, bands, last } as HistoryPublic;
+  });
 }
