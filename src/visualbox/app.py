@@ -44,11 +44,13 @@ from visualbox.hub.redis import check_redis
 from visualbox.runtime.runners import LocalRunner, SourceClient
 from visualbox.runtime.sandbox import SandboxUnavailable, get_sandbox
 from visualbox.runtime.supervisor import Supervisor
+from visualbox.services import registry as registry_service
 from visualbox.services.builtin import publish_builtins
 from visualbox.services.live import Live
 from visualbox.services.mail import mailer_for
 from visualbox.services.quotas import configure as configure_quotas
 from visualbox.services.secrets import SecretBox
+from visualbox.services.signing import RegistryKey, sign_unsigned
 from visualbox.settings import Settings
 
 log = logging.getLogger("visualbox")
@@ -181,10 +183,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(settings.database_url, echo=settings.database.echo)
     configure_quotas(database, settings.quotas)
+    registry_key = RegistryKey.from_settings(settings)
     with database.startup_lock():  # nodes starting together take turns
         migrate(database.engine)
         with database.session() as db:
             publish_builtins(db)
+            sign_unsigned(db, registry_key, registry_service.version_tree)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -208,6 +212,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = database
     app.state.secret_box = SecretBox.from_settings(settings)
+    app.state.registry_key = registry_key
     app.state.mailer = mailer_for(settings)
     app.state.live = _live_service(app, settings, database, app.state.secret_box)
     _install_error_handlers(app)

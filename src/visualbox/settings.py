@@ -249,6 +249,12 @@ class SecuritySettings(_Group):
         description="Earlier keys, still accepted for decryption while values are "
         "re-encrypted with SECRETS_KEY (key rotation). JSON list.",
     )
+    registry_key: str | None = Field(
+        None,
+        description="Ed25519 private key (32 bytes, base64) that signs the manifest of "
+        "every published version. Empty: generated once into DATA_DIR/registry.key. Every "
+        "node must use the same key; a lost key makes published versions refuse to start.",
+    )
 
 
 class LiveSettings(_Group):
@@ -386,6 +392,13 @@ class QuotaSettings(_Group):
         ge=0,
         description="Bytes of all of an account's dashboard snapshots together (their layout "
         "and recorded series).",
+    )
+    history_bytes: int = Field(
+        1 << 30,
+        ge=0,
+        description="Bytes of recorded history (raw values) of all of an account's dashboards; "
+        "beyond it their values are no longer recorded (still relayed) and the owner's log "
+        "says so.",
     )
 
 

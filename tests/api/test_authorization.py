@@ -111,6 +111,10 @@ RULES: dict[str, str] = {
     "POST /api/registry/modules/{module_id}/versions/{version}/yank": "author",
     "POST /api/registry/modules/{module_id}/versions/{version}/withdraw": "author",
     "POST /api/registry/modules/{module_id}/fork": "verified",
+    "GET /api/registry/key": "anyone",
+    "GET /api/registry/modules/{module_id}/versions/{version}/manifest": "anyone",
+    "POST /api/registry/modules/{module_id}/versions/{version}/block": "admin",
+    "POST /api/registry/modules/{module_id}/versions/{version}/unblock": "admin",
     # dashboards
     "GET /api/dashboards": "verified",
     "POST /api/dashboards": "verified",
@@ -299,6 +303,9 @@ def _body(world: World, key: str) -> Any:
         "POST /api/modules/{module_id}/rename": lambda: {"from": "README.md", "to": "NOTES.md"},
         "POST /api/modules/{module_id}/versions": lambda: {"version": "3.0.0"},
         "POST /api/modules/{module_id}/working-copy/reset": lambda: {"version": "1.1.0"},
+        "POST /api/registry/modules/{module_id}/versions/{version}/block": lambda: {
+            "reason": "it sends readings to a third party"
+        },
         "POST /api/registry/modules/{module_id}/versions/{version}/withdraw": lambda: {
             "reason": "a key was published by mistake",
             "confirm": True,

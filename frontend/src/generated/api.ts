@@ -729,8 +729,31 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Publish */
+        /**
+         * Publish
+         * @description Publish the working copy; ``warnings`` lists what looks like a committed secret.
+         */
         post: operations["publish_api_modules__module_id__versions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/registry/key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Registry Key
+         * @description The public key that verifies every version's signed manifest.
+         */
+        get: operations["get_registry_key_api_registry_key_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -839,6 +862,67 @@ export interface paths {
         get: operations["get_version_frame_api_registry_modules__module_id__versions__version__frame_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/registry/modules/{module_id}/versions/{version}/manifest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Version Manifest
+         * @description The version's files manifest and the server's signature of it.
+         */
+        get: operations["get_version_manifest_api_registry_modules__module_id__versions__version__manifest_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/registry/modules/{module_id}/versions/{version}/block": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Block
+         * @description Block a version (administrators): running instances of it stop and say why, new
+         *     starts are refused, its files are not served; its author is told by mail.
+         */
+        post: operations["block_api_registry_modules__module_id__versions__version__block_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/registry/modules/{module_id}/versions/{version}/unblock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Unblock
+         * @description Lift a block (administrators): dashboards that use the version may start it again.
+         */
+        post: operations["unblock_api_registry_modules__module_id__versions__version__unblock_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1526,6 +1610,24 @@ export interface components {
             /** Expires At */
             expires_at: string | null;
         };
+        /** BlockCreate */
+        BlockCreate: {
+            /**
+             * Reason
+             * @description Why; shown to its author and its users.
+             */
+            reason: string;
+        };
+        /** Capabilities */
+        Capabilities: {
+            /**
+             * Network
+             * @enum {string}
+             */
+            network: "none" | "outbound";
+            /** Runtime */
+            runtime: ("python" | "node" | "go") | null;
+        };
         /** CheckPublic */
         CheckPublic: {
             /** Ok */
@@ -1781,6 +1883,31 @@ export interface components {
             /** Is Folder */
             is_folder: boolean;
         };
+        /**
+         * FilesManifest
+         * @description What was published, as signed (docs/registry.md): verify the signature over this
+         *     object as canonical JSON (sorted keys, no spaces, UTF-8).
+         */
+        FilesManifest: {
+            /** Format */
+            format: number;
+            /** Module Id */
+            module_id: string;
+            /** Name */
+            name: string;
+            /** Version */
+            version: string;
+            /** Runtime */
+            runtime: ("python" | "node" | "go") | null;
+            capabilities: components["schemas"]["Capabilities"];
+            /**
+             * Files
+             * @description Path → SHA-256 of the file (hex).
+             */
+            files: {
+                [key: string]: string;
+            };
+        };
         /** FolderCreate */
         FolderCreate: {
             /** Path */
@@ -1995,7 +2122,8 @@ export interface components {
         /**
          * ManifestPublic
          * @description ``visualbox.json`` as published (``modules/manifest.py``); empty once the version
-         *     is withdrawn, and ``runtime``, ``version`` and ``sample`` are absent when not given.
+         *     is withdrawn, and ``runtime``, ``version``, ``sample``, ``output`` and ``accepts`` are
+         *     absent when not given.
          */
         ManifestPublic: {
             /** Name */
@@ -2015,6 +2143,18 @@ export interface components {
              * @description Example data: what a widget's preview shows, or what an integration outputs.
              */
             sample?: unknown;
+            /**
+             * Output
+             * @description An integration's declared output: a JSON Schema (read from its file when visualbox.json names one).
+             */
+            output?: {
+                [key: string]: unknown;
+            } | boolean | null;
+            /**
+             * Accepts
+             * @description The data shapes a widget draws (docs/modules.md, output contracts).
+             */
+            accepts?: ("number" | "string" | "boolean" | "series" | "table" | "geo" | "object")[] | null;
         };
         /** ModuleCreate */
         ModuleCreate: {
@@ -2277,6 +2417,18 @@ export interface components {
              */
             withdrawn: string | null;
         };
+        /**
+         * PublishWarning
+         * @description Something that looks like a secret in a published file (``modules/secrets_scan.py``).
+         */
+        PublishWarning: {
+            /** File */
+            file: string;
+            /** Line */
+            line: number;
+            /** Reason */
+            reason: string;
+        };
         /** QuotaPublic */
         QuotaPublic: {
             /**
@@ -2337,6 +2489,8 @@ export interface components {
             snapshots?: number | null;
             /** Snapshot Bytes */
             snapshot_bytes?: number | null;
+            /** History Bytes */
+            history_bytes?: number | null;
         };
         /** ReadinessPublic */
         ReadinessPublic: {
@@ -2370,6 +2524,28 @@ export interface components {
         RecoveryCodes: {
             /** Recovery Codes */
             recovery_codes: string[];
+        };
+        /**
+         * RegistryKeyPublic
+         * @description The server's registry public key: verifies every version's signed manifest.
+         */
+        RegistryKeyPublic: {
+            /**
+             * Algorithm
+             * @default ed25519
+             * @constant
+             */
+            algorithm: "ed25519";
+            /**
+             * Public Key
+             * @description The raw 32-byte Ed25519 public key, base64.
+             */
+            public_key: string;
+            /**
+             * Key Id
+             * @description The first 16 hex digits of the key's SHA-256.
+             */
+            key_id: string;
         };
         /**
          * RegistryModulePublic
@@ -2561,6 +2737,23 @@ export interface components {
              * @default false
              */
             listed?: boolean;
+        };
+        /** SignedManifestPublic */
+        SignedManifestPublic: {
+            manifest: components["schemas"]["FilesManifest"];
+            /**
+             * Signature
+             * @description Ed25519 signature of the canonical manifest, base64.
+             */
+            signature: string;
+            /**
+             * Algorithm
+             * @default ed25519
+             * @constant
+             */
+            algorithm: "ed25519";
+            /** Key Id */
+            key_id: string;
         };
         /**
          * Signin
@@ -2796,6 +2989,15 @@ export interface components {
             withdrawn_reason: string | null;
             /** Withdrawn At */
             withdrawn_at: string | null;
+            /**
+             * Blocked
+             * @default false
+             */
+            blocked: boolean;
+            /** Blocked Reason */
+            blocked_reason: string | null;
+            /** Blocked At */
+            blocked_at: string | null;
             /** Module Id */
             module_id: string;
             /** Runtime */
@@ -2809,6 +3011,56 @@ export interface components {
             /** Config Schema */
             config_schema: components["schemas"]["ConfigFieldPublic"][];
             manifest: components["schemas"]["ManifestPublic"];
+        };
+        /**
+         * VersionPublished
+         * @description The answer to a publication: the version and what its files seem to leak.
+         */
+        VersionPublished: {
+            /** Version */
+            version: string;
+            /** Yanked */
+            yanked: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Changelog */
+            changelog: string;
+            /**
+             * Withdrawn
+             * @default false
+             */
+            withdrawn: boolean;
+            /** Withdrawn Reason */
+            withdrawn_reason: string | null;
+            /** Withdrawn At */
+            withdrawn_at: string | null;
+            /**
+             * Blocked
+             * @default false
+             */
+            blocked: boolean;
+            /** Blocked Reason */
+            blocked_reason: string | null;
+            /** Blocked At */
+            blocked_at: string | null;
+            /** Module Id */
+            module_id: string;
+            /** Runtime */
+            runtime: ("python" | "node" | "go") | null;
+            /** Content Hash */
+            content_hash: string;
+            /** Size */
+            size: number;
+            /** Readme */
+            readme: string;
+            /** Config Schema */
+            config_schema: components["schemas"]["ConfigFieldPublic"][];
+            manifest: components["schemas"]["ManifestPublic"];
+            /** Warnings */
+            warnings: components["schemas"]["PublishWarning"][];
         };
         /** VersionSummary */
         VersionSummary: {
@@ -2832,6 +3084,15 @@ export interface components {
             withdrawn_reason: string | null;
             /** Withdrawn At */
             withdrawn_at: string | null;
+            /**
+             * Blocked
+             * @default false
+             */
+            blocked: boolean;
+            /** Blocked Reason */
+            blocked_reason: string | null;
+            /** Blocked At */
+            blocked_at: string | null;
         };
         /**
          * WidgetInstance
@@ -3415,6 +3676,8 @@ export type AccountUpdate = components['schemas']['AccountUpdate'];
 export type ApiTokenCreate = components['schemas']['ApiTokenCreate'];
 export type ApiTokenCreated = components['schemas']['ApiTokenCreated'];
 export type ApiTokenPublic = components['schemas']['ApiTokenPublic'];
+export type BlockCreate = components['schemas']['BlockCreate'];
+export type Capabilities = components['schemas']['Capabilities'];
 export type CheckPublic = components['schemas']['CheckPublic'];
 export type ConfigFieldPublic = components['schemas']['ConfigFieldPublic'];
 export type DashboardCreate = components['schemas']['DashboardCreate'];
@@ -3430,6 +3693,7 @@ export type EmailTokenUse = components['schemas']['EmailTokenUse'];
 export type ExplorerItem = components['schemas']['ExplorerItem'];
 export type ExplorerPage = components['schemas']['ExplorerPage'];
 export type FilePublic = components['schemas']['FilePublic'];
+export type FilesManifest = components['schemas']['FilesManifest'];
 export type FolderCreate = components['schemas']['FolderCreate'];
 export type ForkCreate = components['schemas']['ForkCreate'];
 export type ForkedFrom = components['schemas']['ForkedFrom'];
@@ -3456,11 +3720,13 @@ export type PublicDashboard = components['schemas']['PublicDashboard'];
 export type PublicIntegration = components['schemas']['PublicIntegration'];
 export type PublicSnapshot = components['schemas']['PublicSnapshot'];
 export type PublicWidget = components['schemas']['PublicWidget'];
+export type PublishWarning = components['schemas']['PublishWarning'];
 export type QuotaPublic = components['schemas']['QuotaPublic'];
 export type QuotasPublic = components['schemas']['QuotasPublic'];
 export type QuotasUpdate = components['schemas']['QuotasUpdate'];
 export type ReadinessPublic = components['schemas']['ReadinessPublic'];
 export type RecoveryCodes = components['schemas']['RecoveryCodes'];
+export type RegistryKeyPublic = components['schemas']['RegistryKeyPublic'];
 export type RegistryModulePublic = components['schemas']['RegistryModulePublic'];
 export type Rename = components['schemas']['Rename'];
 export type ResetLinkPublic = components['schemas']['ResetLinkPublic'];
@@ -3473,6 +3739,7 @@ export type Shadow = components['schemas']['Shadow'];
 export type ShadowPublic = components['schemas']['ShadowPublic'];
 export type SharingPublic = components['schemas']['SharingPublic'];
 export type SharingUpdate = components['schemas']['SharingUpdate'];
+export type SignedManifestPublic = components['schemas']['SignedManifestPublic'];
 export type Signin = components['schemas']['Signin'];
 export type SigninTwoFactor = components['schemas']['SigninTwoFactor'];
 export type SnapshotCreate = components['schemas']['SnapshotCreate'];
@@ -3488,6 +3755,7 @@ export type UserPublic = components['schemas']['UserPublic'];
 export type UserUpdate = components['schemas']['UserUpdate'];
 export type VersionCreate = components['schemas']['VersionCreate'];
 export type VersionPublic = components['schemas']['VersionPublic'];
+export type VersionPublished = components['schemas']['VersionPublished'];
 export type VersionSummary = components['schemas']['VersionSummary'];
 export type WidgetInstance = components['schemas']['WidgetInstance'];
 export type WidgetPublic = components['schemas']['WidgetPublic'];
@@ -5425,7 +5693,45 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["VersionPublic"];
+                    "application/json": components["schemas"]["VersionPublished"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_registry_key_api_registry_key_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryKeyPublic"];
                 };
             };
             /** @description An error, in the shape every error of the API has. */
@@ -5684,6 +5990,133 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FramePublic"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_version_manifest_api_registry_modules__module_id__versions__version__manifest_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                module_id: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedManifestPublic"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    block_api_registry_modules__module_id__versions__version__block_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                module_id: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BlockCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionPublic"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    unblock_api_registry_modules__module_id__versions__version__unblock_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                module_id: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionPublic"];
                 };
             };
             /** @description An error, in the shape every error of the API has. */

@@ -28,6 +28,7 @@ from visualbox.services import accounts, two_factor
 from visualbox.services.live import Live
 from visualbox.services.mail import Mailer
 from visualbox.services.secrets import SecretBox
+from visualbox.services.signing import RegistryKey
 from visualbox.settings import Settings
 
 SESSION_COOKIE = "visualbox_session"
@@ -54,6 +55,11 @@ def get_secret_box(request: Request) -> SecretBox:
     return box
 
 
+def get_registry_key(request: Request) -> RegistryKey:
+    key: RegistryKey = request.app.state.registry_key
+    return key
+
+
 def get_mailer(request: Request) -> Mailer:
     mailer: Mailer = request.app.state.mailer
     return mailer
@@ -69,6 +75,7 @@ SessionDep = Annotated[Session, Depends(get_db)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SecretBoxDep = Annotated[SecretBox, Depends(get_secret_box)]
 MailerDep = Annotated[Mailer, Depends(get_mailer)]
+RegistryKeyDep = Annotated[RegistryKey, Depends(get_registry_key)]
 LiveDep = Annotated[Live, Depends(get_live)]
 
 

@@ -3,11 +3,14 @@
 Published versions are public: reading routes take an optional user. Publishing
 is the owner's (a working copy is private: others get 404); yanking and
 withdrawing are the owner's or an administrator's (others get 403, the module
-being public). A withdrawn version's files answer 410 ``gone`` with the reason.
+being public). A withdrawn or blocked version's files answer 410 ``gone`` with the
+reason. Blocking and unblocking are an administrator's; every version's signed
+manifest and the key that verifies it are public.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Literal
 from urllib.parse import quote
 
@@ -17,9 +20,12 @@ from fastapi.responses import RedirectResponse
 from visualbox.api import frames as frames_api
 from visualbox.api import openapi
 from visualbox.api.deps import (
+    AdminUser,
     CurrentUser,
     LiveDep,
+    MailerDep,
     OptionalUser,
+    RegistryKeyDep,
     SecretBoxDep,
     SessionDep,
     SettingsDep,
@@ -28,16 +34,24 @@ from visualbox.api.modules import file_response, module_public
 from visualbox.db.base import as_utc
 from visualbox.db.tables.accounts import User
 from visualbox.db.tables.modules import Module, ModuleVersion
+from visualbox.errors import FieldError as FE
+from visualbox.errors import NotFound, Unavailable
 from visualbox.modules.manifest import MAX_TAG_CHARS
 from visualbox.schemas.frames import FramePublic
 from visualbox.schemas.modules import ForkedFrom, ModulePublic
 from visualbox.schemas.registry import (
+    BlockCreate,
+    FilesManifest,
     ForkCreate,
+    PublishWarning,
+    RegistryKeyPublic,
     RegistryModulePublic,
     SearchItem,
     SearchPage,
+    SignedManifestPublic,
     VersionCreate,
     VersionPublic,
+    VersionPublished,
     VersionSummary,
     WithdrawCreate,
 )
@@ -55,6 +69,9 @@ def _summary(row: ModuleVersion) -> VersionSummary:
         withdrawn=row.withdrawn_at is not None,
         withdrawn_reason=row.withdrawn_reason,
         withdrawn_at=as_utc(row.withdrawn_at) if row.withdrawn_at else None,
+        blocked=row.blocked_at is not None,
+        blocked_reason=row.blocked_reason,
+        blocked_at=as_utc(row.blocked_at) if row.blocked_at else None,
     )
 
 
@@ -98,10 +115,21 @@ def _registry_public(db: SessionDep, module: Module, user: User | None) -> Regis
 
 @router.post("/modules/{module_id}/versions", status_code=201)
 def publish(
-    module_id: str, body: VersionCreate, db: SessionDep, user: CurrentUser
-) -> VersionPublic:
+    module_id: str, body: VersionCreate, db: SessionDep, user: CurrentUser, key: RegistryKeyDep
+) -> VersionPublished:
+    """Publish the working copy; ``warnings`` lists what looks like a committed secret."""
     module = modules.get_owned(db, module_id, user)
-    return _version_public(registry.publish(db, module, body.version, body.changelog))
+    row, found = registry.publish_scanned(db, module, body.version, body.changelog, key=key)
+    return VersionPublished(
+        **_version_public(row).model_dump(),
+        warnings=[PublishWarning(file=w.file, line=w.line, reason=w.reason) for w in found],
+    )
+
+
+@router.get("/registry/key")
+def get_registry_key(key: RegistryKeyDep) -> RegistryKeyPublic:
+    """The public key that verifies every version's signed manifest."""
+    return RegistryKeyPublic(public_key=key.public_key, key_id=key.key_id)
 
 
 @router.get("/registry/search")
@@ -193,6 +221,59 @@ def get_version_frame(
     """A frame URL for a published version (``latest`` or exact) of a widget."""
     url = frames.registry_frame(db, box, module_id, version, settings.frames_origin)
     return FramePublic(url=url)
+
+
+@router.get("/registry/modules/{module_id}/versions/{version}/manifest")
+def get_version_manifest(
+    module_id: str, version: str, db: SessionDep, key: RegistryKeyDep
+) -> SignedManifestPublic:
+    """The version's files manifest and the server's signature of it."""
+    row = registry.get_version(db, registry.listed_module(db, module_id), version)
+    signed = registry.signed_manifest(db, row, key)
+    if signed is None:
+        raise NotFound(
+            "This version has no signed manifest yet: it gets one at the server's next start.",
+            [FE("version", "not signed yet")],
+        )
+    manifest, signature = signed
+    return SignedManifestPublic(
+        manifest=FilesManifest.model_validate(manifest), signature=signature, key_id=key.key_id
+    )
+
+
+@router.post("/registry/modules/{module_id}/versions/{version}/block")
+def block(
+    module_id: str,
+    version: str,
+    body: BlockCreate,
+    db: SessionDep,
+    admin: AdminUser,
+    live: LiveDep,
+    mailer: MailerDep,
+) -> VersionPublic:
+    """Block a version (administrators): running instances of it stop and say why, new
+    starts are refused, its files are not served; its author is told by mail."""
+    module = registry.listed_module(db, module_id)
+    row = registry.block(db, module, version, admin, body.reason)
+    for dashboard_id, _, _ in modules.using_dashboards(db, module.id):
+        live.dashboard_changed(dashboard_id)
+    mail = registry.block_mail(db, module, row)
+    if mail is not None:
+        with contextlib.suppress(Unavailable):  # the block stands; send() logged why
+            mailer.send(*mail)
+    return _version_public(row)
+
+
+@router.post("/registry/modules/{module_id}/versions/{version}/unblock")
+def unblock(
+    module_id: str, version: str, db: SessionDep, admin: AdminUser, live: LiveDep
+) -> VersionPublic:
+    """Lift a block (administrators): dashboards that use the version may start it again."""
+    module = registry.listed_module(db, module_id)
+    row = registry.unblock(db, module, version, admin)
+    for dashboard_id, _, _ in modules.using_dashboards(db, module.id):
+        live.dashboard_changed(dashboard_id)
+    return _version_public(row)
 
 
 @router.post("/registry/modules/{module_id}/versions/{version}/yank")

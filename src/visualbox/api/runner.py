@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from visualbox.api import openapi
-from visualbox.api.deps import SecretBoxDep, SessionDep, SettingsDep
+from visualbox.api.deps import RegistryKeyDep, SecretBoxDep, SessionDep, SettingsDep
 from visualbox.errors import Unauthenticated
 from visualbox.services import run_tokens
 
@@ -28,12 +28,13 @@ def source_archive(
     db: SessionDep,
     box: SecretBoxDep,
     settings: SettingsDep,
+    key: RegistryKeyDep,
 ) -> Response:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("Send the run token as 'Authorization: Bearer <token>'.")
     archive = run_tokens.source_archive(
-        db, box, token.strip(), module_id, version, ttl_s=settings.live.run_token_ttl_s
+        db, box, token.strip(), module_id, version, ttl_s=settings.live.run_token_ttl_s, key=key
     )
     return Response(
         archive,

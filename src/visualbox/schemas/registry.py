@@ -15,6 +15,8 @@ FieldType = Literal[
 ]
 """``config_schema.FIELD_TYPES`` (``tests/schemas/test_registry.py`` keeps them equal)."""
 Scalar = str | bool | int | float
+Shape = Literal["number", "string", "boolean", "series", "table", "geo", "object"]
+"""``output_contract.SHAPES`` (``tests/modules/test_output_contract.py`` keeps them equal)."""
 
 
 class VersionCreate(BaseModel):
@@ -38,6 +40,14 @@ class WithdrawCreate(BaseModel):
     confirm: bool = Field(False, description="Withdraw even though dashboards depend on it.")
 
 
+class BlockCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(
+        min_length=1, max_length=500, description="Why; shown to its author and its users."
+    )
+
+
 class VersionSummary(BaseModel):
     model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
@@ -49,6 +59,10 @@ class VersionSummary(BaseModel):
     """Its files are gone for good; ``withdrawn_reason`` says why."""
     withdrawn_reason: str | None = None
     withdrawn_at: datetime | None = None
+    blocked: bool = False
+    """An administrator blocked it: not served nor run; ``blocked_reason`` says why."""
+    blocked_reason: str | None = None
+    blocked_at: datetime | None = None
 
 
 class SelectOptionPublic(BaseModel):
@@ -75,7 +89,8 @@ class ConfigFieldPublic(BaseModel):
 
 class ManifestPublic(BaseModel):
     """``visualbox.json`` as published (``modules/manifest.py``); empty once the version
-    is withdrawn, and ``runtime``, ``version`` and ``sample`` are absent when not given."""
+    is withdrawn, and ``runtime``, ``version``, ``sample``, ``output`` and ``accepts`` are
+    absent when not given."""
 
     name: str | None = omitted_when_none()
     kind: Kind | None = omitted_when_none()
@@ -85,6 +100,13 @@ class ManifestPublic(BaseModel):
     version: str | None = omitted_when_none()
     sample: Any = omitted_when_none(
         "Example data: what a widget's preview shows, or what an integration outputs."
+    )
+    output: dict[str, Any] | bool | None = omitted_when_none(
+        "An integration's declared output: a JSON Schema (read from its file when "
+        "visualbox.json names one)."
+    )
+    accepts: list[Shape] | None = omitted_when_none(
+        "The data shapes a widget draws (docs/modules.md, output contracts)."
     )
 
 
@@ -96,6 +118,57 @@ class VersionPublic(VersionSummary):
     readme: str
     config_schema: list[ConfigFieldPublic]
     manifest: ManifestPublic
+
+
+class PublishWarning(BaseModel):
+    """Something that looks like a secret in a published file (``modules/secrets_scan.py``)."""
+
+    file: str
+    line: int
+    reason: str
+
+
+class VersionPublished(VersionPublic):
+    """The answer to a publication: the version and what its files seem to leak."""
+
+    warnings: list[PublishWarning]
+
+
+class Capabilities(BaseModel):
+    network: Literal["none", "outbound"]
+    runtime: Runtime | None
+
+
+class FilesManifest(BaseModel):
+    """What was published, as signed (docs/registry.md): verify the signature over this
+    object as canonical JSON (sorted keys, no spaces, UTF-8)."""
+
+    format: int
+    module_id: str
+    name: str
+    version: str
+    runtime: Runtime | None
+    capabilities: Capabilities
+    files: dict[str, str] = Field(description="Path → SHA-256 of the file (hex).")
+
+
+class SignedManifestPublic(BaseModel):
+    manifest: FilesManifest
+    signature: str = Field(description="Ed25519 signature of the canonical manifest, base64.")
+    algorithm: Literal["ed25519"] = "ed25519"
+    key_id: str
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+class RegistryKeyPublic(BaseModel):
+    """The server's registry public key: verifies every version's signed manifest."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    algorithm: Literal["ed25519"] = "ed25519"
+    public_key: str = Field(description="The raw 32-byte Ed25519 public key, base64.")
+    key_id: str = Field(description="The first 16 hex digits of the key's SHA-256.")
 
 
 class SearchItem(BaseModel):

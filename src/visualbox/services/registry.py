@@ -11,6 +11,11 @@ with the reason), dashboards pinned to them show why, and it cannot be undone.
 A deleted module leaves a :class:`WithdrawnModule` row so that the dashboards
 that used it can say it was withdrawn (:func:`withdrawn_note`).
 
+Every version gets a files manifest signed by the server's registry key at publication
+(``services/signing.py``); :func:`verified_archive` checks it before a runner gets
+the files. An administrator can :func:`block` a version (and :func:`unblock` it):
+while blocked it is served and run like a withdrawn one is not, with the reason.
+
 Dashboards and the runtime go through :func:`resolve` and :func:`module_tree`;
 the dashboards service records which modules a dashboard uses with
 :func:`set_dashboard_uses` / :func:`clear_dashboard_uses` (popularity).
@@ -37,14 +42,16 @@ from visualbox.db.tables.modules import (
     ModuleVersion,
     WithdrawnModule,
 )
+from visualbox.errors import Conflict, Forbidden, Gone, InUse, InvalidInput, NotFound, plural
 from visualbox.errors import FieldError as FE
-from visualbox.errors import Forbidden, Gone, InUse, InvalidInput, NotFound, plural
 from visualbox.modules.archive import make_zip
 from visualbox.modules.check import Problem, check_tree
 from visualbox.modules.config_schema import ConfigSchema, parse_config_schema
+from visualbox.modules.secrets_scan import SecretWarning, scan
 from visualbox.modules.tree import FileTree, content_hash, normalize_path
-from visualbox.services import blobs, modules, quotas, search
+from visualbox.services import blobs, modules, quotas, search, signing
 from visualbox.services.modules import Usage
+from visualbox.services.signing import RegistryKey
 
 LATEST = "latest"
 WORKING = "working"
@@ -77,10 +84,11 @@ def listed_module(db: Session, module_id: str) -> Module:
 
 
 def versions_of(db: Session, module: Module, *, yanked: bool = True) -> list[ModuleVersion]:
-    """The module's versions, highest first; without yanked ones unless ``yanked``."""
+    """The module's versions, highest first; without yanked (and blocked) ones unless
+    ``yanked``."""
     query = select(ModuleVersion).where(ModuleVersion.module_id == module.id)
     if not yanked:
-        query = query.where(ModuleVersion.yanked.is_(False))
+        query = query.where(ModuleVersion.yanked.is_(False), ModuleVersion.blocked_at.is_(None))
     rows = list(db.scalars(query))
     return sorted(rows, key=lambda v: semver.Version.parse(v.version), reverse=True)
 
@@ -100,7 +108,7 @@ def owner_name(db: Session, module: Module) -> str:
 
 
 def get_version(db: Session, module: Module, spec: str) -> ModuleVersion:
-    """``latest`` (highest non-yanked) or an exact version, yanked or not."""
+    """``latest`` (highest neither yanked nor blocked) or an exact version, yanked or not."""
     if spec == LATEST:
         found = versions_of(db, module, yanked=False)
         if not found:
@@ -123,7 +131,14 @@ def version_archive(db: Session, version: ModuleVersion) -> bytes:
 
 
 def check_served(db: Session, version: ModuleVersion) -> None:
-    """Raise :class:`Gone` if the version's files may no longer be served (withdrawn)."""
+    """Raise :class:`Gone` if the version's files may not be served (withdrawn, blocked)."""
+    if version.withdrawn_at is None and version.blocked_at is not None:
+        module = db.get(Module, version.module_id)
+        raise Gone(
+            f'Version {version.version} of "{module.name if module else ""}" is blocked. '
+            + blocked_note(version),
+            [FE("version", f"version {version.version} is blocked")],
+        )
     if version.withdrawn_at is not None:
         module = db.get(Module, version.module_id)
         raise Gone(
@@ -141,6 +156,10 @@ def _version_note(version: ModuleVersion, name: str, module: Module | None) -> s
     )
 
 
+def blocked_note(version: ModuleVersion) -> str:
+    return f"Blocked by an administrator: {version.blocked_reason or 'no reason given'}"
+
+
 def withdrawn_note(db: Session, module_id: str) -> str | None:
     """Why ``module_id`` is gone if its owner deleted it (withdrew it), else ``None``."""
     row = db.get(WithdrawnModule, module_id) if "\x00" not in module_id else None
@@ -155,6 +174,51 @@ def version_tree(db: Session, version: ModuleVersion) -> FileTree:
         return {info.filename: archive.read(info) for info in archive.infolist()}
 
 
+def verified_archive(db: Session, version: ModuleVersion, key: RegistryKey) -> bytes:
+    """The version's ZIP for a runner, once its files match the manifest signed at
+    publication; :class:`Conflict` naming the first path that differs otherwise.
+
+    A version published without the key at hand (the server's start-up code, a
+    script on the service layer) has its manifest recorded but not signed yet: it
+    is signed here, on its first start, against that manifest."""
+    archive = version_archive(db, version)
+    module = db.get(Module, version.module_id)
+    title = f"{module.name if module else version.module_id} {version.version}"
+    signed_manifest(db, version, key)
+    if not key.verifies(version.files_manifest, version.signature):
+        raise Conflict(
+            f"The files of {title} cannot be trusted: their manifest does not carry this "
+            "server's signature (changed after publication, or signed by another key).",
+            [FE("version", "the signed manifest does not verify")],
+        )
+    with zipfile.ZipFile(io.BytesIO(archive)) as opened:
+        tree = {info.filename: opened.read(info) for info in opened.infolist()}
+    path = signing.mismatch(version.files_manifest, tree)
+    if path is not None:
+        raise Conflict(
+            f"files of {title} do not match what was published: {path}",
+            [FE("version", f"{path} differs from the published file")],
+        )
+    return archive
+
+
+def signed_manifest(
+    db: Session, version: ModuleVersion, key: RegistryKey
+) -> tuple[dict[str, Any], str] | None:
+    """The version's files manifest and signature (:class:`Gone` once withdrawn; ``None``
+    before the server's start gave one to a version older than signing). A manifest
+    recorded at publication without the key is signed now (see :func:`verified_archive`)."""
+    if version.withdrawn_at is not None:
+        check_served(db, version)
+    if not version.files_manifest:
+        return None
+    signature = version.signature
+    if signature is None:
+        signature = signing.sign_version(key, version, version.files_manifest)
+        db.commit()
+    return version.files_manifest, signature
+
+
 def version_file(db: Session, version: ModuleVersion, path: str) -> bytes:
     path = normalize_path(path)
     with zipfile.ZipFile(io.BytesIO(version_archive(db, version))) as archive:
@@ -167,9 +231,33 @@ def version_file(db: Session, version: ModuleVersion, path: str) -> bytes:
 # -- writing ----------------------------------------------------------------------------
 
 
-def publish(db: Session, module: Module, version: str, changelog: str = "") -> ModuleVersion:
+def publish(
+    db: Session,
+    module: Module,
+    version: str,
+    changelog: str = "",
+    *,
+    key: RegistryKey | None = None,
+) -> ModuleVersion:
+    """Publish the working copy as ``version`` (see :func:`publish_scanned`)."""
+    return publish_scanned(db, module, version, changelog, key=key)[0]
+
+
+def publish_scanned(
+    db: Session,
+    module: Module,
+    version: str,
+    changelog: str = "",
+    *,
+    key: RegistryKey | None = None,
+) -> tuple[ModuleVersion, list[SecretWarning]]:
     """Publish the working copy as ``version``: it must be valid semver, higher than every
-    version ever published (yanked included), and the module must pass the check."""
+    version ever published (yanked included), and the module must pass the check (which
+    refuses files over the limits). Returns the version and the secrets that its files
+    seem to hold (``modules/secrets_scan.py``): warnings, publishing goes on.
+
+    The version's files manifest is recorded, and signed with ``key`` when given
+    (without it, it is signed on its first start or at the server's next start)."""
     try:
         number = semver.Version.parse(version)
     except ValueError:
@@ -205,12 +293,19 @@ def publish(db: Session, module: Module, version: str, changelog: str = "") -> M
         readme=tree.get("README.md", b"").decode("utf-8", "replace"),
         changelog=changelog,
     )
+    files = signing.manifest_of(
+        module.id, checked.manifest.name, row.version, row.runtime, row.manifest, tree
+    )
+    if key is not None:
+        signing.sign_version(key, row, files)
+    else:
+        row.files_manifest = files
     db.add(row)
     module.runtime = checked.manifest.runtime
     db.flush()
     _refresh_listing(db, module)
     db.commit()
-    return row
+    return row, scan(tree)
 
 
 def withdraw(
@@ -270,6 +365,56 @@ def _purge_archive(db: Session, row: ModuleVersion) -> None:
     files = select(func.count()).where(ModuleFile.blob_sha == sha)
     if not db.scalar(versions) and not db.scalar(files):
         db.execute(delete(Blob).where(Blob.sha256 == sha))
+
+
+def block(db: Session, module: Module, version: str, admin: User, reason: str) -> ModuleVersion:
+    """Block a version (administrators): its files are no longer served nor run, running
+    instances stop and say why, ``latest`` skips it. Blocking again changes the reason."""
+    if not admin.is_admin:
+        raise Forbidden("Only an administrator may block a version.")
+    reason = " ".join(reason.split())
+    if not reason:
+        raise InvalidInput("Give a reason.", [FE("reason", "say why, for its author and users")])
+    if version == LATEST:
+        raise InvalidInput(
+            "Name the exact version.", [FE("version", "must be an exact version like 1.2.0")]
+        )
+    row = get_version(db, module, version)
+    row.blocked_at = row.blocked_at or utcnow()
+    row.blocked_reason, row.blocked_by = reason, admin.id
+    db.flush()
+    _refresh_listing(db, module)
+    db.commit()
+    return row
+
+
+def unblock(db: Session, module: Module, version: str, admin: User) -> ModuleVersion:
+    """Lift a block (administrators); idempotent."""
+    if not admin.is_admin:
+        raise Forbidden("Only an administrator may unblock a version.")
+    row = get_version(db, module, version)
+    if row.blocked_at is not None:
+        row.blocked_at = row.blocked_reason = row.blocked_by = None
+        db.flush()
+        _refresh_listing(db, module)
+        db.commit()
+    return row
+
+
+def block_mail(db: Session, module: Module, row: ModuleVersion) -> tuple[str, str, str] | None:
+    """``(to, subject, text)`` telling the author that ``row`` was blocked, or ``None``
+    for a module of a system account (the built-in library)."""
+    owner = db.get(User, module.owner_id)
+    if owner is None or owner.is_system:
+        return None
+    subject = f"{module.name} {row.version} was blocked by an administrator"
+    text = (
+        f"Hello {owner.name},\n\nAn administrator blocked version {row.version} of your "
+        f'module "{module.name}".\n\nReason: {row.blocked_reason}\n\nDashboards that use '
+        "it stop it and show this reason; publish a fixed version, or answer the "
+        "administrator of this server.\n"
+    )
+    return owner.email, subject, text
 
 
 def version_usage(db: Session, module: Module, version: str) -> Usage:
@@ -393,7 +538,8 @@ def withdrawn_items(db: Session, owner_id: str, items: list[dict[str, Any]]) -> 
     ) | set(
         db.scalars(
             select(ModuleVersion.module_id).where(
-                ModuleVersion.module_id.in_(module_ids), ModuleVersion.withdrawn_at.is_not(None)
+                ModuleVersion.module_id.in_(module_ids),
+                ModuleVersion.withdrawn_at.is_not(None) | ModuleVersion.blocked_at.is_not(None),
             )
         )
     )

@@ -22,6 +22,7 @@ from visualbox.modules.tree import content_hash
 from visualbox.runtime.runners.base import SourceRef
 from visualbox.services import modules, registry
 from visualbox.services.secrets import SecretBox
+from visualbox.services.signing import RegistryKey
 
 PREFIX = "vbr_"
 _PURPOSE = "run-source"
@@ -52,13 +53,21 @@ def allowed(box: SecretBox, token: str, ttl_s: int) -> set[tuple[str, str, str]]
 
 
 def source_archive(
-    db: Session, box: SecretBox, token: str, module_id: str, version: str, *, ttl_s: int
+    db: Session,
+    box: SecretBox,
+    token: str,
+    module_id: str,
+    version: str,
+    *,
+    ttl_s: int,
+    key: RegistryKey,
 ) -> bytes:
     """The ZIP of ``module_id`` at ``version`` if ``token`` allows it.
 
     :class:`Unauthenticated` for an invalid or expired token; :class:`NotFound` for
     anything outside its scope (we do not say whether it exists); :class:`Conflict`
-    when a working copy changed since the token was issued.
+    when a working copy changed since the token was issued, or a published version's
+    files do not match its signed manifest (``registry.verified_archive``).
     """
     scope = allowed(box, token, ttl_s)
     if scope is None:
@@ -75,4 +84,4 @@ def source_archive(
     row = registry.get_version(db, module, version)
     if row.content_hash != expected:  # versions are immutable: a mismatch is a foreign token
         raise NotFound("No such module source for this run token.")
-    return registry.version_archive(db, row)
+    return registry.verified_archive(db, row, key)

@@ -114,6 +114,15 @@ class ModuleVersion(Base):
     """Why it was withdrawn, in its withdrawer's words (public)."""
     withdrawn_by: Mapped[str | None] = mapped_column(String(32))
     """The user who withdrew it: the owner or an administrator."""
+    files_manifest: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """What was published: each file's SHA-256, module id, name, version, runtime and
+    capabilities (``services/signing.py``); empty only for versions not signed yet."""
+    signature: Mapped[str | None] = mapped_column(Text)
+    """Ed25519 signature (base64) of ``files_manifest`` by the server's registry key."""
+    blocked_at: Mapped[datetime | None]
+    """Set while an administrator blocks the version: it is not served nor run."""
+    blocked_reason: Mapped[str | None] = mapped_column(Text)
+    blocked_by: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = created_column()
 
 
