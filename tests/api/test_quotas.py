@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from tests.conftest import Account
 from visualbox.services import quotas
 from visualbox.services.builtin import system_user
+from visualbox.services.history_store import Point, SqlHistoryStore, stored_bytes
 from visualbox.settings import QuotaSettings, Settings
 
 SIMULATOR = "builtin-simulator"
@@ -273,7 +274,8 @@ def test_quotas_routes_are_for_administrators_and_check_their_input(
         ({"dashboards": -1}, "dashboards"),
         ({"instances_per_dashboard": 101}, "instances_per_dashboard"),
         ({"output_bytes_per_s": 10}, "output_bytes_per_s"),
-        ({"history_bytes": 5}, "history_bytes"),
+        ({"history_bytes": -1}, "history_bytes"),
+        ({"history_days": 5}, "history_days"),  # no such quota
     ):
         response = admin.http.put(f"/api/users/{owner.id}/quotas", json=bad)
         assert response.status_code == 422, response.text
@@ -293,3 +295,26 @@ def test_the_system_account_is_exempt(app: FastAPI, make_account: MakeAccount) -
     shown = admin.http.get(f"/api/users/{system_id}/quotas").json()
     assert shown["exempt"] is True
     assert shown["quotas"]["modules"]["limit"] is None
+
+
+def test_the_quota_list_shows_the_recorded_history_of_an_account(
+    app: FastAPI, make_account: MakeAccount
+) -> None:
+    """History bytes count what the account's series hold (docs/quotas.md)."""
+    admin, owner = make_account(admin=True), make_account()
+    made = owner.http.post("/api/dashboards", json=dashboard("Recorded"))
+    assert made.status_code == 201, made.text
+    values = ["21.5", '"offline"', '{"lat":69.6}']
+    with app.state.db.session() as db:
+        key = (made.json()["id"], "i1", "/t")
+        SqlHistoryStore(db).write([Point(key, 1000 + n, v, None) for n, v in enumerate(values)])
+
+    shown = admin.http.get(f"/api/users/{owner.id}/quotas").json()["quotas"]["history_bytes"]
+    assert shown == {
+        "limit": 1 << 30,
+        "default": 1 << 30,
+        "override": None,
+        "used": sum(stored_bytes(v) for v in values),
+    }
+    lowered = admin.http.put(f"/api/users/{owner.id}/quotas", json={"history_bytes": 100})
+    assert lowered.json()["quotas"]["history_bytes"]["limit"] == 100

@@ -36,3 +36,4 @@ class QuotasUpdate(BaseModel):
     module_bytes: Count = None
     snapshots: Count = None
     snapshot_bytes: Count = None
+    history_bytes: Count = None

@@ -8,7 +8,10 @@ thread, keeps the values under the JSON Pointers that widgets of the dashboard b
 (and the whole output of an instance set to ``"history": "output"``; nothing of one set
 to ``"off"``), then writes them and their rollups in one transaction through a
 :class:`~visualbox.services.history_store.HistoryStore`. When the buffer is full (the
-database cannot keep up) new values are dropped and the owner's log says so.
+database cannot keep up) new values are dropped and the owner's log says so. An account
+at its ``history_bytes`` quota gets nothing more recorded (its instances are not even
+buffered until retention or an administrator makes room), and each instance's log says
+so once.
 
 **Reading.** :func:`owner_history` and :func:`public_history` authorise, check the
 parameters and answer one series over a time range at the level that suits it (every
@@ -39,14 +42,16 @@ from visualbox.errors import FieldError, InvalidInput, NotFound, invalid, plural
 from visualbox.hub import Envelope, Hub
 from visualbox.schemas.history import HistoryPublic, Level
 from visualbox.schemas.live import StatusLevel
-from visualbox.services import dashboards, sharing
+from visualbox.services import dashboards, quotas, sharing
 from visualbox.services.history_store import (
     HOUR,
     MINUTE,
+    ROW_BYTES,
     Bucket,
     Point,
     SeriesKey,
     SqlHistoryStore,
+    stored_bytes,
 )
 from visualbox.services.live_rooms import Instance
 from visualbox.settings import HistorySettings
@@ -59,6 +64,8 @@ those and its whole output, or nothing."""
 WARN_EVERY_S = 60.0
 """At most one "values were dropped" line per instance in this time."""
 DAY_MS = 86_400_000
+DAYS_AHEAD = 2
+"""Partitions (PostgreSQL) are made for today and this many days ahead."""
 MAX_POINTS = 10_000
 MAX_CSV_POINTS = 100_000
 DEFAULT_RANGE_MS = HOUR
@@ -147,7 +154,7 @@ class Recorder:
         self.settings = settings
         self.database = database
         self.hub = hub
-        self.pending: list[tuple[str, str, int, Any]] = []
+        self.pending: list[tuple[str, Instance, int, Any]] = []
         self.silent: frozenset[tuple[str, str]] = frozenset()
         """Instances known to record nothing (skipped on the relay path)."""
         self.recorded = 0
@@ -158,6 +165,11 @@ class Recorder:
         self._warned: dict[Instance, float] = {}
         self._bindings: dict[str, tuple[int, dict[str, frozenset[str]]]] = {}
         self._ids: dict[SeriesKey, int] = {}
+        self._days: set[int] = set()
+        """Days known to have a partition (PostgreSQL)."""
+        self._full: dict[tuple[str, str], tuple[int, int]] = {}
+        """Instances of accounts at their history quota: ``(bytes used, limit)`` when
+        they stopped (told once, and silent until there is room again)."""
         self._last: dict[SeriesKey, tuple[int, int]] = {}
         """``(t, seq)`` of each series' last value: the next one in that ms gets seq + 1."""
         self._lock = asyncio.Lock()
@@ -170,7 +182,7 @@ class Recorder:
         if len(self.pending) >= self.settings.buffer:
             self._drop(instance)
             return
-        self.pending.append((dashboard_id, instance.id, time.time_ns() // 1_000_000, data))
+        self.pending.append((dashboard_id, instance, time.time_ns() // 1_000_000, data))
 
     def _drop(self, instance: Instance) -> None:
         self.dropped += 1
@@ -200,25 +212,61 @@ class Recorder:
             if not batch and not self.silent:
                 return
             try:
-                written, self.silent = await asyncio.to_thread(self._write, batch)
+                written, silent, full = await asyncio.to_thread(self._write, batch)
             except Exception:
                 log.exception("recording %s failed", plural(len(batch), "output"))
                 return
             self.recorded += written
+            self._tell_full(batch, full)
+            self.silent = silent | frozenset(full)
             now = time.monotonic()
             for instance, at in list(self._warned.items()):
                 if now - at >= WARN_EVERY_S:
                     del self._warned[instance]
 
+    def _tell_full(
+        self, batch: list[tuple[str, Instance, int, Any]], full: dict[tuple[str, str], Any]
+    ) -> None:
+        """Tell the owner once for each instance that has just stopped being recorded."""
+        for dashboard_id, instance, _t, _data in batch:
+            key = (dashboard_id, instance.id)
+            if key not in full or key in self._full:
+                continue
+            used, limit = self._full[key] = full[key]
+            text = (
+                f"history: the account has {quotas.amount('history_bytes', used)} of "
+                f"{quotas.amount('history_bytes', limit)} of recorded history allowed, so new "
+                "values of this instance are not recorded (they are still shown live); "
+                "recording resumes when retention frees room or an administrator raises the "
+                "history_bytes quota"
+            )
+            notice = instance.status(StatusLevel.WARNING, text)
+            self.hub.publish(instance.room.name, Envelope(notice, owner_only=True))
+        for key in [k for k in self._full if k not in full]:
+            del self._full[key]
+
     def _write(
-        self, batch: list[tuple[str, str, int, Any]]
-    ) -> tuple[int, frozenset[tuple[str, str]]]:
+        self, batch: list[tuple[str, Instance, int, Any]]
+    ) -> tuple[int, frozenset[tuple[str, str]], dict[tuple[str, str], tuple[int, int]]]:
         with self.database.session() as db:
             wanted = {d for d, _, _, _ in batch} | {d for d, _ in self.silent}
-            bindings = self._refresh(db, wanted)
+            bindings, owners = self._refresh(db, wanted)
+            # Bytes each limited account may still add; an instance stopped at the quota
+            # stays so until there is room for any value.
+            room = quotas.history_room(db, set(owners.values()))
+            limits = {o: r[1] for o, r in room.items() if r is not None}
+            left = {o: r[1] - r[0] for o, r in room.items() if r is not None}
+            roomy = self.settings.value_bytes + ROW_BYTES
+            full = {
+                key: at
+                for key, at in self._full.items()
+                if key[0] in owners and left.get(owners[key[0]], roomy) < roomy
+            }
             points = []
             cap = self.settings.value_bytes
-            for dashboard_id, instance_id, t, data in batch:
+            for dashboard_id, instance, t, data in batch:
+                instance_id = instance.id
+                owner = owners.get(dashboard_id, "")
                 for pointer in bindings.get(dashboard_id, {}).get(instance_id, ()):
                     value = resolve(data, pointer)
                     if value is _MISSING:
@@ -226,23 +274,37 @@ class Recorder:
                     text = _dumps(value)
                     if len(text) > cap:
                         continue
+                    if owner in left:
+                        cost = stored_bytes(text)
+                        if (dashboard_id, instance_id) in full or cost > left[owner]:
+                            limit = limits[owner]
+                            full.setdefault(
+                                (dashboard_id, instance_id), (limit - left[owner], limit)
+                            )
+                            left[owner] = 0  # and nothing more of this account in this batch
+                            continue
+                        left[owner] -= cost
                     key = (dashboard_id, instance_id, pointer)
                     last_t, last_seq = self._last.get(key, (-1, 0))
                     seq = last_seq + 1 if last_t == t else 0
                     self._last[key] = (t, seq)
                     points.append(Point(key, t, text, _number(value), seq))
-            written = SqlHistoryStore(db, self._ids).write(points)
+            written = SqlHistoryStore(db, self._ids, self._days).write(points)
         silent = frozenset(
             (d, i) for d, instances in bindings.items() for i, p in instances.items() if not p
         )
-        return written, silent
+        return written, silent, full
 
-    def _refresh(self, db: Session, wanted: set[str]) -> dict[str, dict[str, frozenset[str]]]:
-        """The bindings of the ``wanted`` dashboards that exist, reloaded when changed."""
+    def _refresh(
+        self, db: Session, wanted: set[str]
+    ) -> tuple[dict[str, dict[str, frozenset[str]]], dict[str, str]]:
+        """The bindings of the ``wanted`` dashboards that exist, reloaded when changed, and
+        their owners."""
         if not wanted:
-            return {}
-        rows = db.execute(select(Dashboard.id, Dashboard.revision).where(Dashboard.id.in_(wanted)))
-        revisions: dict[str, int] = dict(rows.all())
+            return {}, {}
+        query = select(Dashboard.id, Dashboard.revision, Dashboard.owner_id)
+        rows = db.execute(query.where(Dashboard.id.in_(wanted))).all()
+        revisions: dict[str, int] = {d: revision for d, revision, _owner in rows}
         for dashboard_id in wanted - revisions.keys():
             self._bindings.pop(dashboard_id, None)
         for dashboard_id, revision in revisions.items():
@@ -250,22 +312,33 @@ class Recorder:
             if cached is None or cached[0] != revision:
                 document = db.scalar(select(Dashboard.document).where(Dashboard.id == dashboard_id))
                 self._bindings[dashboard_id] = (revision, bindings_of(document or {}))
-        return {d: self._bindings[d][1] for d in revisions}
+        owners = {d: owner for d, _revision, owner in rows}
+        return {d: self._bindings[d][1] for d in revisions}, owners
 
     async def prune_forever(self) -> None:
         while True:
             try:
+                await asyncio.to_thread(self.make_partitions)
                 await asyncio.to_thread(self.prune)
             except Exception:
                 log.exception("pruning history failed")
             await asyncio.sleep(self.settings.prune_interval_s)
+
+    def make_partitions(self, now_ms: int | None = None) -> None:
+        """Create the partitions (PostgreSQL) of today and :data:`DAYS_AHEAD` days ahead,
+        so a write rarely has to make one."""
+        today = (now_ms if now_ms is not None else time.time_ns() // 1_000_000) // DAY_MS
+        with self.database.session() as db:
+            SqlHistoryStore(db, days=self._days).make_partitions(
+                range(today, today + DAYS_AHEAD + 1)
+            )
 
     def prune(self, now_ms: int | None = None) -> dict[str, int]:
         """Delete what is older than its level's retention; ``{level: rows deleted}``."""
         now = now_ms if now_ms is not None else time.time_ns() // 1_000_000
         removed: dict[str, int] = {}
         with self.database.session() as db:
-            store = SqlHistoryStore(db)
+            store = SqlHistoryStore(db, days=self._days)
             for level, step, days in levels(self.settings):
                 if days > 0:
                     removed[level] = store.prune(step, now - int(days * DAY_MS))

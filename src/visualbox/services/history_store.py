@@ -6,15 +6,27 @@ one value of it at ``t`` (milliseconds since the epoch) as JSON text, with its n
 when it is one. :meth:`HistoryStore.write` stores a batch of points and brings their
 1-minute and 1-hour rollups up to date in the same transaction (an upsert that merges
 count, sum, min, max and the last value), so the rollups never need a separate pass.
+
+Each series counts about how many bytes its raw values take (``history_series.bytes``,
+:func:`stored_bytes` per value, the ``history_bytes`` quota): :meth:`HistoryStore.write`
+adds, :meth:`HistoryStore.prune` takes off.
+
+On PostgreSQL ``history_points`` is partitioned by range of ``t``, one partition a day
+(:func:`partition_name`): :meth:`SqlHistoryStore.make_partitions` creates them ahead,
+:meth:`SqlHistoryStore.write` any a batch needs first, and retention drops the days that
+are wholly older than its cut-off before deleting the rest row by row. SQLite keeps one
+plain table.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import LargeBinary, bindparam, case, cast, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -28,6 +40,35 @@ STEPS = (MINUTE, HOUR)
 
 SeriesKey = tuple[str, str, str]
 """``(dashboard_id, instance_id, pointer)``."""
+
+DAY_MS = 86_400_000
+ROW_BYTES = 24
+"""What one stored value costs beyond its JSON text (series, time, seq, number)."""
+_PARTITION = re.compile(r"history_points_p(\d{8})")
+_PARTITION_LOCK = 1_401_780_001
+"""PostgreSQL advisory lock taken to create partitions (several writers, several nodes)."""
+_LOCK_SERIES = "LOCK TABLE history_series IN SHARE ROW EXCLUSIVE MODE"
+"""Taken before partition DDL locks ``history_points``: writers lock the series (their
+byte counts) before the values too, so neither waits for the other in a cycle."""
+
+
+def stored_bytes(value: str) -> int:
+    """What a value counts against the ``history_bytes`` quota: its JSON text in UTF-8
+    and :data:`ROW_BYTES`."""
+    return (len(value) if value.isascii() else len(value.encode())) + ROW_BYTES
+
+
+def partition_name(day: int) -> str:
+    """The partition of ``history_points`` for day ``day`` (``t // DAY_MS``)."""
+    return datetime.fromtimestamp(day * DAY_MS / 1000, UTC).strftime("history_points_p%Y%m%d")
+
+
+def _day_of(name: str) -> int | None:
+    found = _PARTITION.fullmatch(name)
+    if found is None:
+        return None
+    moment = datetime.strptime(found.group(1), "%Y%m%d").replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000) // DAY_MS
 
 
 @dataclass(frozen=True)
@@ -104,13 +145,24 @@ class HistoryStore(Protocol):
 
 
 class SqlHistoryStore:
-    """:class:`HistoryStore` on the app's database. ``ids`` caches series ids between
-    batches (the recorder keeps one for its lifetime)."""
+    """:class:`HistoryStore` on the app's database. ``ids`` caches series ids and ``days``
+    the days known to have a partition (PostgreSQL) between batches (the recorder keeps
+    them for its lifetime)."""
 
-    def __init__(self, db: Session, ids: dict[SeriesKey, int] | None = None) -> None:
+    def __init__(
+        self,
+        db: Session,
+        ids: dict[SeriesKey, int] | None = None,
+        days: set[int] | None = None,
+    ) -> None:
         self.db = db
         self.ids = ids if ids is not None else {}
+        self.days = days if days is not None else set()
         self._dialect = db.get_bind().dialect.name
+
+    @property
+    def partitioned(self) -> bool:
+        return self._dialect == "postgresql"
 
     def _insert(self, table: Any) -> Any:
         module = postgresql if self._dialect == "postgresql" else sqlite
@@ -121,6 +173,10 @@ class SqlHistoryStore:
     def write(self, points: Sequence[Point]) -> int:
         if not points:
             return 0
+        if self.partitioned:  # before this session writes anything (see make_partitions)
+            needed = {p.t // DAY_MS for p in points} - self.days
+            if needed:
+                self.make_partitions(needed)
         dashboards = {p.series[0] for p in points}
         existing = set(self.db.scalars(select(Dashboard.id).where(Dashboard.id.in_(dashboards))))
         for key in [k for k in self.ids if k[0] in dashboards and k[0] not in existing]:
@@ -133,6 +189,11 @@ class SqlHistoryStore:
         if not rows:
             self.db.commit()
             return 0
+        # The series first, then the values: the order partition DDL locks them in too.
+        added: dict[int, int] = {}
+        for (series_id, _t, _seq), point in rows.items():
+            added[series_id] = added.get(series_id, 0) + stored_bytes(point.value)
+        self._count_bytes(added, 1)
         insert = self._insert(HistoryPoint.__table__).on_conflict_do_nothing(
             index_elements=["series_id", "t", "seq"]
         )
@@ -146,6 +207,59 @@ class SqlHistoryStore:
         self._roll_up(rows)
         self.db.commit()
         return len(rows)
+
+    def _count_bytes(self, amounts: dict[int, int], sign: int) -> None:
+        if not amounts:
+            return
+        larger = func.greatest if self.partitioned else func.max  # of two values
+        query = (
+            update(HistorySeries)
+            .where(HistorySeries.id == bindparam("sid"))
+            .values(bytes=larger(0, HistorySeries.bytes + bindparam("delta")))
+        )
+        self.db.connection().execute(
+            query, [{"sid": s, "delta": sign * n} for s, n in sorted(amounts.items())]
+        )
+
+    def make_partitions(self, days: Iterable[int]) -> None:
+        """Create the partitions of ``history_points`` for these days (``t // DAY_MS``)
+        that do not exist yet (PostgreSQL only). Runs on a connection of its own and
+        commits at once, so the parent table is locked only for a moment; the caller's
+        session must not have written to a ``history_*`` table in its open transaction."""
+        if not self.partitioned:
+            return
+        wanted = sorted(set(days) - self.days)
+        if not wanted:
+            return
+        with self.db.get_bind().engine.connect() as conn, conn.begin():
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PARTITION_LOCK})
+            conn.execute(text(_LOCK_SERIES))
+            for day in wanted:
+                conn.execute(
+                    text(
+                        f"CREATE TABLE IF NOT EXISTS {partition_name(day)} PARTITION OF "
+                        f"history_points FOR VALUES FROM ({day * DAY_MS}) TO "
+                        f"({(day + 1) * DAY_MS})"
+                    )
+                )
+        self.days.update(wanted)
+
+    def partitions(self) -> dict[int, str]:
+        """``{day: partition name}`` of ``history_points`` (PostgreSQL; empty on SQLite)."""
+        if not self.partitioned:
+            return {}
+        names = self.db.scalars(
+            text(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'history_points'::regclass"
+            )
+        )
+        found = {}
+        for name in names:
+            day = _day_of(name)
+            if day is not None:
+                found[day] = name
+        return found
 
     def _series_ids(self, keys: set[SeriesKey]) -> dict[SeriesKey, int]:
         missing = keys - self.ids.keys()
@@ -300,20 +414,61 @@ class SqlHistoryStore:
     # --- retention -------------------------------------------------------------------
 
     def prune(self, step: int, before: int) -> int:
+        if step == 0:
+            return self._prune_raw(before)
         removed = 0
         for series_id in list(self.db.scalars(select(HistorySeries.id))):
-            if step == 0:
-                query = delete(HistoryPoint).where(
-                    HistoryPoint.series_id == series_id, HistoryPoint.t < before
-                )
-            else:
-                query = delete(HistoryRollup).where(
-                    HistoryRollup.series_id == series_id,
-                    HistoryRollup.step == step,
-                    HistoryRollup.t < before,
-                )
+            query = delete(HistoryRollup).where(
+                HistoryRollup.series_id == series_id,
+                HistoryRollup.step == step,
+                HistoryRollup.t < before,
+            )
             removed += int(getattr(self.db.execute(query), "rowcount", 0) or 0)
         self.db.commit()
+        return removed
+
+    def _prune_raw(self, before: int) -> int:
+        """Whole days first (PostgreSQL), then the rest series by series, each in a
+        transaction of its own with its byte count (a writer waits for one at most)."""
+        removed = self._drop_partitions(before) if self.partitioned else 0
+        for series_id in list(self.db.scalars(select(HistorySeries.id))):
+            where = (HistoryPoint.series_id == series_id, HistoryPoint.t < before)
+            size = self.db.scalar(select(func.sum(self._bytes_of_row())).where(*where))
+            if size:
+                self._count_bytes({series_id: int(size)}, -1)
+                result = self.db.execute(delete(HistoryPoint).where(*where))
+                removed += int(getattr(result, "rowcount", 0) or 0)
+                self.db.commit()
+        self.db.commit()
+        return removed
+
+    def _bytes_of_row(self) -> Any:
+        """:func:`stored_bytes` of a stored value, in SQL."""
+        value = HistoryPoint.value
+        if self.partitioned:
+            return func.octet_length(value) + ROW_BYTES
+        return func.length(cast(value, LargeBinary)) + ROW_BYTES
+
+    def _drop_partitions(self, before: int) -> int:
+        """Drop the day partitions wholly older than ``before``, one transaction each:
+        count their rows and bytes per series, drop, take the bytes off the series."""
+        removed = 0
+        self.db.commit()
+        for day, name in sorted(self.partitions().items()):
+            if (day + 1) * DAY_MS > before:
+                continue
+            found = self.db.execute(  # a past day: nothing writes to it any more
+                text(
+                    f"SELECT series_id, count(*), sum(octet_length(value) + {ROW_BYTES}) "
+                    f"FROM {name} GROUP BY series_id"
+                )
+            ).all()
+            self.db.execute(text(_LOCK_SERIES))
+            self.db.execute(text(f"DROP TABLE {name}"))
+            self._count_bytes({int(s): int(size) for s, _count, size in found}, -1)
+            self.db.commit()
+            self.days.discard(day)
+            removed += sum(int(count) for _s, count, _size in found)
         return removed
 
 

@@ -7,7 +7,9 @@ row, ``NULL`` = the default). The system account (built-in modules) is exempt.
 * counts and stored bytes are checked here, by the services that create things
   (``dashboards``, ``modules``), inside the request's transaction;
 * running sandboxes and output bytes per second are enforced by the live service
-  (``live_instances.py``) with :func:`limits` read when a room is loaded.
+  (``live_instances.py``) with :func:`limits` read when a room is loaded;
+* history bytes by the history recorder (``history.py``) with :func:`history_room`,
+  read at each batch it writes.
 
 A check only refuses a change that *adds* to what is over the limit: an account
 above a lowered quota can still delete and shrink. Over quota is
@@ -17,6 +19,7 @@ current use and the limit. ``docs/quotas.md`` describes each quota.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
@@ -26,6 +29,7 @@ from sqlalchemy.orm import Session
 from visualbox.db.engine import Database
 from visualbox.db.tables.accounts import User
 from visualbox.db.tables.dashboards import Dashboard
+from visualbox.db.tables.history import HistorySeries
 from visualbox.db.tables.modules import Module, ModuleFile, ModuleVersion
 from visualbox.db.tables.quotas import QuotaOverride
 from visualbox.db.tables.snapshots import Snapshot
@@ -48,8 +52,9 @@ _NOUNS = {
     "module_bytes": "of module storage (files and published versions)",
     "snapshots": "dashboard snapshots",
     "snapshot_bytes": "of dashboard snapshots",
+    "history_bytes": "of recorded history",
 }
-_BYTES = frozenset({"module_bytes", "output_bytes_per_s", "snapshot_bytes"})
+_BYTES = frozenset({"module_bytes", "output_bytes_per_s", "snapshot_bytes", "history_bytes"})
 
 
 class QuotaExceeded(VisualBoxError):
@@ -72,6 +77,7 @@ class Limits:
     module_bytes: int | None
     snapshots: int | None
     snapshot_bytes: int | None
+    history_bytes: int | None
 
     @classmethod
     def unlimited(cls) -> Limits:
@@ -148,6 +154,42 @@ def snapshot_use(db: Session, user: User) -> tuple[int, int]:
     )
     count, size = db.execute(query).one()
     return int(count or 0), int(size or 0)
+
+
+def history_bytes(db: Session, owner_ids: Iterable[str]) -> dict[str, int]:
+    """About how many bytes of recorded history each account has (the sum of its series'
+    ``bytes``, which the recorder adds to and retention takes from)."""
+    owners = list(owner_ids)
+    query = (
+        select(Dashboard.owner_id, func.coalesce(func.sum(HistorySeries.bytes), 0))
+        .join(Dashboard, Dashboard.id == HistorySeries.dashboard_id)
+        .where(Dashboard.owner_id.in_(owners))
+        .group_by(Dashboard.owner_id)
+    )
+    found = dict.fromkeys(owners, 0)
+    found.update({owner: int(size) for owner, size in db.execute(query)})
+    return found
+
+
+def history_room(db: Session, owner_ids: Iterable[str]) -> dict[str, tuple[int, int] | None]:
+    """``{account: (bytes of history used, history_bytes limit)}``, ``None`` for an
+    unlimited account (two queries, for every account of a batch of the recorder)."""
+    owners = set(owner_ids)
+    if not owners:
+        return {}
+    rows = db.execute(
+        select(User.id, User.is_system, QuotaOverride.history_bytes)
+        .outerjoin(QuotaOverride, QuotaOverride.user_id == User.id)
+        .where(User.id.in_(owners))
+    ).all()
+    default = defaults(db).history_bytes
+    limited = {
+        user_id: override if override is not None else default
+        for user_id, system, override in rows
+        if not system
+    }
+    used = history_bytes(db, limited)
+    return {owner: (used[owner], limited[owner]) if owner in limited else None for owner in owners}
 
 
 def keep_running_count(db: Session, user: User, *, except_dashboard: str | None = None) -> int:
@@ -306,6 +348,7 @@ def account_quotas(db: Session, user_id: str, *, sandboxes: int | None = None) -
         "module_bytes": module_bytes(db, user),
         "snapshots": snapshot_count,
         "snapshot_bytes": snapshot_bytes,
+        "history_bytes": history_bytes(db, [user.id])[user.id],
     }
     return {
         name: Quota(

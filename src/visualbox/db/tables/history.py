@@ -1,7 +1,8 @@
 """History: what integration instances output, kept as time series (docs/history.md).
 
 * ``history_series``: one row per recorded series, a dashboard's instance and a JSON
-  Pointer into its output (``""`` for the whole output);
+  Pointer into its output (``""`` for the whole output), with ``bytes``, about what its
+  values take (the ``history_bytes`` quota);
 * ``history_points``: every recorded value, keyed ``(series_id, t, seq)`` with ``t`` in
   milliseconds since the epoch (``seq`` orders the values of one millisecond); ``value``
   is its JSON text, ``num`` its number (for numbers only);
@@ -10,7 +11,10 @@
   max; the last value (of any kind).
 
 Written in batches by ``services/history.py``, never on the relay path; pruned by time
-range (the primary keys lead with the series and the time).
+range (the primary keys lead with the series and the time). On PostgreSQL
+``history_points`` is partitioned by range of ``t``, one partition a day
+(``history_points_pYYYYMMDD``, made by ``services/history_store.py``), so retention
+drops whole days.
 """
 
 from __future__ import annotations
@@ -31,10 +35,14 @@ class HistorySeries(Base):
     )
     instance_id: Mapped[str] = mapped_column(String(32))
     pointer: Mapped[str] = mapped_column(String(1000))
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """About how many bytes its raw values take: added by the recorder, taken off by
+    retention (``history_store.stored_bytes`` of each value)."""
 
 
 class HistoryPoint(Base):
     __tablename__ = "history_points"
+    __table_args__ = {"postgresql_partition_by": "RANGE (t)"}
 
     series_id: Mapped[int] = mapped_column(
         ForeignKey("history_series.id", ondelete="CASCADE"), primary_key=True

@@ -29,4 +29,5 @@ class QuotaOverride(Base):
     module_bytes: Mapped[int | None] = mapped_column(BigInteger)
     snapshots: Mapped[int | None] = mapped_column(BigInteger)
     snapshot_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    history_bytes: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = updated_column()
