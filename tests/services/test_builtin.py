@@ -20,6 +20,8 @@ from visualbox.services.builtin import (
     publish_builtins,
 )
 
+COUNTER_VERSION = json.loads((BUILTIN_DIR / "counter" / "visualbox.json").read_text())["version"]
+
 
 def test_every_builtin_is_published_once(app: FastAPI, client: TestClient) -> None:
     folders = builtin_folders()
@@ -32,7 +34,7 @@ def test_every_builtin_is_published_once(app: FastAPI, client: TestClient) -> No
         system = user_by_email(db, SYSTEM_EMAIL)
         assert system is not None and system.is_system and system.password_hash is None
         resolved = registry.resolve(db, builtin_id("counter"), "latest", user=None)
-        assert resolved.runtime == "python" and resolved.version == "1.0.1"
+        assert resolved.runtime == "python" and resolved.version == COUNTER_VERSION
     page = client.get(f"/api/registry/modules/{builtin_id('counter')}").json()
     assert page["owner_name"] == "VisualBox" and "example" in page["tags"]
     found = client.get("/api/registry/search", params={"q": "counter"}).json()
@@ -57,7 +59,7 @@ def test_version_bump_republishes(app: FastAPI, tmp_path: Path) -> None:
         tree = registry.module_tree(db, resolved)
         assert tree["main.py"] == b"import visualbox\nvisualbox.output(1)\n"
         module = registry.listed_module(db, "builtin-counter2")
-        assert [v.version for v in registry.versions_of(db, module)] == ["1.1.0", "1.0.1"]
+        assert [v.version for v in registry.versions_of(db, module)] == ["1.1.0", COUNTER_VERSION]
 
 
 def test_every_builtin_documents_its_config_output_and_an_example() -> None:

@@ -3,12 +3,14 @@
 // server's, generated from its OpenAPI document (src/generated/api.ts).
 import { client, ok, send } from "../api";
 import { type ConfigField, parseSchema } from "../forms/config";
+import type { Shape } from "./shapes";
 import type {
   DashboardPatch,
   DashboardPublic,
   IntegrationChange,
   IntegrationInstance,
   ModulePublic,
+  SearchItem,
   paths,
 } from "../generated/api";
 
@@ -172,6 +174,37 @@ export function configSchema(moduleId: string, version: string): Promise<ConfigF
     schemas.set(key, found);
   }
   return found;
+}
+
+const acceptsCache = new Map<string, Promise<Shape[]>>();
+
+/** The data shapes a published widget version draws (its manifest's `accepts`; cached).
+ *  A working copy (`working`) or a version that declares none: []. */
+export function acceptsOf(moduleId: string, version: string): Promise<Shape[]> {
+  if (version === "working") return Promise.resolve([]);
+  const key = `${moduleId}@${version}`;
+  let found = acceptsCache.get(key);
+  if (!found) {
+    found = registryApi.version(moduleId, version).then((v) => v.manifest.accepts ?? []);
+    found.catch(() => acceptsCache.delete(key));
+    acceptsCache.set(key, found);
+  }
+  return found;
+}
+
+/** A published widget with the shapes it draws (what "Fits this source" is chosen from). */
+export interface WidgetChoice {
+  item: SearchItem;
+  accepts: Shape[];
+}
+
+/** The most used published widgets (at most `limit`) with what each draws. */
+export async function widgetChoices(limit = 50): Promise<WidgetChoice[]> {
+  const page = await registryApi.search({ kind: "widget", sort: "popularity", per_page: limit });
+  const accepts = await Promise.all(
+    page.items.map((item) => acceptsOf(item.id, "latest").catch((): Shape[] => [])),
+  );
+  return page.items.map((item, i) => ({ item, accepts: accepts[i] }));
 }
 
 /** Reasons by config field name from an API error (`integrations[0].config.level`, `config.level`). */

@@ -1,5 +1,6 @@
 """``visualbox.json``: what a module is (name, kind, runtime, description, tags, version,
-sample).
+sample, and its output contract: an integration's ``output`` schema, a widget's
+``accepts``; see ``output_contract.py``).
 
 The manifest is optional. Without it the kind and runtime are inferred from the
 entry file at the top of the module (:data:`ENTRY_FILES`), so modules written for
@@ -17,6 +18,7 @@ from typing import Any, Literal, cast
 import semver
 
 from visualbox.errors import FieldError, InvalidInput, plural
+from visualbox.modules.output_contract import accepted_shapes, output_schema
 from visualbox.modules.tree import FileTree
 
 Kind = Literal["integration", "widget"]
@@ -32,7 +34,17 @@ ENTRY_FILES: dict[str, str] = {
 """The entry file of each runtime, and ``widget`` → ``index.html``."""
 RUNTIMES: tuple[Runtime, ...] = ("python", "node", "go")
 KINDS: tuple[Kind, ...] = ("integration", "widget")
-MANIFEST_KEYS = ("name", "kind", "runtime", "description", "tags", "version", "sample")
+MANIFEST_KEYS = (
+    "name",
+    "kind",
+    "runtime",
+    "description",
+    "tags",
+    "version",
+    "sample",
+    "output",
+    "accepts",
+)
 MAX_NAME_CHARS = 100
 MAX_DESCRIPTION_CHARS = 500
 MAX_TAGS = 10
@@ -55,6 +67,10 @@ class Manifest:
     version: str | None = None
     sample: Any = None
     """Example data: what a widget's preview shows, or what an integration outputs."""
+    output: dict[str, Any] | bool | None = None
+    """An integration's declared output schema (read from its file when it names one)."""
+    accepts: tuple[str, ...] = ()
+    """The data shapes a widget draws (``output_contract.SHAPES``); empty: not declared."""
 
     @property
     def entry_file(self) -> str:
@@ -72,11 +88,19 @@ class Manifest:
             out["version"] = self.version
         if self.sample is not None:
             out["sample"] = self.sample
+        if self.output is not None:
+            out["output"] = self.output
+        if self.accepts:
+            out["accepts"] = list(self.accepts)
         return out
 
 
-def load_manifest(tree: FileTree, *, default_name: str) -> Manifest:
+def load_manifest(tree: FileTree, *, default_name: str, read_files: bool = True) -> Manifest:
     """The module's manifest, from ``visualbox.json`` and/or inferred from its files.
+
+    With ``read_files=False`` (``tree`` holds the paths of the other files, not their
+    contents) a schema file that ``output`` names must only exist; ``output`` is then
+    ``None``.
 
     Raises :class:`InvalidInput` listing every problem; fields are named
     ``visualbox.json`` or ``visualbox.json.<key>``.
@@ -140,6 +164,21 @@ def load_manifest(tree: FileTree, *, default_name: str) -> Manifest:
         if size > MAX_SAMPLE_BYTES:
             bad("sample", f"must be at most {MAX_SAMPLE_BYTES // 1024} KiB of JSON")
 
+    output = raw.get("output")
+    if output is not None:
+        if kind == "widget":
+            bad("output", "only integrations declare an output; a widget declares accepts")
+        else:
+            output = output_schema(
+                output, tree, f"{MANIFEST_FILE}.output", problems, read_files=read_files
+            )
+    accepts: tuple[str, ...] = ()
+    if raw.get("accepts") is not None:
+        if kind != "widget":
+            bad("accepts", "only widgets declare what they accept; an integration declares output")
+        else:
+            accepts = accepted_shapes(raw["accepts"], f"{MANIFEST_FILE}.accepts", problems)
+
     if problems:
         raise InvalidInput(f"{MANIFEST_FILE}: {plural(len(problems), 'problem')}", problems)
     return Manifest(
@@ -150,6 +189,8 @@ def load_manifest(tree: FileTree, *, default_name: str) -> Manifest:
         tags=tuple(tags),
         version=version,
         sample=sample,
+        output=output,
+        accepts=accepts,
     )
 
 

@@ -12,6 +12,9 @@ from the SDK's frames and STATUS from the log streams (see ``messages.py``).
 Config values reach the code through a sealed memfd, never the environment or
 argv; outputs through a pipe whose reader is rate-limited (``channel.py``).
 ``on_message`` is called synchronously, in order, with nothing queued behind it.
+When the module declares an output schema (``visualbox.json``'s ``output``), an output
+that does not match it is followed by a ``T_WARNING`` naming where (checked at most
+once a second per run; ``modules/output_contract.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from visualbox.errors import FieldError
+from visualbox.modules.manifest import MANIFEST_FILE
+from visualbox.modules.output_contract import (
+    OutputCheck,
+    SchemaUnusable,
+    Validator,
+    compile_schema,
+    output_schema,
+)
+from visualbox.modules.tree import path_problem
 from visualbox.runtime.channel import (
     LogPipes,
     OutputBudget,
@@ -34,7 +47,15 @@ from visualbox.runtime.channel import (
     pump_lines,
 )
 from visualbox.runtime.layout import ModuleSource, run_spec
-from visualbox.runtime.messages import Message, RunState, State, StatusLevel, error, warning
+from visualbox.runtime.messages import (
+    Message,
+    Output,
+    RunState,
+    State,
+    StatusLevel,
+    error,
+    warning,
+)
 from visualbox.runtime.prepare import PrepareFailed, Preparer
 from visualbox.runtime.sandbox import default_limits
 from visualbox.runtime.sandbox.base import (
@@ -105,6 +126,7 @@ class Run:
         self._network = network
         self._process: SandboxProcess | None = None
         self._task: asyncio.Task[ExitInfo] | None = None
+        self._output_check: OutputCheck | None = None
 
     # -- public -----------------------------------------------------------------------------
     async def restart(self, config: Mapping[str, Any]) -> None:
@@ -148,6 +170,15 @@ class Run:
         except Exception:
             log.exception("on_message of run %s failed on %r", self.run_id, message)
 
+    def _emit_frame(self, message: Message) -> None:
+        """A message of the output pipe; an output is checked against the declared schema."""
+        self._emit(message)
+        check = self._output_check
+        if check is not None and isinstance(message, Output):
+            line = check.check(message.data)
+            if line is not None:
+                self._emit(warning(line))
+
     def _set_state(self, state: RunState) -> None:
         self.state = state
         self._emit(State(state))
@@ -162,6 +193,10 @@ class Run:
     def _begin(self, config: Mapping[str, Any]) -> None:
         self.exit_info = None
         self.state = RunState.PREPARING
+        contract = self._supervisor.output_contract(self.module)
+        if isinstance(contract, str):
+            self._emit(warning(f"the declared output schema is not used: {contract}"))
+        self._output_check = OutputCheck(contract) if isinstance(contract, Validator) else None
         self._task = asyncio.create_task(self._attempt(dict(config)), name=f"run {self.run_id}")
 
     async def _attempt(self, config: dict[str, Any]) -> ExitInfo:
@@ -223,7 +258,7 @@ class Run:
             reader,
             TokenBucket(settings.output_rate, settings.output_burst),
             settings.output_max_bytes,
-            self._emit,
+            self._emit_frame,
             self.output_budget,
             logs=logs,
             ack_fd=ack_w,
@@ -269,6 +304,17 @@ class Supervisor:
         self.preparer = Preparer(sandbox, settings, cache_dir)
         self.limits = default_limits(settings)
         self._runs: dict[str, Run] = {}
+        self._contracts: dict[str, Validator | str | None] = {}
+
+    def output_contract(self, module: ModuleSource) -> Validator | str | None:
+        """The compiled output schema ``module`` declares (once per content), ``None``
+        when it declares none, or why it cannot be used."""
+        key = module.content_hash
+        if key not in self._contracts:
+            if len(self._contracts) > 1000:
+                self._contracts.clear()
+            self._contracts[key] = _load_contract(module.root)
+        return self._contracts[key]
 
     async def start(
         self,
@@ -302,3 +348,29 @@ class Supervisor:
         """Terminate every run and wait for all of them."""
         runs, self._runs = list(self._runs.values()), {}
         await asyncio.gather(*(run.terminate() for run in runs), return_exceptions=True)
+
+
+def _load_contract(root: Path) -> Validator | str | None:
+    """Read and compile the output schema of the module in ``root`` (see
+    :meth:`Supervisor.output_contract`)."""
+    try:
+        raw = json.loads((root / MANIFEST_FILE).read_text("utf-8-sig"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        return f"{MANIFEST_FILE} cannot be read: {exc}"
+    declared = raw.get("output") if isinstance(raw, dict) else None
+    if declared is None:
+        return None
+    tree: dict[str, bytes] = {}
+    if isinstance(declared, str) and path_problem(declared) is None:
+        with contextlib.suppress(OSError):
+            tree[declared] = (root / declared).read_bytes()
+    problems: list[FieldError] = []
+    schema = output_schema(declared, tree, f"{MANIFEST_FILE}.output", problems)
+    if problems or schema is None:
+        return "; ".join(f"{p.field}: {p.reason}" for p in problems)
+    try:
+        return compile_schema(schema)
+    except SchemaUnusable as exc:
+        return str(exc)

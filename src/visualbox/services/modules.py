@@ -425,7 +425,7 @@ def _check_manifest(module: Module, rows: list[ModuleFile], content: bytes) -> N
     tree: FileTree = {r.path: b"" for r in rows if not r.is_folder}
     tree[ENTRY_FILES[module.runtime or "widget"]] = b""
     tree[MANIFEST_FILE] = content
-    manifest = load_manifest(tree, default_name=module.name)
+    manifest = load_manifest(tree, default_name=module.name, read_files=False)
     if manifest.kind != module.kind:
         raise InvalidInput(
             "The manifest does not match the module.",
@@ -506,6 +506,8 @@ def _refresh_description(db: Session, module: Module) -> None:
     tree: FileTree = dict.fromkeys(rows, b"")
     tree.update({p: contents[cast(str, sha)] for p, sha in wanted.items()})
     try:
-        module.description = load_manifest(tree, default_name=module.name).description
+        module.description = load_manifest(
+            tree, default_name=module.name, read_files=False
+        ).description
     except InvalidInput:
         module.description = readme_description(tree.get("README.md", b""))
