@@ -122,6 +122,8 @@ QUICK_LEAVES_OUT = (
     "tests/runtime/",  # sandboxes
     "tests/builtin/",  # the built-in integrations, sandboxed
     "tests/cli/test_module_run.py",  # sandboxes
+    "tests/cli/test_module_test.py",  # sandboxes and Chromium
+    "tests/cli/test_module_remote.py",  # real servers, a sandboxed `module dev` run
     "tests/cli/test_serve.py",  # `visualbox serve` in a subprocess
     "tests/test_durability.py",  # `visualbox serve` killed and restarted
     "tests/test_frontend_unit.py",  # npm and Vitest

@@ -1,4 +1,4 @@
-"""The ``visualbox`` command line: one file per noun (``serve``, ``module``, ``openapi``)."""
+"""The ``visualbox`` command line: one file per noun (``serve``, ``login``, ``module``, …)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,13 @@ def main() -> None:
 
 
 def _register() -> None:
+    from visualbox.cli.login import login, logout
     from visualbox.cli.module import module
     from visualbox.cli.openapi import openapi
     from visualbox.cli.serve import serve
 
+    main.add_command(login)
+    main.add_command(logout)
     main.add_command(module)
     main.add_command(openapi)
     main.add_command(serve)

@@ -35,8 +35,9 @@ class Limits:
 
 LIMITS = Limits()
 
-IGNORED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", "__MACOSX"})
-"""Folders left out when reading a folder or an archive: version control and caches."""
+IGNORED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", "__MACOSX", ".visualbox"})
+"""Folders left out when reading a folder or an archive: version control, caches and the
+CLI's own state (``.visualbox/``: the module link, test screenshots)."""
 
 _VCS_DIRS = frozenset({".git", ".hg", ".svn"})
 """Refused in paths given to us (their hooks and config act on whoever unpacks them)."""
