@@ -117,3 +117,33 @@ def test_bad_zip_refused_then_import_undo_and_reset(live_server: LiveServer, pag
     expect(done).to_contain_text("Undone")
     expect(tree.get_by_role("treeitem", name="imported.txt")).to_have_count(0)
     assert page.request.get(f"{base}/files/index.html").body() == released
+
+
+def test_changes_made_outside_the_studio_show_in_it(live_server: LiveServer, page: Page) -> None:
+    """`visualbox module dev` (or another tab) saves a file: the open studio follows,
+    its preview reloads and a clean editor tab shows the new text."""
+    url = live_server.url
+    live_server.sign_in(page, live_server.create_user())
+    created = page.request.post(f"{url}/api/modules", data={"name": "Sign", "kind": "widget"})
+    assert created.status == 201, created.text()
+    base = f"{url}/api/modules/{created.json()['id']}"
+
+    def save(text: str) -> None:
+        answer = page.request.put(
+            f"{base}/files/index.html",
+            data=text.encode(),
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        assert answer.ok, answer.text()
+
+    save('<p id="out">first</p>\n')
+    page.goto(f"{url}/modules/{created.json()['id']}")
+    preview = page.frame_locator("iframe[title='Widget preview']").locator("#out")
+    expect(preview).to_have_text("first")
+    editor = page.locator(".cm-content")
+    expect(editor).to_contain_text('<p id="out">first</p>')
+
+    save('<p id="out">second</p>\n')  # as `visualbox module dev` does on save
+    expect(page.get_by_text("The files changed outside this tab")).to_be_visible(timeout=15_000)
+    expect(preview).to_have_text("second")
+    expect(editor).to_contain_text('<p id="out">second</p>')

@@ -15,6 +15,8 @@ export interface OpenFile {
   size: number;
   /** For binary images: a data: URL of the bytes, for a preview (the CSP allows data: images). */
   imageUrl: string | null;
+  /** Counts the times the file was read again after a change elsewhere (its editor restarts). */
+  revision: number;
 }
 
 function dataUrl(blob: Blob): Promise<string> {
@@ -47,7 +49,7 @@ export function useOpenFiles(moduleId: () => string) {
     const text = decodeText(path, bytes);
     const type = text === null ? imageType(path) : null;
     const imageUrl = type ? await dataUrl(new Blob([bytes], { type })) : null;
-    const tab: OpenFile = { path, saved: text, text: text ?? "", size: bytes.byteLength, imageUrl };
+    const tab: OpenFile = { path, saved: text, text: text ?? "", size: bytes.byteLength, imageUrl, revision: 0 };
     if (!find(path)) tabs.push(tab);
     active.value = path;
     return find(path)!;
@@ -89,10 +91,28 @@ export function useOpenFiles(moduleId: () => string) {
     for (const tab of [...tabs]) if (movedPath(tab.path, path, path) !== null) close(tab.path);
   }
 
+  /** Read the clean tabs again (the files changed on the server); close those of
+   *  files that are gone. Tabs with unsaved edits are left as they are. */
+  async function refreshClean(paths: string[]): Promise<void> {
+    for (const tab of [...tabs]) {
+      if (tab.saved === null || tab.text !== tab.saved) continue;
+      if (!paths.includes(tab.path)) {
+        close(tab.path);
+        continue;
+      }
+      const text = decodeText(tab.path, await modulesApi.readFile(moduleId(), tab.path));
+      if (text !== null && tab.text === tab.saved && text !== tab.saved) {
+        tab.saved = text;
+        tab.text = text;
+        tab.revision += 1;
+      }
+    }
+  }
+
   /** Open tabs with unsaved edits under `path` (a file or a folder; "" for all). */
   function dirtyUnder(path: string): string[] {
     return [...dirty.value].filter((p) => !path || movedPath(p, path, path) !== null);
   }
 
-  return { tabs, active, dirty, current, open, close, closeAll, save, moved, removed, dirtyUnder, find };
+  return { tabs, active, dirty, current, open, close, closeAll, save, moved, removed, dirtyUnder, find, refreshClean };
 }

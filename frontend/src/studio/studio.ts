@@ -40,9 +40,14 @@ export interface WorkingCopyNotice {
   undoLabel?: string;
 }
 
+/** A change of the working copy seen this soon after one of this tab's is its own. */
+const OWN_CHANGE_MS = 5000;
+
 export interface StudioOptions {
   /** The saved files changed (the widget preview reloads). */
   onChange?: () => void;
+  /** They changed outside this tab (`followOutside`). */
+  onOutsideChange?: () => void;
 }
 
 export function useModuleStudio(id: () => string, options: StudioOptions = {}) {
@@ -58,6 +63,8 @@ export function useModuleStudio(id: () => string, options: StudioOptions = {}) {
   const readme = ref<string | null>(null);
   /** The working copy before the last replace (import, reset, undo): what Undo brings back. */
   const previous = ref<PreviousWorkingCopy | null>(null);
+  /** When this tab last changed the working copy (its own changes are not followed). */
+  let ownChangeAt = 0;
 
   const openFiles = useOpenFiles(id);
   const tree = computed(() => buildTree(files.value));
@@ -136,7 +143,9 @@ export function useModuleStudio(id: () => string, options: StudioOptions = {}) {
   /** After the saved files changed (`null`: all of them): what depends on them follows. */
   async function afterChange(paths: string[] | null): Promise<void> {
     const all = paths === null;
-    await refreshFiles(); // first: the README and the schema are read only if they exist
+    // First the module (its modified time: a change of this tab is not an outside one),
+    // then the files: the README and the schema are read only if they exist.
+    await Promise.all([reloadModule(), refreshFiles()]);
     const tasks: Promise<unknown>[] = [runCheck()];
     if (all || paths.includes("config.json")) tasks.push(loadSchema());
     if (all || paths.includes("README.md")) tasks.push(loadReadme());
@@ -144,23 +153,59 @@ export function useModuleStudio(id: () => string, options: StudioOptions = {}) {
     options.onChange?.();
   }
 
+  /**
+   * Follow changes made outside this tab (`visualbox module dev` pushing on save,
+   * another tab): while the page is visible, look every `everyMs` whether the working
+   * copy changed; then the files, the check, the schema and the preview follow, and
+   * clean tabs are read again (edited ones are left alone). Returns the stop function.
+   */
+  function followOutside(everyMs = 2000): () => void {
+    let busy = false;
+    const timer = setInterval(async () => {
+      if (busy || document.visibilityState !== "visible" || !module.value) return;
+      busy = true;
+      try {
+        const known = module.value.updated_at;
+        const now = await modulesApi.get(id());
+        if (now.updated_at === known || module.value?.updated_at !== known) return;
+        if (Date.now() - ownChangeAt < OWN_CHANGE_MS) {
+          module.value = now; // this tab's own change: nothing more to follow
+        } else {
+          module.value = now;
+          await afterChange(null);
+          await openFiles.refreshClean(filePaths.value);
+          options.onOutsideChange?.();
+        }
+      } catch {
+        // Offline for a moment, or the module was deleted: the page's own errors say so.
+      } finally {
+        busy = false;
+      }
+    }, everyMs);
+    return () => clearInterval(timer);
+  }
+
   /** Save one open file (throws when the server refuses it). */
   async function saveFile(path: string): Promise<void> {
+    ownChangeAt = Date.now();
     await openFiles.save(path);
   }
 
   async function createFile(path: string, content = ""): Promise<void> {
+    ownChangeAt = Date.now();
     if (filePaths.value.includes(path)) throw new Error(`${path} exists already.`);
     await modulesApi.writeFile(id(), path, content);
     await afterChange([path]);
   }
 
   async function makeFolder(path: string): Promise<void> {
+    ownChangeAt = Date.now();
     await modulesApi.makeFolder(id(), path);
     await refreshFiles();
   }
 
   async function rename(from: string, to: string): Promise<void> {
+    ownChangeAt = Date.now();
     if (to === from) return;
     files.value = await modulesApi.rename(id(), from, to);
     openFiles.moved(from, to);
@@ -169,6 +214,7 @@ export function useModuleStudio(id: () => string, options: StudioOptions = {}) {
   }
 
   async function remove(path: string): Promise<void> {
+    ownChangeAt = Date.now();
     await modulesApi.deletePath(id(), path);
     openFiles.removed(path);
     await afterChange([path]);
@@ -188,23 +234,27 @@ export function useModuleStudio(id: () => string, options: StudioOptions = {}) {
   /** Replace every file with a ZIP's; the server refuses (and keeps everything) if the
    * ZIP is not a valid module. The replaced working copy is kept for `undo`. */
   async function importZip(zip: Blob): Promise<void> {
+    ownChangeAt = Date.now();
     await modulesApi.importArchive(id(), zip);
     await replaced(await modulesApi.workingCopy(id()));
   }
 
   /** Back to the working copy before the last replace; calling it again redoes. */
   async function undo(): Promise<void> {
+    ownChangeAt = Date.now();
     await replaced(await modulesApi.undo(id()));
   }
 
   /** Replace the working copy by the files of a published version (undoable). */
   async function resetTo(version: string): Promise<void> {
+    ownChangeAt = Date.now();
     await replaced(await modulesApi.reset(id(), version));
   }
 
   watch(testValues, (values) => rememberValues(id(), schema.value, values));
 
   return {
+    followOutside,
     module,
     files,
     loading,
