@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,20 +89,30 @@ class SecretBox:
 
 
 def load_or_create_key(data_dir: Path) -> str:
-    """Read ``DATA_DIR/secrets.key``, creating it (mode 0600) if it does not exist.
+    """Read ``DATA_DIR/secrets.key``, creating it (mode 0600) if it does not exist."""
+    return key_file(
+        data_dir / KEY_FILE,
+        Fernet.generate_key,
+        SecretKeyError,
+        "deleting it makes every stored secret unreadable",
+    )
+
+
+def key_file(path: Path, new_key: Callable[[], bytes], error: type[Exception], loss: str) -> str:
+    """The key kept in ``path``, made with ``new_key()`` (mode 0600) the first time.
 
     The key is written to a private temporary file that is then hard-linked into
     place, so the file appears complete or not at all and two processes starting
-    together agree on one key.
+    together agree on one key. A file that cannot be read, or is empty, raises
+    ``error`` (``loss`` says what a new key would cost).
     """
-    path = data_dir / KEY_FILE
-    data_dir.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        temporary = data_dir / f".{KEY_FILE}.{os.getpid()}.tmp"
+        temporary = path.parent / f".{path.name}.{os.getpid()}.tmp"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(Fernet.generate_key())
+                f.write(new_key())
                 f.flush()
                 os.fsync(f.fileno())
             os.link(temporary, path)
@@ -113,10 +123,7 @@ def load_or_create_key(data_dir: Path) -> str:
     try:
         key = path.read_text("ascii").strip()
     except (OSError, UnicodeDecodeError) as exc:
-        raise SecretKeyError(f"Cannot read the secrets key file {path}: {exc}") from None
+        raise error(f"Cannot read the key file {path}: {exc}") from None
     if not key:
-        raise SecretKeyError(
-            f"The secrets key file {path} is empty. Restore it from a backup; deleting it "
-            "makes every stored secret unreadable."
-        )
+        raise error(f"The key file {path} is empty. Restore it from a backup; {loss}.")
     return key

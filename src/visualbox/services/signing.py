@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from visualbox.db.tables.modules import Module, ModuleVersion
 from visualbox.modules.tree import FileTree
+from visualbox.services.secrets import key_file
 from visualbox.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -181,30 +182,10 @@ def sign_unsigned(
 
 
 def load_or_create_key(data_dir: Path) -> str:
-    """Read ``DATA_DIR/registry.key``, creating it (mode 0600) if it does not exist
-    (written to a private temporary file, then hard-linked into place)."""
-    path = data_dir / KEY_FILE
-    data_dir.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        temporary = data_dir / f".{KEY_FILE}.{os.getpid()}.tmp"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(base64.b64encode(os.urandom(32)) + b"\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.link(temporary, path)
-        except FileExistsError:
-            pass  # another process won the race; use its key
-        finally:
-            temporary.unlink(missing_ok=True)
-    try:
-        key = path.read_text("ascii").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RegistryKeyError(f"Cannot read the registry key file {path}: {exc}") from None
-    if not key:
-        raise RegistryKeyError(
-            f"The registry key file {path} is empty. Restore it from a backup; a new key "
-            "makes every published version's signature fail."
-        )
-    return key
+    """Read ``DATA_DIR/registry.key``, creating it (mode 0600) if it does not exist."""
+    return key_file(
+        data_dir / KEY_FILE,
+        lambda: base64.b64encode(os.urandom(32)) + b"\n",
+        RegistryKeyError,
+        "a new key makes every published version's signature fail",
+    )
