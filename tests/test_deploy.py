@@ -105,6 +105,7 @@ def test_every_server_has_the_same_settings(compose: dict[str, Any]) -> None:
         "VISUALBOX_DATABASE__URL",
         "VISUALBOX_HUB__URL",
         "VISUALBOX_SECURITY__SECRETS_KEY",
+        "VISUALBOX_SECURITY__REGISTRY_KEY",
         "VISUALBOX_SERVER__PUBLIC_URL",
         "VISUALBOX_FRAMES__ORIGIN",
     }
@@ -253,9 +254,11 @@ def test_the_settings_are_real_and_shared_by_every_pod(manifests: list[dict[str,
     config, secret = one(manifests, "ConfigMap"), one(manifests, "Secret")
     names = [*config["data"], *secret["stringData"]]
     assert all(is_setting(name) for name in names), names
-    assert {"VISUALBOX_DATABASE__URL", "VISUALBOX_SECURITY__SECRETS_KEY"} <= set(
-        secret["stringData"]
-    )
+    assert {
+        "VISUALBOX_DATABASE__URL",
+        "VISUALBOX_SECURITY__SECRETS_KEY",
+        "VISUALBOX_SECURITY__REGISTRY_KEY",
+    } <= set(secret["stringData"])
     assert "VISUALBOX_HUB__URL" in config["data"]
     container = one(manifests, "Deployment")["spec"]["template"]["spec"]["containers"][0]
     sources = {

@@ -22,6 +22,7 @@ from tests.fixtures.ports import free_port
 from tests.fixtures.redis import RedisServer
 from tests.fixtures.serve import listening, start_serve
 from tests.live.conftest import LEVEL_SCHEMA, Server, live_settings
+from visualbox.services.signing import new_key_text as registry_key
 
 # Outputs its run's id: a new run (another node) shows another id.
 MAIN_PY = """\
@@ -48,6 +49,7 @@ def _nodes(
         "VISUALBOX_DATABASE__URL": database_url,
         "VISUALBOX_HUB__URL": redis.url,
         "VISUALBOX_SECURITY__SECRETS_KEY": Fernet.generate_key().decode(),
+        "VISUALBOX_SECURITY__REGISTRY_KEY": registry_key(),  # the same on both nodes
         "VISUALBOX_SERVER__PUBLIC_URL": url,
         "VISUALBOX_FRAMES__ORIGIN": f"http://127.0.0.1:{frames.port}",
         "VISUALBOX_LIVE__LEASE_TTL_S": "4",

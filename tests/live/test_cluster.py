@@ -42,6 +42,7 @@ from visualbox.hub.outbox import Outbox
 from visualbox.schemas.live import LiveOutput, RoomRole
 from visualbox.services.live_cluster import Fence
 from visualbox.services.live_rooms import Viewer
+from visualbox.services.signing import new_key_text as registry_key
 from visualbox.settings import LiveSettings
 
 pytestmark = pytest.mark.anyio
@@ -77,6 +78,8 @@ def cluster(
         "VISUALBOX_DATABASE__URL": database_url,
         "VISUALBOX_HUB__URL": redis.url,
         "VISUALBOX_SECURITY__SECRETS_KEY": key,
+        # Every node verifies what the others signed: one registry key for all.
+        "VISUALBOX_SECURITY__REGISTRY_KEY": registry_key(),
         "VISUALBOX_LIVE__LEASE_TTL_S": str(LEASE_TTL_S),
         "VISUALBOX_LIVE__IDLE_TIMEOUT_S": "10",
     }

@@ -188,7 +188,8 @@ def verified_archive(db: Session, version: ModuleVersion, key: RegistryKey) -> b
     if not key.verifies(version.files_manifest, version.signature):
         raise Conflict(
             f"The files of {title} cannot be trusted: their manifest does not carry this "
-            "server's signature (changed after publication, or signed by another key).",
+            "server's signature (changed after publication, or signed by another key: every "
+            "node of a cluster needs the same SECURITY__REGISTRY_KEY).",
             [FE("version", "the signed manifest does not verify")],
         )
     with zipfile.ZipFile(io.BytesIO(archive)) as opened:

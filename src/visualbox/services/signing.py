@@ -181,11 +181,16 @@ def sign_unsigned(
     return count
 
 
+def new_key_text() -> str:
+    """A new registry key as ``security.registry_key`` takes it (base64 of 32 bytes)."""
+    return base64.b64encode(os.urandom(32)).decode()
+
+
 def load_or_create_key(data_dir: Path) -> str:
     """Read ``DATA_DIR/registry.key``, creating it (mode 0600) if it does not exist."""
     return key_file(
         data_dir / KEY_FILE,
-        lambda: base64.b64encode(os.urandom(32)) + b"\n",
+        lambda: new_key_text().encode() + b"\n",
         RegistryKeyError,
         "a new key makes every published version's signature fail",
     )
