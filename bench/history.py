@@ -29,8 +29,7 @@ from relay import FLOOD_S, INTEGRATION, LATENCY_S, RATE, SCHEMA, Figures, Visual
 async def run(server: VisualBox, module: str, rate: float, seconds: float) -> tuple[Figures, int]:
     """One integration sending for ``seconds`` (``rate`` 0: as fast as it can) to one
     viewer; the figures and how many values were recorded."""
-    figures = Figures()
-    figures.counts = [0]
+    figures = Figures(viewers=1)
     delay = 2.0  # the integration waits for the viewer to join before it sends
     config = {"rate": rate, "seconds": seconds, "delay": delay}
     instance = {"id": "b", "module_id": module, "label": "B", "config": config}
