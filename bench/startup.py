@@ -1,12 +1,19 @@
 """Start-up cost of sandboxed integrations (prints figures; not a test).
 
-    .venv/bin/python bench/startup.py [--runs 30]
+    .venv/bin/python bench/startup.py [--runs 30] [--part local|kubernetes|all]
+                                      [--sandbox bwrap|runsc]
 
 For a trivial Python and Node integration it measures request → INIT and
 request → first OUTPUT through the supervisor and the real sandbox, against the
 same interpreter started bare (spawn → first stdout line, same flags); then a
 cached start of a module with dependencies against one without. Targets:
 sandboxed p50 ≤ 1.5 × bare + 30 ms; cached-with-deps p50 ≤ 2 × without.
+
+The Kubernetes part measures request → first OUTPUT of a trivial Python
+integration on the Kubernetes runner with a claimed warm pod against a cold pod,
+in the same run, against the tests' API *emulator* and test kubelet
+(``tests/runtime/kube/``: pods run in the local sandbox). A relative figure: a real
+cluster adds scheduling and the image pull to every cold start.
 """
 
 from __future__ import annotations
@@ -15,11 +22,13 @@ import argparse
 import asyncio
 import http.server
 import statistics
+import sys
 import tempfile
 import threading
 import zipfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from visualbox.runtime.layout import NODE, PYTHON, ModuleSource
 from visualbox.runtime.messages import Init, Message, Output
@@ -110,16 +119,17 @@ def _index(root: Path) -> int:
     return server.server_address[1]
 
 
-async def main(runs: int) -> None:
+async def main(runs: int, backend: str = "bwrap") -> None:
     work = Path(tempfile.mkdtemp(prefix="visualbox-bench-"))
     port = _index(work / "index")
     settings = SandboxSettings(
+        backend=backend,
         network="none",
         allow_host_ports=[port],
         python_index_url=f"http://10.0.2.2:{port}/simple",
         npm_registry="http://127.0.0.1:9/",
     )
-    sandbox = get_sandbox(SandboxSettings(network="outbound"))  # prepare needs outbound
+    sandbox = get_sandbox(SandboxSettings(backend=backend, network="outbound"))  # prepare
     sandbox.check()
     supervisor = Supervisor(sandbox, settings, work / "cache")
     py = ModuleSource.from_dir(_write(work / "py", {"main.py": PY_MAIN}), "python")
@@ -180,7 +190,103 @@ async def main(runs: int) -> None:
         await supervisor.close()
 
 
+async def _kubernetes_app(work: Path, cluster: Any, port: int, warm: int) -> Any:
+    from visualbox.app import create_app
+    from visualbox.settings import RunnerSettings, Settings
+
+    settings = Settings(data_dir=work / f"server-{warm}")
+    settings.runner = RunnerSettings(
+        backend="kubernetes",
+        callback_url=f"ws://10.0.2.2:{port}",
+        kubeconfig=cluster.kubeconfig,
+        node_name=f"bench-{warm}",
+        warm_pool=warm,
+        images={"python": "visualbox/runtime-python:1"},
+    )
+    return create_app(settings)
+
+
+async def kubernetes(runs: int) -> None:
+    """Warm against cold pods on the Kubernetes runner (emulated API, local kubelet)."""
+    import uvicorn
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.fixtures.ports import free_port
+    from tests.runtime.kube.cluster import Cluster
+
+    from visualbox.runtime.runners import SourceRef
+    from visualbox.services import accounts, modules, registry, run_tokens
+
+    work = Path(tempfile.mkdtemp(prefix="visualbox-bench-kube-"))
+    port = free_port()
+    cluster = Cluster(work, [port]).start()
+    figures: dict[str, list[float]] = {}
+    try:
+        for label, warm in (("cold", 0), ("warm", 1)):
+            app = await _kubernetes_app(work, cluster, port, warm)
+            with app.state.db.session() as db:
+                user = accounts.create_user(
+                    db, name="Bench", email="bench@example.test", password="correct horse b"
+                )
+                module = modules.create_module(
+                    db, user, name="Bench", kind="integration", runtime="python"
+                )
+                modules.write_file(db, module, "main.py", PY_MAIN.encode())
+                registry.publish(db, module, "1.0.0")
+                resolved = registry.resolve(db, module.id, "1.0.0", user=user)
+                ref = SourceRef(module.id, "1.0.0", resolved.content_hash, "python")
+            token = run_tokens.issue(app.state.secret_box, [ref])
+            config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+            server = uvicorn.Server(config)
+            serving = asyncio.ensure_future(server.serve())
+            while not server.started:
+                await asyncio.sleep(0.01)  # polling uvicorn's flag
+            runner = app.state.live.runner
+            samples = figures.setdefault(label, [])
+            try:
+                for n in range(runs + 1):
+                    while warm and not runner.warm.ready("python"):
+                        await asyncio.sleep(0.01)  # the bench waits for an idle warm pod
+                    samples.append(await _first_output(runner, ref, token, n))
+            finally:
+                server.should_exit = True
+                await serving
+                app.state.db.dispose()
+            del samples[0]  # warm-up
+        cold, warm_ = (statistics.median(figures[k]) * 1000 for k in ("cold", "warm"))
+        print(f"kubernetes request→OUTPUT  cold pod {cold:7.1f}  warm pod {warm_:7.1f}  "
+              f"ratio cold/warm {cold / warm_:.2f}x (median of {runs})")  # fmt: skip
+        print("  against the API emulator and the test kubelet: a real cluster adds scheduling")
+        print("  and the image pull to the cold figure, so its ratio is larger")
+    finally:
+        cluster.stop()
+
+
+async def _first_output(runner: Any, ref: Any, token: str, n: int) -> float:
+    loop = asyncio.get_running_loop()
+    first = asyncio.Event()
+
+    def on_message(message: Message) -> None:
+        if isinstance(message, Output):
+            first.set()
+
+    start = loop.time()
+    handle = await runner.start(f"dashboard:bench/{n}", ref, token, {}, on_message)
+    await asyncio.wait_for(first.wait(), 60)
+    elapsed = loop.time() - start
+    await handle.terminate()
+    return elapsed
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
-    asyncio.run(main(parser.parse_args().runs))
+    parser.add_argument("--part", choices=["local", "kubernetes", "all"], default="all")
+    parser.add_argument(
+        "--sandbox", choices=["bwrap", "runsc"], default="bwrap", help="of the local part"
+    )
+    arguments = parser.parse_args()
+    if arguments.part in ("local", "all"):
+        asyncio.run(main(arguments.runs, arguments.sandbox))
+    if arguments.part in ("kubernetes", "all"):
+        asyncio.run(kubernetes(arguments.runs))

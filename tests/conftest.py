@@ -163,4 +163,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if left_out:
             config.hook.pytest_deselected(items=left_out)
             items[:] = [item for item in items if not _slow(item)]
+    _deselect_with_reasons(config, items)
     items.sort(key=lambda item: "/tests/e2e/" in str(item.path))
+
+
+def _deselect_with_reasons(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test module may define ``deselect_reason(item) -> str | None``: every item of it
+    with a reason is deselected (never skipped, so it cannot count as a pass) and the
+    reason is printed once per module and reason. For cases a machine cannot run (a
+    sandbox backend that is not installed, say)."""
+    reasons: dict[tuple[str, str], int] = {}
+    kept: list[pytest.Item] = []
+    left_out: list[pytest.Item] = []
+    for item in items:
+        why: Callable[[pytest.Item], str | None] | None = getattr(
+            getattr(item, "module", None), "deselect_reason", None
+        )
+        reason = why(item) if why is not None else None
+        if reason is None:
+            kept.append(item)
+            continue
+        left_out.append(item)
+        key = (item.path.name, reason)
+        reasons[key] = reasons.get(key, 0) + 1
+    if not left_out:
+        return
+    config.hook.pytest_deselected(items=left_out)
+    items[:] = kept
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        for (module, reason), count in sorted(reasons.items()):
+            reporter.write_line(f"{module}: deselected {count}: {reason}")

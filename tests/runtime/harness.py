@@ -25,18 +25,44 @@ SANDBOX = os.environ.get("VISUALBOX_TEST_SANDBOX", "bwrap")
 HOST_ALIAS = "127.0.0.1" if SANDBOX == "none" else "10.0.2.2"
 """How sandboxed code reaches a host loopback port listed in ``allow_host_ports``."""
 
+RUNSC_MISSING = (
+    None
+    if shutil.which("runsc") and os.geteuid() == 0
+    else "runsc (gVisor) is not installed, or we are not root: its cases cannot run here"
+)
+"""Why the gVisor cases cannot run on this machine, or None when they can."""
+
 T = TypeVar("T")
 
 
-def make_sandbox() -> Sandbox:
-    if SANDBOX == "none":
+def runsc_missing(item: Any, param: str) -> str | None:
+    """For a test module's ``deselect_reason`` (read by ``tests/conftest.py``): why
+    ``item`` cannot run here when its parameter ``param`` is ``runsc``."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and callspec.params.get(param) == "runsc":
+        return RUNSC_MISSING
+    return None
+
+
+def make_sandbox(name: str = SANDBOX) -> Sandbox:
+    """The sandbox ``name`` names: ``bwrap``, ``none``, ``runsc``, or ``bwrap-launcher``
+    (bubblewrap running integrations through the launcher, as ``runsc`` does)."""
+    if name == "none":
         from visualbox.runtime.sandbox.none import NoneSandbox
 
         return NoneSandbox()
+    if name == "runsc":
+        from visualbox.runtime.sandbox.runsc import RunscSandbox
+
+        runsc = RunscSandbox()
+        runsc.check()
+        return runsc
     from visualbox.runtime.sandbox.bwrap import BwrapSandbox
 
     sandbox = BwrapSandbox()
     sandbox.check()
+    if name == "bwrap-launcher":
+        sandbox.passes_fds = False
     return sandbox
 
 

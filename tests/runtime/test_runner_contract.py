@@ -1,23 +1,30 @@
 """The runner contract (``runtime/runners/base.py``), run against every runner.
 
 The local runner (a real sandboxed integration whose source comes through the
-runner API with a run token) and the scripted runner (the in-memory double the
-live service's tests use) must behave alike: messages in the supervisor's order,
-the config passed, restarts with new values, how a run ended, ``active()`` and
-``close()`` ending every run. A runner that passes here can stand in for another.
+runner API with a run token), the Kubernetes runner (the same, in pods of an
+*emulated* API server, run by the test kubelet of ``tests/runtime/kube/``) and the
+scripted runner (the in-memory double the live service's tests use) must behave
+alike: messages in the supervisor's order, the config passed, restarts with new
+values, how a run ended, ``active()`` and ``close()`` ending every run. A runner
+that passes here can stand in for another.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
+from fastapi import FastAPI
 
+from tests.fixtures.ports import free_port
+from tests.runtime.kube.cluster import Cluster
 from visualbox.app import create_app
 from visualbox.db.tables.accounts import User
 from visualbox.runtime.messages import Init, Message, Output, RunState, State
@@ -25,7 +32,7 @@ from visualbox.runtime.runners import Runner, SourceRef
 from visualbox.runtime.runners.scripted import ScriptedRun, ScriptedRunner
 from visualbox.runtime.sandbox.base import ExitReason
 from visualbox.services import accounts, modules, registry, run_tokens
-from visualbox.settings import Settings
+from visualbox.settings import RunnerSettings, Settings
 
 pytestmark = pytest.mark.anyio
 TIMEOUT = 60.0
@@ -64,14 +71,56 @@ class Subject:
     token: str
 
 
-@pytest.fixture(params=["local", "scripted"])
+@pytest.fixture(scope="module")
+def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, int]]:
+    """An emulated cluster whose pods may call back the port of the app under test."""
+    port = free_port()
+    cluster = Cluster(tmp_path_factory.mktemp("kube"), [port]).start()
+    yield cluster, port
+    cluster.stop()
+
+
+@contextlib.asynccontextmanager
+async def served(app: FastAPI, port: int) -> AsyncIterator[None]:
+    """``app`` served on ``port`` by uvicorn in this event loop (its runner's pods call
+    it back), lifespan included."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.ensure_future(server.serve())
+    started = asyncio.ensure_future(_started(server))
+    await asyncio.wait({serving, started}, return_when=asyncio.FIRST_COMPLETED)
+    started.cancel()
+    if serving.done():
+        serving.result()
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await serving
+
+
+async def _started(server: uvicorn.Server) -> None:
+    while not server.started:
+        await asyncio.sleep(0.01)  # polling uvicorn's flag, not a synchronisation sleep
+
+
+@pytest.fixture(params=["local", "kubernetes", "scripted"])
 async def subject(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Subject]:
     if request.param == "scripted":
         runner = ScriptedRunner(script)
         yield Subject(runner, SourceRef("m", "1.0.0", "0" * 64, "python"), "no token needed")
         await runner.close()
         return
-    app = create_app(Settings(data_dir=tmp_path / "data"))
+    settings = Settings(data_dir=tmp_path / "data")
+    port = 0
+    if request.param == "kubernetes":
+        cluster, port = request.getfixturevalue("kube")
+        settings.runner = RunnerSettings(
+            backend="kubernetes",
+            callback_url=f"ws://10.0.2.2:{port}",
+            kubeconfig=cluster.kubeconfig,
+            node_name=f"contract-{tmp_path.name}"[:60],
+        )
+    app = create_app(settings)
     try:
         with app.state.db.session() as db:
             user = accounts.create_user(
@@ -90,9 +139,15 @@ async def subject(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
             owner = db.get(User, user.id)
             resolved = registry.resolve(db, module.id, "1.0.0", user=owner)
         ref = SourceRef(module.id, "1.0.0", resolved.content_hash, "python")
-        runner = app.state.live.runner  # the LocalRunner create_app wires to the runner API
-        yield Subject(runner, ref, run_tokens.issue(app.state.secret_box, [ref]))
-        await runner.close()
+        runner = app.state.live.runner  # the runner create_app wires to the runner API
+        token = run_tokens.issue(app.state.secret_box, [ref])
+        if request.param == "kubernetes":
+            async with served(app, port):
+                yield Subject(runner, ref, token)
+                await runner.close()
+        else:
+            yield Subject(runner, ref, token)
+            await runner.close()
     finally:
         app.state.db.dispose()
 

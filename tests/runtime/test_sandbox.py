@@ -2,7 +2,9 @@
 
 What every backend must do (run, config, ordered output, exit reasons, time and
 memory limits, stopping, no process left behind) is ``test_sandbox_contract.py``;
-this module holds what bubblewrap (and, at the end, gVisor) isolate beyond it.
+this module holds what bubblewrap (and, at the end, gVisor) isolate beyond it. The
+probes every backend must pass (identity, hidden host files, network rules) run on
+bubblewrap and on gVisor (`probed`), gVisor deselected with its reason where it cannot run.
 
 Every probe is a small script run by Debian's /usr/bin/python3 *inside* the
 sandbox (the host venv lives under /root, which must be invisible). Network
@@ -35,12 +37,14 @@ import pytest
 from pydantic import ValidationError
 
 import visualbox
+from tests.runtime.harness import runsc_missing
 from visualbox.runtime.sandbox import cgroups, get_sandbox, seccomp
 from visualbox.runtime.sandbox.base import (
     ExitInfo,
     ExitReason,
     Limits,
     Mount,
+    Sandbox,
     SandboxSpec,
     SandboxUnavailable,
 )
@@ -66,9 +70,20 @@ def sandbox() -> BwrapSandbox:
     return sb
 
 
-async def run(
-    sb: BwrapSandbox, script: str, *args: str, **spec: object
-) -> tuple[ExitInfo, str, str]:
+@pytest.fixture(scope="module", params=["bwrap", "runsc"])
+def probed(request: pytest.FixtureRequest) -> Sandbox:
+    """The probes every backend must pass: bubblewrap, and gVisor where it can run."""
+    sb = get_sandbox(SandboxSettings(backend=request.param))
+    sb.check()
+    return sb
+
+
+def deselect_reason(item: pytest.Item) -> str | None:
+    """Read by ``tests/conftest.py``: runsc's probes where runsc cannot run."""
+    return runsc_missing(item, "probed")
+
+
+async def run(sb: Sandbox, script: str, *args: str, **spec: object) -> tuple[ExitInfo, str, str]:
     """Run ``script`` with the sandbox's python; (exit info, stdout, stderr)."""
     proc = await sb.spawn(
         SandboxSpec(argv=[PY, "-c", textwrap.dedent(script), *args], **spec)  # type: ignore[arg-type]
@@ -98,18 +113,18 @@ async def line(proc: BwrapProcess, timeout_s: float = 10.0) -> str:
 # --- identity, files, environment ------------------------------------------------------
 
 
-async def test_runs_as_nobody_in_its_workdir(sandbox: BwrapSandbox) -> None:
+async def test_runs_as_nobody_in_its_workdir(probed: Sandbox) -> None:
     # The environment being exactly the given one is a contract case
     # (test_sandbox_contract.py); the identity is bubblewrap's.
     info, out, err = await run(
-        sandbox,
+        probed,
         "import os, json; print(json.dumps([os.getuid(), os.getgid(), os.getcwd()]))",
     )
     assert info.reason is ExitReason.EXITED, err
     assert json.loads(out) == [65534, 65534, "/work"]
 
 
-async def test_host_files_are_invisible(sandbox: BwrapSandbox, tmp_path: Path) -> None:
+async def test_host_files_are_invisible(probed: Sandbox, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     (data_dir / "visualbox.db").write_text("secret")
@@ -117,7 +132,7 @@ async def test_host_files_are_invisible(sandbox: BwrapSandbox, tmp_path: Path) -
     root_plant.write_text("secret")
     try:
         info, out, err = await run(
-            sandbox,
+            probed,
             """
             import os, sys, json
             seen = {}
@@ -139,7 +154,11 @@ async def test_host_files_are_invisible(sandbox: BwrapSandbox, tmp_path: Path) -
     assert info.reason is ExitReason.EXITED, err
     seen, top = json.loads(out)
     assert set(seen.values()) == {errno.ENOENT}, seen
-    assert not {"root", "home", "sys", "var", "srv", "opt", "mnt"} & set(top)
+    # gVisor shows its own, synthetic /sys (no host kernel file in it: see above).
+    hidden = {"root", "home", "var", "srv", "opt", "mnt"} | (
+        {"sys"} - {probed.name == "runsc" and "sys"}
+    )
+    assert not hidden & set(top)
 
 
 async def test_writes_only_to_its_own_dirs(sandbox: BwrapSandbox, tmp_path: Path) -> None:
@@ -597,11 +616,11 @@ print(json.dumps([result, [n for _, n in socket.if_nameindex()]]))
 
 
 async def test_network_none_reaches_nothing(
-    sandbox: BwrapSandbox, loopback_servers: list[tuple[int, list[str]]]
+    probed: Sandbox, loopback_servers: list[tuple[int, list[str]]]
 ) -> None:
     (port, hits), _ = loopback_servers
     info, out, err = await run(
-        sandbox, CONNECT, f"127.0.0.1:{port}", f"10.0.2.2:{port}", network="none"
+        probed, CONNECT, f"127.0.0.1:{port}", f"10.0.2.2:{port}", network="none"
     )
     assert info.reason is ExitReason.EXITED, err
     result, interfaces = json.loads(out)
@@ -611,11 +630,12 @@ async def test_network_none_reaches_nothing(
 
 
 async def test_outbound_reaches_allowed_host_ports_only(
-    sandbox: BwrapSandbox, loopback_servers: list[tuple[int, list[str]]]
+    probed: Sandbox, loopback_servers: list[tuple[int, list[str]]]
 ) -> None:
     (allowed, allowed_hits), (other, other_hits) = loopback_servers
+    host_rules = _host_rules()
     info, out, err = await run(
-        sandbox,
+        probed,
         CONNECT,
         f"10.0.2.2:{allowed}",
         f"10.0.2.2:{other}",
@@ -630,22 +650,32 @@ async def test_outbound_reaches_allowed_host_ports_only(
     assert result[f"127.0.0.1:{allowed}"] == "ConnectionRefusedError"  # its own loopback
     assert "tap0" in interfaces
     assert len(allowed_hits) == 1 and other_hits == []
+    assert _host_rules() == host_rules  # the rules went to the sandbox's namespace only
+
+
+def _host_rules() -> str:
+    """This host's own firewall rules (``iptables -S``), or "" when we may not read them."""
+    if not ROOT:
+        return ""
+    iptables = shutil.which("iptables", path="/usr/sbin:/sbin:/usr/bin")
+    assert iptables is not None
+    return subprocess.run([iptables, "-S"], capture_output=True, text=True, check=True).stdout
 
 
 async def test_outbound_without_allowed_ports_cannot_reach_the_host(
-    sandbox: BwrapSandbox, loopback_servers: list[tuple[int, list[str]]]
+    probed: Sandbox, loopback_servers: list[tuple[int, list[str]]]
 ) -> None:
     (port, hits), _ = loopback_servers
-    info, out, err = await run(sandbox, CONNECT, f"10.0.2.2:{port}", network="outbound")
+    info, out, err = await run(probed, CONNECT, f"10.0.2.2:{port}", network="outbound")
     assert info.reason is ExitReason.EXITED, err
     result, _ = json.loads(out)
     assert result[f"10.0.2.2:{port}"] != "hello"
     assert hits == []
 
 
-async def test_sandbox_cannot_change_its_egress_rules(sandbox: BwrapSandbox) -> None:
+async def test_sandbox_cannot_change_its_egress_rules(probed: Sandbox) -> None:
     info, out, err = await run(
-        sandbox,
+        probed,
         "import subprocess; print(subprocess.run(['/usr/sbin/iptables', '-F']).returncode)",
         network="outbound",
     )

@@ -5,10 +5,11 @@ default), gVisor (``runsc``, hardened) and ``none`` (the unsandboxed development
 backend, which runs integrations too). A backend that cannot run here, or a case a
 backend does not provide (``none`` enforces no memory limit; ``runsc`` passes no file
 descriptors yet), is *deselected* at collection with its reason printed
-(``tests/runtime/conftest.py``), never skipped: it cannot count as a pass.
+(``tests/conftest.py``), never skipped: it cannot count as a pass.
 
 What every backend must do: run a program with exactly the given environment and
-mounts, pass it its config (a sealed memfd) and output pipe, deliver what it writes
+mounts, pass it its config (a sealed memfd) and output pipe (or, where it passes no
+descriptors, let it open the launcher's channel), deliver what it writes
 completely and in order, report how it ended (exited, crashed, config, stopped, over
 its time or memory limit), stop promptly, and leave no process behind.
 
@@ -33,6 +34,9 @@ from pathlib import Path
 
 import pytest
 
+from visualbox.runtime.launcher import ChannelSocket, serve_channel
+from visualbox.runtime.layout import ModuleSource, run_spec
+from visualbox.runtime.messages import Message
 from visualbox.runtime.sandbox.base import (
     ExitInfo,
     ExitReason,
@@ -43,6 +47,7 @@ from visualbox.runtime.sandbox.base import (
     SandboxSpec,
 )
 from visualbox.runtime.supervisor import config_memfd
+from visualbox.settings import SandboxSettings
 
 pytestmark = pytest.mark.anyio
 PY = "/usr/bin/python3"
@@ -95,9 +100,8 @@ BACKENDS = {
         "runsc",
         _runsc,
         {
-            PASS_FDS: "the runsc backend passes no file descriptors yet, so it cannot run "
-            "integrations (their config memfd and output pipe); the Kubernetes/gVisor issue "
-            "adds that"
+            PASS_FDS: "the runsc backend passes no file descriptors; integrations run "
+            "through the launcher instead (test_the_launcher_channel_carries_a_whole_run)"
         },
     ),
     "none": Backend(
@@ -127,7 +131,7 @@ def unavailable(name: str) -> str | None:
 
 
 def deselect_reason(item: pytest.Item) -> str | None:
-    """Read by ``tests/runtime/conftest.py``: why ``item`` cannot run here."""
+    """Read by ``tests/conftest.py``: why ``item`` cannot run here."""
     callspec = getattr(item, "callspec", None)
     if callspec is None or "backend" not in callspec.params:
         return None
@@ -374,6 +378,62 @@ async def test_frames_on_its_output_pipe_arrive_in_order(sandbox: Sandbox) -> No
     assert received.decode().splitlines() == [str(i) for i in range(2000)]
 
 
+async def test_the_launcher_channel_carries_a_whole_run(sandbox: Sandbox, tmp_path: Path) -> None:
+    """What a backend without inherited descriptors runs (``runtime/launcher.py``): the
+    SDK's config, frames and log lines, in order, over the one socket it opens itself."""
+    (tmp_path / "main.py").write_text(
+        textwrap.dedent(
+            """
+            import sys, visualbox
+            print("before")
+            visualbox.output({"config": visualbox.MODEL})
+            print("between", file=sys.stderr)
+            visualbox.output("second")
+            print("after")
+            """
+        )
+    )
+    tmp_path.chmod(0o755)  # the sandboxed code reads it as another user
+    module = ModuleSource.from_dir(tmp_path, "python")
+    channel = ChannelSocket(sandbox.host_ids)
+    got: list[Message] = []
+    try:
+        process = await sandbox.spawn(
+            run_spec(
+                module,
+                None,
+                limits=Limits(),
+                network="none",
+                allow_host_ports=(),
+                channel=channel.mount,
+            )  # fmt: skip
+        )
+        reader, writer = await asyncio.wait_for(channel.accept(), 60)
+        config = {"level": 3, "secret": "Zoë"}
+        relay = serve_channel(reader, writer.write, config, got.append, settings=SandboxSettings())
+        await asyncio.wait_for(relay, 60)
+        writer.close()
+        info = await asyncio.wait_for(process.wait(), 60)
+    finally:
+        channel.close()
+    assert info.reason is ExitReason.EXITED, got
+    assert [type(m).__name__ for m in got] == [
+        "Init",
+        "Status",
+        "Output",
+        "Status",
+        "Output",
+        "Status",
+    ]
+    assert [getattr(m, "data", None) for m in got[1:]] == [
+        "before",
+        {"config": config},
+        "between",
+        "second",
+        "after",
+    ]
+
+
 # --- how it ended ------------------------------------------------------------------------
 
 
@@ -403,7 +463,7 @@ async def test_the_time_limit_kills_it_and_says_so(sandbox: Sandbox) -> None:
             subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"]).wait()
             """,
             marker,
-            limits=Limits(time_s=1.0),
+            limits=Limits(time_s=3.0),  # room for gVisor and Python to boot on a busy machine
         )
     )
     assert await line(process) == "up"

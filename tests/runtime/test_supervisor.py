@@ -1,4 +1,9 @@
-"""The supervisor with real sandboxed Python, Node.js and Go integrations."""
+"""The supervisor with real sandboxed Python, Node.js and Go integrations.
+
+Cases marked ``WITH_RUNSC`` / ``THROUGH_LAUNCHER`` also run on gVisor (``runsc``, which
+passes no descriptors: the integration runs behind the launcher, ``runtime/launcher.py``)
+and on bubblewrap through the launcher; the gVisor ones are deselected, with the reason
+printed, where runsc cannot run."""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from tests.runtime.harness import (
     make_sandbox,
     program,
     run_async,
+    runsc_missing,
     settings,
 )
 from visualbox.runtime.messages import Init, Output, RunState, State, StatusLevel
@@ -39,6 +45,17 @@ CONFIG = {
 }
 
 
+WITH_RUNSC = pytest.mark.parametrize("backend", [SANDBOX, "runsc"])
+"""The case also runs on gVisor, through the launcher (it passes no descriptors)."""
+THROUGH_LAUNCHER = pytest.mark.parametrize("backend", [SANDBOX, "runsc", "bwrap-launcher"])
+"""... and on bubblewrap through the launcher too (same channel, no gVisor)."""
+
+
+def deselect_reason(item: pytest.Item) -> str | None:
+    """Read by ``tests/conftest.py``: the runsc cases where runsc cannot run."""
+    return runsc_missing(item, "backend")
+
+
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cache")
@@ -50,9 +67,10 @@ async def _run(
     cache_dir: Path,
     config: dict[str, Any],
     sandbox_settings: SandboxSettings | None = None,
+    backend: str = SANDBOX,
 ) -> Collector:
     collector = Collector()
-    supervisor = Supervisor(make_sandbox(), sandbox_settings or settings(), cache_dir)
+    supervisor = Supervisor(make_sandbox(backend), sandbox_settings or settings(), cache_dir)
     try:
         run = await supervisor.start("t", program(runtime, tmp_path / "m"), config,
                                      on_message=collector)  # fmt: skip
@@ -63,10 +81,11 @@ async def _run(
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
+@THROUGH_LAUNCHER
 def test_outputs_in_order_with_typed_config_and_logs(
-    runtime: str, tmp_path: Path, cache_dir: Path
+    runtime: str, backend: str, tmp_path: Path, cache_dir: Path
 ) -> None:
-    got = run_async(_run(runtime, tmp_path, cache_dir, CONFIG))
+    got = run_async(_run(runtime, tmp_path, cache_dir, CONFIG, backend=backend))
     assert got.outputs == [{"config": CONFIG}, 0, 1, 2, 3, 4, "done"]
     assert "out line" in got.statuses(StatusLevel.INFO)
     assert "err line" in got.statuses(StatusLevel.ERROR)
@@ -86,8 +105,11 @@ def test_non_zero_exit_is_reported(runtime: str, tmp_path: Path, cache_dir: Path
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
-def test_crash_is_reported_with_its_error(runtime: str, tmp_path: Path, cache_dir: Path) -> None:
-    got = run_async(_run(runtime, tmp_path, cache_dir, {"mode": "crash"}))
+@WITH_RUNSC
+def test_crash_is_reported_with_its_error(
+    runtime: str, backend: str, tmp_path: Path, cache_dir: Path
+) -> None:
+    got = run_async(_run(runtime, tmp_path, cache_dir, {"mode": "crash"}, backend=backend))
     (exited,) = got.exits()
     assert exited.reason == "crashed" and exited.code not in (0, None)
     assert any("boom" in line for line in got.statuses(StatusLevel.ERROR))
@@ -104,11 +126,12 @@ def test_not_json_serialisable_output_raises_in_the_sdk(
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
+@WITH_RUNSC
 def test_config_is_neither_in_the_environment_nor_argv(
-    runtime: str, tmp_path: Path, cache_dir: Path
+    runtime: str, backend: str, tmp_path: Path, cache_dir: Path
 ) -> None:
     config = {"mode": "secrets", "password": "hunter2-secret"}
-    got = run_async(_run(runtime, tmp_path, cache_dir, config))
+    got = run_async(_run(runtime, tmp_path, cache_dir, config, backend=backend))
     leak = got.outputs[6]
     assert got.outputs[0] == {"config": config}
     assert "VISUALBOX_OUTPUT_FD=" in leak["environ"]
@@ -117,11 +140,14 @@ def test_config_is_neither_in_the_environment_nor_argv(
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
+@THROUGH_LAUNCHER
 def test_oversized_output_is_rejected_and_the_run_continues(
-    runtime: str, tmp_path: Path, cache_dir: Path
+    runtime: str, backend: str, tmp_path: Path, cache_dir: Path
 ) -> None:
     config = {"mode": "big", "size": 200_000}
-    got = run_async(_run(runtime, tmp_path, cache_dir, config, settings(output_max_bytes=4096)))
+    got = run_async(
+        _run(runtime, tmp_path, cache_dir, config, settings(output_max_bytes=4096), backend=backend)
+    )
     assert got.outputs[-2:] == ["after", "done"]
     assert not any(isinstance(o, str) and o.startswith("xxx") for o in got.outputs)
     assert any("200000 bytes rejected" in e for e in got.statuses(StatusLevel.ERROR))
@@ -130,17 +156,27 @@ def test_oversized_output_is_rejected_and_the_run_continues(
 
 @pytest.mark.skipif(SANDBOX == "none", reason="the unsandboxed backend enforces no memory limit")
 @pytest.mark.parametrize("runtime", RUNTIMES)
-def test_memory_bomb_is_reported_as_oom(runtime: str, tmp_path: Path, cache_dir: Path) -> None:
-    got = run_async(_run(runtime, tmp_path, cache_dir, {"mode": "oom"}, settings(memory_mb=128)))
+@WITH_RUNSC
+def test_memory_bomb_is_reported_as_oom(
+    runtime: str, backend: str, tmp_path: Path, cache_dir: Path
+) -> None:
+    got = run_async(
+        _run(
+            runtime, tmp_path, cache_dir, {"mode": "oom"}, settings(memory_mb=128), backend=backend
+        )
+    )
     (exited,) = got.exits()
     assert exited.reason == "oom", exited
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
-def test_restart_with_new_config(runtime: str, tmp_path: Path, cache_dir: Path) -> None:
+@WITH_RUNSC
+def test_restart_with_new_config(
+    runtime: str, backend: str, tmp_path: Path, cache_dir: Path
+) -> None:
     async def scenario() -> Collector:
         got = Collector()
-        supervisor = Supervisor(make_sandbox(), settings(), cache_dir)
+        supervisor = Supervisor(make_sandbox(backend), settings(), cache_dir)
         try:
             run = await supervisor.start(
                 "r", program(runtime, tmp_path / "m"), {"mode": "wait", "level": 1},
@@ -176,15 +212,16 @@ def _rss_kib() -> int:
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("backend", [SANDBOX, "bwrap-launcher"])
 def test_output_flood_is_throttled_with_bounded_memory(
-    runtime: str, tmp_path: Path, cache_dir: Path
+    runtime: str, backend: str, tmp_path: Path, cache_dir: Path
 ) -> None:
     rate, burst, wanted = 100.0, 50, 250
 
     async def scenario() -> tuple[float, int]:
         got = Collector()
         supervisor = Supervisor(
-            make_sandbox(), settings(output_rate=rate, output_burst=burst), cache_dir
+            make_sandbox(backend), settings(output_rate=rate, output_burst=burst), cache_dir
         )
         loop = __import__("asyncio").get_running_loop()
         try:

@@ -20,7 +20,7 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -32,10 +32,24 @@ EXIT_NO_SANDBOX = 3
 EXIT_INTERRUPTED = 130
 
 
-def _fail(problems: list[FieldError] | list[str], code: int) -> None:
+def fail(problems: list[FieldError] | list[str], code: int) -> NoReturn:
+    """Print each problem on standard error and exit with ``code``."""
     for problem in problems:
         click.echo(str(problem), err=True)
     sys.exit(code)
+
+
+def ready_sandbox(settings: Any) -> Any:
+    """The configured sandbox, checked to work (or exit 3 saying why not)."""
+    from visualbox.runtime.sandbox import get_sandbox
+    from visualbox.runtime.sandbox.base import SandboxUnavailable
+
+    try:
+        sandbox = get_sandbox(settings.sandbox)
+        sandbox.check()
+    except SandboxUnavailable as exc:
+        fail([f"no sandbox available: {exc}"], EXIT_NO_SANDBOX)
+    return sandbox
 
 
 @click.command()
@@ -82,7 +96,7 @@ def run(
     try:
         module, schema = load_module(directory)
     except InvalidInput as exc:
-        _fail(exc.fields or [exc.message], EXIT_INVALID)
+        fail(exc.fields or [exc.message], EXIT_INVALID)
         return
     values: dict[str, Any] = {}
     try:
@@ -102,32 +116,19 @@ def run(
             values[name] = schema.parse_cli_value(name, raw)
         config = schema.validate_values(values)
     except ValueError as exc:  # JSON syntax of --config-file
-        _fail([f"{config_file}: not valid JSON: {exc}"], EXIT_INVALID)
+        fail([f"{config_file}: not valid JSON: {exc}"], EXIT_INVALID)
         return
     except VisualBoxError as exc:
-        _fail(exc.fields or [exc.message], EXIT_INVALID)
+        fail(exc.fields or [exc.message], EXIT_INVALID)
         return
 
     settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
-    from visualbox.runtime.sandbox.base import SandboxUnavailable
-
-    try:
-        sandbox = _sandbox(settings)
-        sandbox.check()
-    except SandboxUnavailable as exc:
-        _fail([f"no sandbox available: {exc}"], EXIT_NO_SANDBOX)
-        return
+    sandbox = ready_sandbox(settings)
     try:
         code = asyncio.run(_run(sandbox, settings, module, config, max_outputs, timeout, network))
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     sys.exit(code)
-
-
-def _sandbox(settings: Any) -> Any:
-    from visualbox.runtime.sandbox import get_sandbox
-
-    return get_sandbox(settings.sandbox)
 
 
 async def _run(

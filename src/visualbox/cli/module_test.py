@@ -23,7 +23,13 @@ from typing import Any, Literal
 
 import click
 
-from visualbox.cli.module_run import EXIT_FAILED, EXIT_INVALID, EXIT_NO_SANDBOX
+from visualbox.cli.module_run import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_NO_SANDBOX,
+    fail,
+    ready_sandbox,
+)
 from visualbox.errors import InvalidInput
 from visualbox.modules.cases import (
     Case,
@@ -86,37 +92,29 @@ def test(
     """Run the test cases in DIR/tests/ (default: the current folder)."""
     checked, problems = check_dir(directory)
     if checked is None:
-        _exit_with([str(p) for p in problems], EXIT_INVALID)
-        return
+        fail([str(p) for p in problems], EXIT_INVALID)
     manifest = checked.manifest
     try:
         cases = load_cases(checked.tree, manifest.kind, checked.schema, manifest.output)
     except InvalidInput as exc:
-        _exit_with([str(f) for f in exc.fields] or [exc.message], EXIT_INVALID)
-        return
+        fail([str(f) for f in exc.fields] or [exc.message], EXIT_INVALID)
     unknown = sorted(set(only) - {c.name for c in cases})
     if unknown:
-        _exit_with([f"no test case named {name} in tests/" for name in unknown], EXIT_INVALID)
+        fail([f"no test case named {name} in tests/" for name in unknown], EXIT_INVALID)
     cases = [c for c in cases if not only or c.name in only]
     if not cases:
         hint = "tests/<name>.json" if not case_files(checked.tree) else "the --case names"
-        _exit_with([f"{manifest.name} has no test cases to run: add {hint} (docs/modules.md)"], 2)
+        fail([f"{manifest.name} has no test cases to run: add {hint} (docs/modules.md)"], 2)
     noun = "case" if len(cases) == 1 else "cases"
     click.echo(f"Testing {manifest.name} ({manifest.kind}, {len(cases)} {noun})")
     if manifest.kind == "integration":
-        results = _integration_cases(directory, cases, network, data_dir)
+        results = _integration_cases(directory, str(manifest.runtime), cases, network, data_dir)
     else:
         folder = screenshots or directory / SCREENSHOTS
         results = _widget_cases(checked, cases, folder, browser)
     failed = sum(1 for ok in results if not ok)
     click.echo(f"{len(cases)} {noun}: {len(cases) - failed} passed, {failed} failed")
     sys.exit(EXIT_FAILED if failed else 0)
-
-
-def _exit_with(lines: list[str], code: int) -> None:
-    for line in lines:
-        click.echo(line, err=True)
-    sys.exit(code)
 
 
 def _report(name: str, problems: list[str], passed_note: str, seconds: float) -> bool:
@@ -133,20 +131,18 @@ def _report(name: str, problems: list[str], passed_note: str, seconds: float) ->
 
 
 def _integration_cases(
-    directory: Path, cases: list[Case], network: Network | None, data_dir: Path | None
+    directory: Path,
+    runtime: str,
+    cases: list[Case],
+    network: Network | None,
+    data_dir: Path | None,
 ) -> list[bool]:
-    from visualbox.runtime.sandbox import get_sandbox
-    from visualbox.runtime.sandbox.base import SandboxUnavailable
-    from visualbox.runtime.source import load_module
+    from visualbox.runtime.layout import ModuleSource
     from visualbox.settings import Settings
 
     settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
-    try:
-        sandbox = get_sandbox(settings.sandbox)
-        sandbox.check()
-    except SandboxUnavailable as exc:
-        _exit_with([f"no sandbox available: {exc}"], EXIT_NO_SANDBOX)
-    module, _ = load_module(directory)
+    sandbox = ready_sandbox(settings)
+    module = ModuleSource.from_dir(directory, runtime)
     results = []
     for case in cases:
         assert isinstance(case, IntegrationCase)
@@ -251,11 +247,10 @@ def _widget_cases(
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _exit_with(
+        fail(
             ["drawing widgets needs Playwright: pip install playwright (and a Chromium)"],
             EXIT_NO_SANDBOX,
         )
-        raise  # unreachable: _exit_with exits
     folder.mkdir(parents=True, exist_ok=True)
     executable = browser or _chromium()
     results = []
@@ -266,7 +261,7 @@ def _widget_cases(
             )
         except PlaywrightError as exc:
             first = str(exc).strip().splitlines()[0]
-            _exit_with([f"cannot start Chromium ({first}); pass --browser PATH"], 3)
+            fail([f"cannot start Chromium ({first}); pass --browser PATH"], 3)
         try:
             for case in cases:
                 assert isinstance(case, WidgetCase)

@@ -181,49 +181,74 @@ async def pump_frames(
     With a ``budget``, each frame's bytes are taken from it before the frame is read.
     With ``logs``, the log lines already written are emitted before each frame's
     message; with ``ack_fd`` (non-blocking), each frame is acknowledged after that."""
-    outputs = 0
-    warned = False
+    frames = FrameReader(reader, max_bytes, emit, budget)
     while True:
         await bucket.take()
         try:
             header = await reader.readexactly(4)
         except asyncio.IncompleteReadError:
             return
-        size = int.from_bytes(header, "big")
-        message: Message | None = None
-        if size == 0:
-            message = error("visualbox: empty frame from the SDK ignored")
-        elif size - 1 > max_bytes:
-            if not await _skip(reader, size):
-                return
-            message = error(
-                f"visualbox: output of {size - 1} bytes rejected (the limit is {max_bytes} bytes)"
-            )
-        else:
-            if budget is not None and not budget.try_take(size):
-                if not warned:
-                    emit(warning(budget.notice))
-                    warned = True
-                await budget.take(size)
-            try:
-                body = await reader.readexactly(size)
-            except asyncio.IncompleteReadError:
-                return
-            tag = body[:1]
-            if tag in (b"O", b"T"):
-                message = decode(body[1:], tag)
-                outputs += 1
-            elif tag == b"I":
-                message = Init()
-            else:
-                message = error(f"visualbox: unknown frame tag {tag!r} ignored")
+        message = await frames.read(int.from_bytes(header, "big"))
+        if message is None:
+            return
         if logs is not None:
             await logs.catch_up()
         emit(message)
         _acknowledge(ack_fd)
-        if outputs and outputs % YIELD_EVERY == 0:
-            # Reading buffered frames never suspends: let the loop run now and then,
-            # so a flooding integration cannot starve everything else.
+        await frames.pause()
+
+
+class FrameReader:
+    """Reads one frame's body after its length, within the limits: the size cap, then
+    the account's byte budget (``pump_frames``; the launcher channel too)."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        max_bytes: int,
+        emit: Emit,
+        budget: OutputBudget | None = None,
+    ) -> None:
+        self._reader = reader
+        self._max_bytes = max_bytes
+        self._emit = emit
+        self._budget = budget
+        self._warned = False
+        self._outputs = 0
+
+    async def read(self, size: int) -> Message | None:
+        """The message of a frame of ``size`` bytes; None when the stream ended inside it."""
+        if size == 0:
+            return error("visualbox: empty frame from the SDK ignored")
+        if size - 1 > self._max_bytes:
+            if not await _skip(self._reader, size):
+                return None
+            return error(
+                f"visualbox: output of {size - 1} bytes rejected "
+                f"(the limit is {self._max_bytes} bytes)"
+            )
+        budget = self._budget
+        if budget is not None and not budget.try_take(size):
+            if not self._warned:
+                self._emit(warning(budget.notice))
+                self._warned = True
+            await budget.take(size)
+        try:
+            body = await self._reader.readexactly(size)
+        except asyncio.IncompleteReadError:
+            return None
+        tag = body[:1]
+        if tag in (b"O", b"T"):
+            self._outputs += 1
+            return decode(body[1:], tag)
+        if tag == b"I":
+            return Init()
+        return error(f"visualbox: unknown frame tag {tag!r} ignored")
+
+    async def pause(self) -> None:
+        """Let the loop run now and then: reading buffered frames never suspends, and a
+        flooding integration must not starve everything else."""
+        if self._outputs and self._outputs % YIELD_EVERY == 0:
             await asyncio.sleep(0)
 
 

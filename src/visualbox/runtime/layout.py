@@ -9,6 +9,9 @@ path                       what                                         access
 ``/work``                  ``HOME`` and the working directory           private
 ``/tmp``                   scratch                                      private
 ``CA_FILE``                the trusted certificate authorities (PEM)    read-only
+``/opt/visualbox/launcher`` the launcher (sandboxes without inherited    read-only
+                           descriptors only, ``launcher.py``)
+``/run/visualbox``         the launcher's channel socket (same)         private
 =========================  ===========================================  =========
 
 Entry points: Python ``/app/main.py`` (with a venv at ``/deps/venv`` when the
@@ -41,6 +44,10 @@ NODE = "/usr/bin/node"
 GO = "/usr/bin/go"
 SDK_DIR = Path(__file__).resolve().parent.parent / "sdk"
 """The SDKs on the host: ``python/visualbox``, ``node/visualbox``, ``go/visualbox``."""
+LAUNCHER_DIR = SDK_DIR / "launcher"
+LAUNCHER_MOUNT = "/opt/visualbox/launcher"
+LAUNCHER = "visualbox_launcher.py"
+CHANNEL_DIR = "/run/visualbox"
 
 ENTRY: dict[Runtime, str] = {"python": "main.py", "node": "index.js", "go": "main.go"}
 DEPENDENCY_FILE: dict[Runtime, str | None] = {
@@ -111,23 +118,32 @@ def run_spec(
     network: Network,
     allow_host_ports: tuple[int, ...],
     allow_networks: tuple[str, ...] = (),
-    config_fd: int,
-    output_fd: int,
+    config_fd: int | None = None,
+    output_fd: int | None = None,
     ack_fd: int | None = None,
+    channel: Mount | None = None,
 ) -> SandboxSpec:
     """The sandbox spec that runs ``module`` (with its prepared ``deps``, if any).
 
     The SDK reads the config from ``config_fd``, writes frames to ``output_fd`` and,
     when ``ack_fd`` is given, waits on it for the supervisor's acknowledgement of each
-    frame (``channel.py``). Python runs unbuffered, so its lines are written at once."""
+    frame (``channel.py``). With ``channel`` instead (the mount of a
+    ``launcher.ChannelSocket``) no descriptor is passed: the launcher runs the
+    integration and gives it those descriptors itself. Python runs unbuffered, so its
+    lines are written at once."""
     mounts = [Mount(module.root, APP)]
     if deps is not None:
         mounts.append(Mount(deps, DEPS))
-    env = base_env({"VISUALBOX_CONFIG_FD": str(config_fd), "VISUALBOX_OUTPUT_FD": str(output_fd)})
-    fds = [config_fd, output_fd]
-    if ack_fd is not None:
-        env["VISUALBOX_ACK_FD"] = str(ack_fd)
-        fds.append(ack_fd)
+    env = base_env()
+    fds: list[int] = []
+    for name, fd in (
+        ("VISUALBOX_CONFIG_FD", config_fd),
+        ("VISUALBOX_OUTPUT_FD", output_fd),
+        ("VISUALBOX_ACK_FD", ack_fd),
+    ):
+        if fd is not None:
+            env[name] = str(fd)
+            fds.append(fd)
     if module.runtime == "python":
         mounts.append(Mount(SDK_DIR / "python", f"{SDK}/python"))
         env.update(PYTHONPATH=f"{SDK}/python", PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
@@ -145,6 +161,10 @@ def run_spec(
     else:
         assert deps is not None, "a Go integration always has a prepared binary"
         argv = [f"{DEPS}/integration"]
+    if channel is not None:
+        mounts += [channel, Mount(LAUNCHER_DIR, LAUNCHER_MOUNT)]
+        launcher = [PYTHON, "-s", "-S", f"{LAUNCHER_MOUNT}/{LAUNCHER}"]
+        argv = [*launcher, "--channel", f"unix:{channel.target}/channel", "--", *argv]
     return SandboxSpec(
         argv=argv,
         env=env,

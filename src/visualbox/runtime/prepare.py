@@ -47,8 +47,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from visualbox.runtime.channel import TokenBucket, pump_lines
+from visualbox.runtime.launcher import ChannelSocket
 from visualbox.runtime.layout import (
     APP,
+    CHANNEL_DIR,
     DEPS,
     GO,
     NODE,
@@ -61,7 +63,15 @@ from visualbox.runtime.layout import (
     tree_hash,
 )
 from visualbox.runtime.messages import Message, StatusLevel
-from visualbox.runtime.sandbox.base import ExitInfo, ExitReason, Limits, Mount, Network, Sandbox
+from visualbox.runtime.sandbox.base import (
+    ExitInfo,
+    ExitReason,
+    Limits,
+    Mount,
+    Network,
+    Sandbox,
+    SandboxProcess,
+)
 from visualbox.runtime.sandbox.base import SandboxSpec as Spec
 from visualbox.settings import SandboxSettings
 
@@ -163,8 +173,8 @@ def _inputs_hash(module: ModuleSource) -> str:
 
 
 _DRIVER = """
-import os, subprocess, sys, tarfile
-out, steps, step = int(sys.argv[1]), [], []
+import os, socket, subprocess, sys, tarfile
+out, steps, step = sys.argv[1], [], []
 for arg in sys.argv[2:] + [';']:
     if arg == ';':
         steps.append(step)
@@ -181,7 +191,13 @@ for argv in steps:
 class Inodes(dict):
     def __contains__(self, key):
         return False
-with os.fdopen(out, 'wb') as stream, tarfile.open(fileobj=stream, mode='w|') as tar:
+if out.startswith('unix:'):
+    channel = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    channel.connect(out[5:])
+    stream = channel.makefile('wb')
+else:
+    stream = os.fdopen(int(out), 'wb')
+with stream, tarfile.open(fileobj=stream, mode='w|') as tar:
     tar.inodes = Inodes()
     for name in sorted(os.listdir('.')):
         tar.add(name)
@@ -189,11 +205,13 @@ with os.fdopen(out, 'wb') as stream, tarfile.open(fileobj=stream, mode='w|') as 
 """Runs inside the prepare sandbox, in its size-capped ``/deps``: runs the steps (argv
 lists separated by ``;``), exits with :data:`_DISK_FULL` when one failed with ``/deps``
 or ``/tmp`` full, else streams ``/deps`` as a tar archive (hard links as plain copies)
-to the inherited fd given first."""
+to the inherited fd given first, or the Unix socket ``unix:PATH`` (sandboxes that pass
+no descriptors: ``launcher.ChannelSocket``)."""
 _DISK_FULL = 75
 _SLACK = 1 << 20
 """A failed step with less free space than this in /deps or /tmp ran out of it."""
 _MiB = 1 << 20
+_CHUNK = 1 << 16
 _TOOL_ERROR = re.compile(r"(?:npm (?:ERR!|error\b)|error\b|fatal\b|×|\S+\.go:\d+:\d+: )", re.I)
 _TOOL_WARNING = re.compile(r"(?:npm warn\b|warn(?:ing)?\b)", re.I)
 
@@ -413,7 +431,10 @@ class Preparer:
             Mount(module.root, "/gopath/src/app"),
             Mount(SDK_DIR / "go" / "visualbox", "/gopath/src/visualbox"),
         ]
-        argv = [GO, "build", "-trimpath", "-o", f"{DEPS}/integration", "app"]
+        # No -trimpath: it changes the standard library's build IDs, so Go would compile
+        # all of it again (6 s instead of 0.5 s) rather than use the installed packages.
+        # The paths it would strip are the sandbox's own (/gopath/src/app), not the host's.
+        argv = [GO, "build", "-o", f"{DEPS}/integration", "app"]
         return _Plan([argv], env, mounts, "none")
 
     async def _run(
@@ -431,31 +452,62 @@ class Preparer:
             nofile=max(settings.nofile, 4096),
             time_s=settings.prepare_timeout_s,
         )
-        read_fd, write_fd = os.pipe()
+        budget = cap * _MiB + cap * _MiB // 4  # the archive's headers on top of the files
+        mounts = [Mount(module.root, APP), *plan.mounts]
+        fds: tuple[int, ...] = ()
+        channel: ChannelSocket | None = None
+        if self.sandbox.passes_fds:
+            read_fd, write_fd = os.pipe()
+            target, fds = str(write_fd), (write_fd,)
+            unpack = asyncio.ensure_future(asyncio.to_thread(_unpack, read_fd, tmp, budget))
+        else:
+            channel = ChannelSocket(self.sandbox.host_ids)
+            target = f"unix:{CHANNEL_DIR}/channel"
+            mounts.append(channel.mount)
+            unpack = asyncio.ensure_future(_unpack_channel(channel, tmp, budget))
         argv = [PYTHON, "-I", "-S", "-c", _DRIVER % {"full": _DISK_FULL, "slack": _SLACK}]
-        argv.append(str(write_fd))
+        argv.append(target)
         for n, step in enumerate(plan.steps):
             argv += [";", *step] if n else step
         spec = Spec(
             argv=argv,
             env={**plan.env, "HOME": "/tmp"},
-            mounts=[Mount(module.root, APP), *plan.mounts],
+            mounts=mounts,
             workdir=DEPS,
             network=plan.network,
             allow_host_ports=tuple(settings.allow_host_ports) if plan.network != "none" else (),
             allow_networks=tuple(settings.allow_networks) if plan.network != "none" else (),
             limits=limits,
-            pass_fds=(write_fd,),
+            pass_fds=fds,
         )
-        budget = cap * _MiB + cap * _MiB // 4  # the archive's headers on top of the files
-        unpack = asyncio.ensure_future(asyncio.to_thread(_unpack, read_fd, tmp, budget))
         try:
-            process = await self.sandbox.spawn(spec)
+            try:
+                process = await self.sandbox.spawn(spec)
+            finally:
+                for fd in fds:
+                    os.close(fd)
         except BaseException:
-            os.close(write_fd)
+            if channel is not None:
+                unpack.cancel()
             await asyncio.gather(unpack, return_exceptions=True)
+            if channel is not None:
+                channel.close()
             raise
-        os.close(write_fd)
+        try:
+            return await self._finish(process, unpack, cap, emit)
+        finally:
+            if channel is not None:
+                channel.close()
+
+    async def _finish(
+        self,
+        process: SandboxProcess,
+        unpack: asyncio.Future[int],
+        cap: int,
+        emit: Callable[[Message], None],
+    ) -> int:
+        """Wait for the prepare sandbox and its archive; returns the bytes unpacked."""
+        settings = self.settings
         bucket = TokenBucket(settings.log_rate, settings.log_burst)
         watch = _TrustWatch(emit)
         pumps = asyncio.gather(
@@ -468,6 +520,8 @@ class Preparer:
             # pipe: the writer in the sandbox then fails and the sandbox ends.
             result = await waiting
             await pumps
+            if result.reason is not ExitReason.EXITED and not unpack.done():
+                unpack.cancel()  # it may never have connected (a channel, not a pipe)
             unpacked = await asyncio.gather(unpack, return_exceptions=True)
         except BaseException:
             pumps.cancel()
@@ -495,6 +549,12 @@ class Preparer:
         return outcome
 
 
+async def _unpack_channel(channel: ChannelSocket, dest: Path, budget: int) -> int:
+    """:func:`_unpack` from the prepare sandbox's connection to ``channel``."""
+    connection = await channel.accept_socket()
+    return await asyncio.to_thread(_unpack, connection.detach(), dest, budget)
+
+
 def _unpack(fd: int, dest: Path, budget: int) -> int:
     """Extract the tar stream on ``fd`` into ``dest``: regular files, folders and
     symlinks only, every path inside ``dest``, owned by us, without set-id bits or
@@ -504,6 +564,10 @@ def _unpack(fd: int, dest: Path, budget: int) -> int:
         with tarfile.open(fileobj=stream, mode="r|") as tar:
             for member in tar:
                 tar.extract(member, dest, filter=_member_filter)
+        # The writer pads the archive past its end marker: read that too, or closing
+        # now breaks its last write and the prepare fails.
+        while stream.read(_CHUNK):
+            pass
         return stream.used
 
 

@@ -25,7 +25,7 @@ import fcntl
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ from visualbox.runtime.channel import (
     pump_frames,
     pump_lines,
 )
+from visualbox.runtime.launcher import ChannelSocket, serve_channel
 from visualbox.runtime.layout import ModuleSource, run_spec
 from visualbox.runtime.messages import (
     Message,
@@ -64,6 +65,7 @@ from visualbox.runtime.sandbox.base import (
     Network,
     Sandbox,
     SandboxProcess,
+    SandboxSpec,
 )
 from visualbox.settings import SandboxSettings
 
@@ -126,7 +128,8 @@ class Run:
         self._network = network
         self._process: SandboxProcess | None = None
         self._task: asyncio.Task[ExitInfo] | None = None
-        self._output_check: OutputCheck | None = None
+        self._emit_frame: OnMessage = self._emit
+        """Where INIT and OUTPUT go: :meth:`Supervisor.frame_emitter` of ``_emit``."""
 
     # -- public -----------------------------------------------------------------------------
     async def restart(self, config: Mapping[str, Any]) -> None:
@@ -170,15 +173,6 @@ class Run:
         except Exception:
             log.exception("on_message of run %s failed on %r", self.run_id, message)
 
-    def _emit_frame(self, message: Message) -> None:
-        """A message of the output pipe; an output is checked against the declared schema."""
-        self._emit(message)
-        check = self._output_check
-        if check is not None and isinstance(message, Output):
-            line = check.check(message.data)
-            if line is not None:
-                self._emit(warning(line))
-
     def _set_state(self, state: RunState) -> None:
         self.state = state
         self._emit(State(state))
@@ -193,10 +187,7 @@ class Run:
     def _begin(self, config: Mapping[str, Any]) -> None:
         self.exit_info = None
         self.state = RunState.PREPARING
-        contract = self._supervisor.output_contract(self.module)
-        if isinstance(contract, str):
-            self._emit(warning(f"the declared output schema is not used: {contract}"))
-        self._output_check = OutputCheck(contract) if isinstance(contract, Validator) else None
+        self._emit_frame = self._supervisor.frame_emitter(self.module, self._emit)
         self._task = asyncio.create_task(self._attempt(dict(config)), name=f"run {self.run_id}")
 
     async def _attempt(self, config: dict[str, Any]) -> ExitInfo:
@@ -219,30 +210,19 @@ class Run:
             return await self._run(config, deps)
 
     async def _run(self, config: dict[str, Any], deps: Path | None) -> ExitInfo:
+        if not self._supervisor.sandbox.passes_fds:
+            return await self._run_launched(config, deps)
         settings = self._supervisor.settings
         config_fd = config_memfd(config)
         read_fd, write_fd = os.pipe()
         ack_r, ack_w = os.pipe()
         try:
-            spec = run_spec(
-                self.module,
-                deps,
-                limits=self._supervisor.limits,
-                network=self._network,
-                allow_host_ports=tuple(settings.allow_host_ports),
-                allow_networks=tuple(settings.allow_networks),
-                config_fd=config_fd,
-                output_fd=write_fd,
-                ack_fd=ack_r,
-            )
+            spec = self._spec(deps, config_fd=config_fd, output_fd=write_fd, ack_fd=ack_r)
             process = await self._supervisor.sandbox.spawn(spec)
         except BaseException as exc:
             os.close(read_fd)
             os.close(ack_w)
-            if not isinstance(exc, Exception):  # cancelled while starting
-                raise
-            self._emit(error(f"could not start: {exc}"))
-            return self._exited(ExitInfo(None, ExitReason.CRASHED, str(exc)))
+            return self._not_started(exc)
         finally:
             os.close(config_fd)
             os.close(write_fd)
@@ -269,19 +249,8 @@ class Run:
         else:  # streams without a pipe behind them: lines keep no order with outputs
             lines = [pump_lines(stream, level, bucket, self._emit) for stream, level in streams]
             pumps = asyncio.gather(frames, *lines)
-        info: ExitInfo | None = None
         try:
-            info = await process.wait()
-            # Everything written before the end (a stop too) is still in the pipes.
-            try:
-                await asyncio.wait_for(asyncio.shield(pumps), DRAIN_S)
-            except TimeoutError:
-                self._emit(warning(DRAIN_CUT))
-        except asyncio.CancelledError:
-            await process.terminate(grace_s=0.5)
-            raise
-        except Exception:  # a reader failed (a bug of ours): the run still gets its end
-            log.exception("reading the messages of run %s failed", self.run_id)
+            info = await self._wait_and_drain(process, lambda: asyncio.shield(pumps))
         finally:
             pumps.cancel()
             with contextlib.suppress(Exception, asyncio.CancelledError):
@@ -294,6 +263,107 @@ class Run:
             info = await process.terminate(grace_s=0.5)
         return self._exited(info)
 
+    async def _run_launched(self, config: dict[str, Any], deps: Path | None) -> ExitInfo:
+        """``_run`` for a sandbox that passes no descriptors: the launcher runs the
+        integration and relays it over a Unix socket (``launcher.py``)."""
+        supervisor = self._supervisor
+        settings = supervisor.settings
+        channel = ChannelSocket(supervisor.sandbox.host_ids)
+        try:
+            process = await supervisor.sandbox.spawn(self._spec(deps, channel=channel.mount))
+        except BaseException as exc:
+            channel.close()
+            return self._not_started(exc)
+        self._process = process
+        self._set_state(RunState.RUNNING)
+        bucket = TokenBucket(settings.log_rate, settings.log_burst)
+        # The launcher's own words (it could not connect, say) and the sandbox's.
+        own = [
+            asyncio.ensure_future(pump_lines(stream, level, bucket, self._emit))
+            for stream, level in (
+                (process.stdout, StatusLevel.INFO),
+                (process.stderr, StatusLevel.ERROR),
+            )
+        ]
+        connected = asyncio.Event()
+        relay = asyncio.ensure_future(self._relay(channel, config, connected))
+
+        async def drain() -> None:
+            if not connected.is_set():  # it ended before its launcher connected
+                relay.cancel()
+            await asyncio.gather(*own, *([relay] if connected.is_set() else []))
+
+        try:
+            info = await self._wait_and_drain(process, drain)
+        finally:
+            for task in (relay, *own):
+                task.cancel()
+            await asyncio.gather(relay, *own, return_exceptions=True)
+            channel.close()
+        if info is None:
+            info = await process.terminate(grace_s=0.5)
+        return self._exited(info)
+
+    def _spec(self, deps: Path | None, **io: Any) -> SandboxSpec:
+        """The sandbox spec of this run; ``io`` is how it talks (``layout.run_spec``:
+        the descriptors, or the launcher's channel)."""
+        supervisor = self._supervisor
+        return run_spec(
+            self.module,
+            deps,
+            limits=supervisor.limits,
+            network=self._network,
+            allow_host_ports=tuple(supervisor.settings.allow_host_ports),
+            allow_networks=tuple(supervisor.settings.allow_networks),
+            **io,
+        )
+
+    def _not_started(self, exc: BaseException) -> ExitInfo:
+        """How a run ends whose sandbox could not be spawned (re-raises a cancellation)."""
+        if not isinstance(exc, Exception):  # cancelled while starting
+            raise exc
+        self._emit(error(f"could not start: {exc}"))
+        return self._exited(ExitInfo(None, ExitReason.CRASHED, str(exc)))
+
+    async def _wait_and_drain(
+        self, process: SandboxProcess, drain: Callable[[], Awaitable[object]]
+    ) -> ExitInfo | None:
+        """Wait for the end of ``process``, then up to ``DRAIN_S`` for ``drain()``:
+        everything written before the end (a stop too) is still to be read. None when
+        reading failed (a bug of ours): the caller stops the process, and the run still
+        gets its end."""
+        info: ExitInfo | None = None
+        try:
+            info = await process.wait()
+            try:
+                await asyncio.wait_for(drain(), DRAIN_S)
+            except TimeoutError:
+                self._emit(warning(DRAIN_CUT))
+        except asyncio.CancelledError:
+            await process.terminate(grace_s=0.5)
+            raise
+        except Exception:
+            log.exception("reading the messages of run %s failed", self.run_id)
+        return info
+
+    async def _relay(
+        self, channel: ChannelSocket, config: dict[str, Any], connected: asyncio.Event
+    ) -> None:
+        reader, writer = await channel.accept()
+        connected.set()
+        try:
+            await serve_channel(
+                reader,
+                writer.write,
+                config,
+                self._emit,
+                settings=self._supervisor.settings,
+                output_budget=self.output_budget,
+                emit_frame=self._emit_frame,
+            )
+        finally:
+            writer.close()
+
 
 class Supervisor:
     """Runs many integrations at once, each in its own sandbox."""
@@ -305,6 +375,26 @@ class Supervisor:
         self.limits = default_limits(settings)
         self._runs: dict[str, Run] = {}
         self._contracts: dict[str, Validator | str | None] = {}
+
+    def frame_emitter(self, module: ModuleSource, emit: OnMessage) -> OnMessage:
+        """``emit`` for the messages of one run's frames: when ``module`` declares an
+        output schema, an output that breaks it is followed by a ``T_WARNING`` naming
+        where; a schema that cannot be used is said once, now. For every runner."""
+        contract = self.output_contract(module)
+        if isinstance(contract, str):
+            emit(warning(f"the declared output schema is not used: {contract}"))
+        if not isinstance(contract, Validator):
+            return emit
+        check = OutputCheck(contract)
+
+        def checked(message: Message) -> None:
+            emit(message)
+            if isinstance(message, Output):
+                line = check.check(message.data)
+                if line is not None:
+                    emit(warning(line))
+
+        return checked
 
     def output_contract(self, module: ModuleSource) -> Validator | str | None:
         """The compiled output schema ``module`` declares (once per content), ``None``

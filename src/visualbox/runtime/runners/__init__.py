@@ -1,4 +1,5 @@
-"""Runners: where integration instances run (the local sandbox today; Kubernetes later).
+"""Runners: where integration instances run: the local sandbox, or Kubernetes pods
+(``kubernetes.py``).
 
 ``ScriptedRunner`` is the in-memory double for tests of what uses a runner.
 """

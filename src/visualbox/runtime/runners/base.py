@@ -60,13 +60,22 @@ class Runner(ABC):
         on_message: OnMessage,
         *,
         output_budget: OutputBudget | None = None,
+        generation: int | None = None,
     ) -> RunHandle:
         """Fetch the source (``token`` must allow ``ref``) and start it with ``config``.
 
         Raises :class:`~visualbox.runtime.runners.sources.SourceUnavailable` when the
         source cannot be fetched; messages of the run go to ``on_message``. Output
         bytes are taken from ``output_budget`` (the owner's quota) before they are read.
+        ``generation`` is the fencing generation of the lease under which this node runs
+        the instance (docs/scaling.md), when there is one: a runner whose runs outlive
+        the node (pods) uses it to tell a run of an older lease from this one.
         """
+
+    async def open(self) -> None:
+        """The runner's start-up work, once, before the first start (the Kubernetes
+        runner deletes the pods a previous run of this node left); nothing by default."""
+        return None
 
     @abstractmethod
     def active(self) -> int:

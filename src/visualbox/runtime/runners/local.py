@@ -34,6 +34,7 @@ class LocalRunner(Runner):
         on_message: OnMessage,
         *,
         output_budget: OutputBudget | None = None,
+        generation: int | None = None,
     ) -> RunHandle:
         source = await self._source(ref, token)
         return await self.supervisor.start(

@@ -169,10 +169,14 @@ class ScriptedHandle(RunHandle):
         info = ExitInfo(None, ExitReason.CRASHED, "the scripted runner failed")
         run._on_message, run._notify = self._on_message, self._runner._changed
         run._exit = asyncio.get_running_loop().create_future()
-        run.emit(State(RunState.RUNNING))
-        playing = asyncio.ensure_future(script(run))
-        told = asyncio.ensure_future(asyncio.shield(run._exit))
+        playing: asyncio.Future[int | None] | None = None
+        told: asyncio.Future[int | None] | None = None
         try:
+            if self._runner.spawn_s:  # a sandbox still starting: no state message yet
+                await asyncio.sleep(self._runner.spawn_s)
+            run.emit(State(RunState.RUNNING))
+            playing = asyncio.ensure_future(script(run))
+            told = asyncio.ensure_future(asyncio.shield(run._exit))
             await asyncio.wait({playing, told}, return_when=asyncio.FIRST_COMPLETED)
             if playing.done():
                 error = playing.exception()
@@ -186,9 +190,10 @@ class ScriptedHandle(RunHandle):
             info = ExitInfo(-15, ExitReason.TERMINATED, "terminated")
             raise
         finally:
-            for task in (playing, told):
+            tasks = [task for task in (playing, told) if task is not None]
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(playing, told, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
             run.exit_info, run.ended_at = info, time.monotonic()
             self._state = RunState.EXITED
             run.emit(State.exited(info))
@@ -198,8 +203,11 @@ class ScriptedRunner(Runner):
     """Runs every start with ``script`` (by default INIT, then until stopped); a script
     that should differ per instance looks at ``run.run_id`` or ``run.config``."""
 
-    def __init__(self, script: Script = run_until_stopped) -> None:
+    def __init__(self, script: Script = run_until_stopped, *, spawn_s: float = 0.0) -> None:
         self.script = script
+        self.spawn_s = spawn_s
+        """How long each attempt takes to "spawn" before its ``STATE running``, as a
+        sandbox does (the supervisor sends no state before it, unless it prepares)."""
         self.runs: list[ScriptedRun] = []
         """Every attempt (start or restart), in the order they began."""
         self.handles: dict[str, ScriptedHandle] = {}
@@ -217,6 +225,7 @@ class ScriptedRunner(Runner):
         on_message: OnMessage,
         *,
         output_budget: OutputBudget | None = None,
+        generation: int | None = None,
     ) -> ScriptedHandle:
         old = self.handles.get(run_id)
         if old is not None and not old.done:

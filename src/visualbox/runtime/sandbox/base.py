@@ -125,6 +125,10 @@ class SandboxUnavailable(RuntimeError):
 
 class Sandbox(abc.ABC):
     name: str
+    passes_fds: bool = True
+    """Whether ``SandboxSpec.pass_fds`` works. Where it does not, the supervisor runs
+    integrations through the launcher (``runtime/launcher.py``), whose channel is a
+    Unix socket in a mounted directory."""
     host_ids: tuple[int, int] | None = None
     """Host ``(uid, gid)`` the sandboxed code runs as when it is not the supervisor's
     own (bwrap started by root drops to an unprivileged uid): a writable mount must

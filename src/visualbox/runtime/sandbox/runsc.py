@@ -4,8 +4,13 @@ The command's system calls are served by gVisor's user-space kernel instead of
 the host's. The bundle mirrors what bubblewrap shows (read-only ``/usr`` and
 system ``/etc`` files, generated passwd/group/hosts, tmpfs workdir and
 ``/tmp``, uid 65534, no capabilities) and carries the memory, CPU and pids
-limits, which runsc applies with its own cgroups. Only ``network="none"`` is
-supported: Debian 12's runsc refuses ``--network=sandbox`` on recent kernels.
+limits, which runsc applies with its own cgroups.
+
+It passes no file descriptors: the supervisor runs integrations through the launcher
+(``runtime/launcher.py``), whose Unix socket the sandbox may open (``--host-uds=open``).
+``network="outbound"`` runs runsc with ``--network=host`` inside a network namespace of
+its own that slirp4netns connects and the egress rules of ``network.py`` filter, as for
+bubblewrap (Debian 12's runsc refuses its own ``--network=sandbox`` on recent kernels).
 
 Costs about 0.3 s per start with ``--platform=ptrace``.
 """
@@ -33,11 +38,13 @@ from .base import (
     exit_of_status,
 )
 from .certificates import TrustStore
+from .network import SLIRP_DNS, SlirpNetwork, find_tool
 
 __all__ = ["RunscProcess", "RunscSandbox"]
 
 _MiB = 1024 * 1024
 _ETC = ("/etc/ssl", "/etc/ca-certificates", "/etc/alternatives", "/etc/ld.so.cache")
+_NETNS_TIMEOUT_S = 10.0
 _MIN_PIDS = 512  # runsc's own threads count; below ~64 it cannot start at all
 
 
@@ -82,7 +89,9 @@ def bundle_config(spec: SandboxSpec, etc_dir: Path, cgroup: str) -> dict[str, An
         },
         "mounts": mounts,
         "linux": {
-            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
+            # Outbound: the network namespace is the one runsc was started in (_Netns).
+            "namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
+            + ([] if spec.network == "outbound" else [{"type": "network"}]),
             "cgroupsPath": cgroup,
             "resources": {
                 "memory": {"limit": limits.memory_mb * _MiB},
@@ -104,6 +113,8 @@ def _make_bundle(spec: SandboxSpec, bundle: Path, cgroup: str) -> None:
     (etc / "passwd").write_text(f"sandbox:x:65534:65534::{spec.workdir}:/usr/sbin/nologin\n")
     (etc / "group").write_text("sandbox:x:65534:\n")
     (etc / "hosts").write_text("127.0.0.1\tlocalhost sandbox\n")
+    if spec.network == "outbound":
+        (etc / "resolv.conf").write_text(f"nameserver {SLIRP_DNS}\n")
     (bundle / "config.json").write_text(json.dumps(bundle_config(spec, etc, cgroup)))
 
 
@@ -112,10 +123,14 @@ class RunscSandbox(Sandbox):
     host's CA bundle and the operator's ``ca_bundle`` are trusted (``certificates.py``)."""
 
     name = "runsc"
+    passes_fds = False  # runsc cannot hand the command a memfd or pipes: the launcher's channel
 
     def __init__(self, *, platform: str = "ptrace", ca_bundle: Path | None = None) -> None:
         self._platform = platform
         self.trust = TrustStore(ca_bundle)
+        # As root, gVisor's gofer serves host files to the command (uid 65534) with their
+        # host owners: what it writes to, or connects to, must belong to 65534.
+        self.host_ids = (65534, 65534) if os.geteuid() == 0 else None
 
     @property
     def runsc(self) -> str:
@@ -133,18 +148,25 @@ class RunscSandbox(Sandbox):
             raise SandboxUnavailable("the runsc backend needs root here; use bwrap instead")
 
     async def spawn(self, spec: SandboxSpec) -> RunscProcess:
-        if spec.network != "none":
-            raise SandboxUnavailable("the runsc backend supports network='none' only")
         if spec.pass_fds:
             raise SandboxUnavailable("the runsc backend does not pass file descriptors")
         spec = self.trust.apply(spec)
         work = Path(tempfile.mkdtemp(prefix="visualbox-runsc-"))
         cid = f"visualbox-{secrets.token_hex(6)}"
+        netns: _Netns | None = None
         try:
             _make_bundle(spec, work / "bundle", f"/{cid}")
             base = [self.runsc, f"--root={work / 'state'}", f"--platform={self._platform}"]
-            base.append("--network=none")
+            base.append("--host-uds=open")  # the launcher's channel
+            enter: list[str] = []
+            if spec.network == "outbound":
+                netns = await _Netns.open(spec)
+                enter = [find_tool("nsenter"), f"--net=/proc/{netns.pid}/ns/net"]
+                base.append("--network=host")  # gVisor's sockets are the netns's own
+            else:
+                base.append("--network=none")
             proc = await asyncio.create_subprocess_exec(
+                *enter,
                 *base,
                 "run",
                 "--bundle",
@@ -155,9 +177,63 @@ class RunscSandbox(Sandbox):
                 stderr=asyncio.subprocess.PIPE,
             )
         except BaseException:
+            if netns is not None:
+                await netns.close()
             shutil.rmtree(work, ignore_errors=True)
             raise
-        return RunscProcess(proc, base, cid, work, spec)
+        return RunscProcess(proc, base, cid, work, spec, netns)
+
+
+class _Netns:
+    """A network namespace for one sandbox, held by a process of ours, connected by
+    slirp4netns and filtered by the same egress rules as bubblewrap's (``network.py``).
+    runsc runs inside it with ``--network=host``: the integration's sockets are the
+    namespace's, so the rules apply to them."""
+
+    def __init__(self, holder: asyncio.subprocess.Process) -> None:
+        self._holder = holder
+        self.pid = holder.pid
+        self._slirp: SlirpNetwork | None = None
+
+    @classmethod
+    async def open(cls, spec: SandboxSpec) -> _Netns:
+        holder = await asyncio.create_subprocess_exec(
+            find_tool("unshare"),
+            "--net",
+            "--",
+            "/bin/sh",
+            "-c",
+            # Says when the namespace exists, then waits: ends when our end of its
+            # stdin closes, with us at the latest.
+            "echo ready; exec cat",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        netns = cls(holder)
+        try:
+            assert holder.stdout is not None
+            ready = await asyncio.wait_for(holder.stdout.readline(), _NETNS_TIMEOUT_S)
+            # Never wire (or filter) a namespace that is not a new one: ours is the host's.
+            own = os.stat("/proc/self/ns/net").st_ino
+            if ready != b"ready\n" or os.stat(f"/proc/{holder.pid}/ns/net").st_ino == own:
+                raise SandboxUnavailable("could not make a network namespace (unshare --net)")
+            netns._slirp = await SlirpNetwork.attach(
+                holder.pid, spec.allow_host_ports, spec.allow_networks
+            )
+        except BaseException:
+            await netns.close()
+            raise
+        return netns
+
+    async def close(self) -> None:
+        if self._slirp is not None:
+            await self._slirp.close()
+        if self._holder.stdin is not None:
+            self._holder.stdin.close()
+        with contextlib.suppress(ProcessLookupError):
+            self._holder.kill()
+        await self._holder.wait()
 
 
 class RunscProcess(SandboxProcess):
@@ -168,6 +244,7 @@ class RunscProcess(SandboxProcess):
         cid: str,
         work: Path,
         spec: SandboxSpec,
+        netns: _Netns | None = None,
     ) -> None:
         assert proc.stdout is not None and proc.stderr is not None
         self.pid = proc.pid
@@ -178,6 +255,7 @@ class RunscProcess(SandboxProcess):
         self._cid = cid
         self._work = work
         self._limits = spec.limits
+        self._netns = netns
         self._terminated = False
         self._timed_out = False
         self._watcher = asyncio.ensure_future(self._watch())
@@ -203,6 +281,8 @@ class RunscProcess(SandboxProcess):
         finally:
             await self._runsc("delete", "--force", self._cid)
             shutil.rmtree(self._work, ignore_errors=True)
+            if self._netns is not None:
+                await self._netns.close()
         rc = self._proc.returncode
         code = -(rc - 128) if rc is not None and 128 < rc <= 192 else rc
         if self._terminated:
