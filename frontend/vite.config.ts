@@ -9,7 +9,7 @@ import { dirname, extname, join, resolve } from "node:path";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 
 import vue from "@vitejs/plugin-vue";
-import { type Plugin, defineConfig } from "vite";
+import { type Plugin, build, defineConfig } from "vite";
 
 const server = process.env.VISUALBOX_DEV_SERVER ?? "http://127.0.0.1:8000";
 const proxied = ["/api", "/verify-email", "/reset-password"];
@@ -27,6 +27,12 @@ const FRAME_LIBS: Record<string, string> = {
   "purify.min.js": "dompurify/dist/purify.min.js",
 };
 
+/** Slim builds of those libraries, made from `src/frame-libs/<entry>` as an IIFE that
+ *  sets the global `name`: a frame evaluates all of a library it loads, on every visit. */
+const SLIM_FRAME_LIBS: Record<string, { entry: string; name: string }> = {
+  "echarts-gauge.min.js": { entry: "echarts-gauge.ts", name: "echarts" },
+};
+
 function frameLibs(): Plugin {
   let outDir = "";
   return {
@@ -35,11 +41,29 @@ function frameLibs(): Plugin {
     configResolved(config) {
       outDir = resolve(config.root, config.build.outDir);
     },
-    writeBundle() {
+    async writeBundle() {
       for (const [name, from] of Object.entries(FRAME_LIBS)) {
         const target = resolve(outDir, "lib", name);
         mkdirSync(dirname(target), { recursive: true });
         cpSync(resolve(__dirname, "node_modules", from), target, { recursive: true });
+      }
+      for (const [fileName, { entry, name }] of Object.entries(SLIM_FRAME_LIBS)) {
+        await build({
+          configFile: false,
+          logLevel: "warn",
+          publicDir: false,
+          define: { "process.env.NODE_ENV": JSON.stringify("production") },
+          build: {
+            outDir: resolve(outDir, "lib"),
+            emptyOutDir: false,
+            lib: {
+              entry: resolve(__dirname, "src/frame-libs", entry),
+              formats: ["iife"],
+              name,
+              fileName: () => fileName,
+            },
+          },
+        });
       }
     },
   };

@@ -50,8 +50,11 @@ LIB_DIR = Path(__file__).parent.parent / "web" / "lib"
 """Chart libraries VisualBox serves itself: ``/frames/lib/<name>`` (no CDN anywhere)."""
 
 
-def frame_csp(app_origin: str, img_sources: Sequence[str] = ()) -> str:
-    """The frames' policy: only ``app_origin`` may embed them; ``img_sources``
+def frame_csp(
+    app_origin: str, img_sources: Sequence[str] = (), ancestors: Sequence[str] = ()
+) -> str:
+    """The frames' policy: only ``app_origin`` (and ``ancestors``, an embedded public
+    dashboard's origins, which its ticket names) may embed them; ``img_sources``
     (``FRAMES__IMG_SOURCES``) may add image origins."""
     return "; ".join(
         [
@@ -63,7 +66,7 @@ def frame_csp(app_origin: str, img_sources: Sequence[str] = ()) -> str:
             "font-src 'self' data:",
             "media-src 'self' data: blob:",
             "connect-src 'none'",
-            f"frame-ancestors {app_origin}",
+            " ".join(["frame-ancestors", app_origin, *ancestors]),
             "base-uri 'none'",
             "form-action 'none'",
         ]
@@ -156,9 +159,14 @@ def _app_origin(settings: Settings) -> str:
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
-def _headers(settings: Settings, cache: str, img_sources: Sequence[str] = ()) -> dict[str, str]:
+def _headers(
+    settings: Settings,
+    cache: str,
+    img_sources: Sequence[str] = (),
+    ancestors: Sequence[str] = (),
+) -> dict[str, str]:
     return {
-        "Content-Security-Policy": frame_csp(_app_origin(settings), img_sources),
+        "Content-Security-Policy": frame_csp(_app_origin(settings), img_sources, ancestors),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
         "Cross-Origin-Resource-Policy": "cross-origin",
@@ -295,7 +303,7 @@ def frame_file(
         content = frames.boot_page(content, script, known) or frames.inject_sdk(content, script)
     left = max(0, math.floor(opened.expires_at - time.time()))
     cache = f"private, max-age={left}"
-    headers = _headers(settings, cache, settings.frames.img_sources)
+    headers = _headers(settings, cache, settings.frames.img_sources, opened.ancestors)
     return Response(content, media_type=media, headers=headers)
 
 

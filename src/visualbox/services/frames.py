@@ -41,7 +41,7 @@ from visualbox.db.tables.dashboards import Dashboard
 from visualbox.db.tables.modules import Module, ModuleFile
 from visualbox.errors import FieldError, Gone, InvalidInput, NotFound, VisualBoxError
 from visualbox.modules.tree import FileTree, normalize_path
-from visualbox.services import blobs, registry
+from visualbox.services import blobs, policy, registry
 from visualbox.services.registry import ResolvedModule
 from visualbox.services.secrets import SecretBox
 
@@ -51,7 +51,8 @@ MAX_TICKET_TTL = timedelta(days=7)
 EXPIRY_STEP = timedelta(hours=1)
 _PURPOSE = "frame/1"
 _MEMO_SIZE = 10_000
-_memo: weakref.WeakKeyDictionary[SecretBox, OrderedDict[tuple[str, str | None, str, int], str]] = (
+_MemoKey = tuple[str, str | None, str, int, tuple[str, ...]]
+_memo: weakref.WeakKeyDictionary[SecretBox, OrderedDict[_MemoKey, str]] = (
     weakref.WeakKeyDictionary()
 )
 _memo_lock = threading.Lock()
@@ -70,6 +71,8 @@ class FrameTicket:
     """The version's content hash; for the working copy its :func:`listing_hash`."""
     expires_at: int
     """Unix time, seconds."""
+    ancestors: tuple[str, ...] = ()
+    """Origins that may frame it besides the app's: a public dashboard's embed origins."""
 
 
 # -- issuing and opening ----------------------------------------------------------------
@@ -83,6 +86,7 @@ def issue_ticket(
     *,
     ttl: timedelta = TICKET_TTL,
     now: float | None = None,
+    ancestors: tuple[str, ...] = (),
 ) -> str:
     """A sealed, URL-safe ticket (no ``=`` padding) for those exact files.
 
@@ -93,14 +97,22 @@ def issue_ticket(
     step = EXPIRY_STEP.total_seconds()
     expires = int(math.ceil(((time.time() if now is None else now) + ttl.total_seconds()) / step))
     expires *= int(step)
-    key = (module_id, version, tree_hash, expires)
+    key = (module_id, version, tree_hash, expires, ancestors)
     with _memo_lock:
         memo = _memo.setdefault(box, OrderedDict())
         ticket = memo.get(key)
         if ticket is not None:
             memo.move_to_end(key)
             return ticket
-    payload = {"p": _PURPOSE, "m": module_id, "v": version, "h": tree_hash, "x": expires}
+    payload: dict[str, Any] = {
+        "p": _PURPOSE,
+        "m": module_id,
+        "v": version,
+        "h": tree_hash,
+        "x": expires,
+    }
+    if ancestors:
+        payload["a"] = list(ancestors)
     ticket = box.encrypt_json(payload).rstrip("=")
     with _memo_lock:
         memo[key] = ticket
@@ -110,11 +122,24 @@ def issue_ticket(
 
 
 def frame_url(
-    box: SecretBox, resolved: ResolvedModule, origin: str, *, ttl: timedelta = TICKET_TTL
+    box: SecretBox,
+    resolved: ResolvedModule,
+    origin: str,
+    *,
+    ttl: timedelta = TICKET_TTL,
+    ancestors: tuple[str, ...] = (),
 ) -> str:
     """``<origin>/frames/<ticket>/``: where the iframe of that exact widget version loads
-    from; ``origin`` is the frames origin (``Settings.frames_origin``)."""
-    ticket = issue_ticket(box, resolved.module_id, resolved.version, resolved.content_hash, ttl=ttl)
+    from; ``origin`` is the frames origin (``Settings.frames_origin``); ``ancestors``, the
+    other origins that may frame it (an embedded public dashboard's)."""
+    ticket = issue_ticket(
+        box,
+        resolved.module_id,
+        resolved.version,
+        resolved.content_hash,
+        ttl=ttl,
+        ancestors=ancestors,
+    )
     return f"{origin}/frames/{ticket}/"
 
 
@@ -132,7 +157,8 @@ def open_ticket(box: SecretBox, ticket: str, *, now: float | None = None) -> Fra
         raise gone from None
     if not isinstance(payload, dict) or payload.get("p") != _PURPOSE:
         raise gone  # another kind of sealed token (a run token, dashboard secrets, ...)
-    found = FrameTicket(payload["m"], payload["v"], payload["h"], int(payload["x"]))
+    ancestors = tuple(payload.get("a", ()))
+    found = FrameTicket(payload["m"], payload["v"], payload["h"], int(payload["x"]), ancestors)
     if found.expires_at <= (time.time() if now is None else now):
         raise gone
     return found
@@ -353,34 +379,45 @@ def registry_frame(db: Session, box: SecretBox, module_id: str, version: str, or
 
 
 def dashboard_frames(
-    db: Session, box: SecretBox, dashboard: Dashboard, origin: str
+    db: Session, box: SecretBox, dashboard: Dashboard, origin: str, *, embedded: bool = False
 ) -> dict[str, str | None]:
     """``{widget id: frame URL}`` (on the frames ``origin``) for every widget of
     ``dashboard``, resolved as its owner (so a working copy shows); ``None`` for a widget
     whose module or version is gone.
 
-    For the owner's own views and for visitors of the public link."""
+    For the owner's own views and for visitors of the public link; ``embedded``: frames
+    that the dashboard's embed origins may frame too (docs/dashboards.md#embedding)."""
     owner = db.get(User, dashboard.owner_id)
+    ancestors = tuple(dashboard.embed_origins or ()) if embedded else ()
     resolved: dict[tuple[str, str], str | None] = {}
     frames: dict[str, str | None] = {}
     for widget in dashboard.document["widgets"]:
         key = (widget["module_id"], widget["version"])
         if key not in resolved:
-            resolved[key] = _widget_frame(db, box, origin, owner, *key)
+            resolved[key] = _widget_frame(db, box, origin, owner, *key, ancestors=ancestors)
         frames[widget["id"]] = resolved[key]
     return frames
 
 
 def _widget_frame(
-    db: Session, box: SecretBox, origin: str, owner: User | None, module_id: str, spec: str
+    db: Session,
+    box: SecretBox,
+    origin: str,
+    owner: User | None,
+    module_id: str,
+    spec: str,
+    *,
+    ancestors: tuple[str, ...] = (),
 ) -> str | None:
     try:
         if spec == registry.WORKING:  # not resolve(): a broken config.json must not matter
             module = db.get(Module, module_id)
-            if module is None or owner is None or module.owner_id != owner.id:
+            if module is None or not policy.may_use_working_copy(db, owner, module):
                 return None
             return working_copy_frame(db, box, module, origin)
         found = registry.resolve(db, module_id, spec, user=owner)
-        return frame_url(box, found, origin) if found.kind == "widget" else None
+        if found.kind != "widget":
+            return None
+        return frame_url(box, found, origin, ancestors=ancestors)
     except VisualBoxError:
         return None
