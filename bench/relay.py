@@ -17,8 +17,11 @@ Latency is the producer's clock at `output()`/`send()` to the viewer's receipt
 (same host, same clock), at 50 messages per second, for 1, 20 and 200 viewers.
 Throughput is messages per second received by each viewer while the producer
 sends as fast as it can (the integration's output rate limit is lifted for this
-run). Targets (docs/live.md, performance.md): p50 ≤ 2× and p99 ≤ 3× the baseline;
-≥ 10,000 messages/s ingested; ≥ 200 integrations running at once.
+run), counting what arrived within the flood's seconds (+ GRACE_S) from its first
+message: the raw server buffers a flood without bound and its viewers are still
+reading it many seconds later, which is not throughput (the figure counting them
+is printed beside it). Targets (docs/live.md, performance.md): p50 ≤ 2× and p99 ≤ 3×
+the baseline; ≥ 10,000 messages/s ingested; ≥ 200 integrations running at once.
 
 Scale-out (docs/scaling.md):
 
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
 import json
 import os
@@ -60,6 +64,7 @@ from websockets.asyncio.client import ClientConnection, connect
 RATE = 50
 LATENCY_S = 4.0
 FLOOD_S = 3.0
+GRACE_S = 0.5
 FANOUT_RATE = 10
 FANOUT_S = 5.0
 REDIS_SERVER = "/usr/bin/redis-server"
@@ -132,22 +137,45 @@ while True:
 class Figures:
     def __init__(self, viewers: int = 0) -> None:
         self.latencies: list[float] = []
-        self.counts: list[int] = [0] * viewers
         self.firsts: list[int] = [-1] * viewers
         """The first message number each viewer got (-1: none)."""
         self.last_n = -1
+        self.arrivals: list[list[int]] = [[] for _ in range(viewers)]
+        """When each viewer got each message (``time.time_ns()``), in order."""
+        self.first_sent = 0
+        """The producer's clock at the first message any viewer got."""
+
+    @property
+    def counts(self) -> list[int]:
+        """How many messages each viewer got."""
+        return [len(times) for times in self.arrivals]
 
     def line(self, label: str, seconds: float | None = None) -> str:
         if seconds is None:
             p50 = statistics.median(self.latencies)
             p99 = percentile(self.latencies, 0.99)
             return f"{label}: p50 {p50:.2f} ms, p99 {p99:.2f} ms ({len(self.latencies)} samples)"
-        per_viewer = statistics.median(self.counts) / seconds
-        total = sum(self.counts) / seconds
+        counts = self.in_time(seconds)
+        per_viewer = statistics.median(counts) / seconds
+        total = sum(counts) / seconds
         return (
             f"{label}: {self.ingested(seconds):,.0f} msg/s ingested, {per_viewer:,.0f} msg/s "
-            f"received per viewer, {total:,.0f} deliveries/s"
+            f"received per viewer, {total:,.0f} deliveries/s in time; "
+            f"{sum(self.counts) / seconds:,.0f}/s counting the last arriving "
+            f"{self.drained(seconds):.1f} s after the flood"
         )
+
+    def drained(self, seconds: float) -> float:
+        """How long after the flood's end its last message arrived."""
+        last = max((times[-1] for times in self.arrivals if times), default=0)
+        return max(0.0, (last - self.first_sent) / 1e9 - seconds)
+
+    def in_time(self, seconds: float) -> list[int]:
+        """Per viewer, the messages that arrived within ``seconds`` (+ GRACE_S) of the
+        first one being sent: a server that buffers a flood without bound gets no
+        credit for what its viewers get long after the flood ended."""
+        cutoff = self.first_sent + int((seconds + GRACE_S) * 1e9)
+        return [bisect.bisect_right(times, cutoff) for times in self.arrivals]
 
     def ingested(self, seconds: float) -> float:
         return (self.last_n + 1) / seconds
@@ -176,10 +204,13 @@ async def read_into(
                 message = pick(item)
                 if message is None:
                     continue
-                figures.latencies.append((now - message["t"]) / 1e6)
+                sent = message["t"]
+                figures.latencies.append((now - sent) / 1e6)
+                figures.arrivals[index].append(now)
+                if not figures.first_sent or sent < figures.first_sent:
+                    figures.first_sent = sent
                 if figures.firsts[index] < 0:
                     figures.firsts[index] = message["n"]
-                figures.counts[index] += 1
                 figures.last_n = max(figures.last_n, message["n"])
 
 
@@ -493,11 +524,13 @@ async def workers(folder: Path, counts: list[int], viewers: int) -> None:
                 server.stop()
             hub = "Redis hub" if count > 1 else "memory hub"
             target = 1.0 if count > 1 else 0.7
-            ratio = sum(ours.counts) / sum(base.counts)
+            ratio = sum(ours.in_time(FLOOD_S)) / sum(base.in_time(FLOOD_S))
+            eventually = sum(ours.counts) / sum(base.counts)
             print(f"\n{viewers} viewers, flood, --workers {count} ({hub}; {_load()})")
             print("  " + base.line("baseline  ", FLOOD_S))
             print("  " + ours.line("VisualBox ", FLOOD_S))
-            print(f"  ratio: deliveries {ratio:.2f}x the baseline (target >= {target})")
+            print(f"  ratio: deliveries in time {ratio:.2f}x the baseline (target >= {target}); "
+                  f"counting late ones {eventually:.2f}x")  # fmt: skip
 
 
 async def main() -> None:
@@ -539,8 +572,8 @@ async def main() -> None:
                 )
                 base_t = await baseline(viewers, 0, FLOOD_S)
                 ours_t = await visualbox_run(server, module, viewers, 0, FLOOD_S)
-                bt = sum(base_t.counts) / FLOOD_S
-                ot = sum(ours_t.counts) / FLOOD_S
+                bt = sum(base_t.in_time(FLOOD_S)) / FLOOD_S
+                ot = sum(ours_t.in_time(FLOOD_S)) / FLOOD_S
                 print(f"{viewers} viewer(s), throughput")
                 print("  " + base_t.line("baseline  ", FLOOD_S))
                 print("  " + ours_t.line("VisualBox ", FLOOD_S))

@@ -380,6 +380,100 @@ SCROLL_TO_TOP = """e => {
 }"""
 
 
+ALERT_RULES = [
+    {"name": "Too warm", "source": "/sensors/temperature", "condition": "above",
+     "threshold": 18, "for_s": 0, "emails": ["ada@example.org"],
+     "webhook_url": "https://hooks.example.org/greenhouse",
+     "webhook_secret": "greenhouse-webhook-secret"},
+    {"name": "Tank almost empty", "source": "/sensors/tank", "condition": "below",
+     "threshold": 10, "for_s": 300, "emails": ["ada@example.org"]},
+    {"name": "Sensors silent", "source": "/sensors/temperature", "condition": "no_data",
+     "no_data_s": 600, "emails": ["ada@example.org"]},
+]  # fmt: skip
+
+
+def shoot_alerts(page: Page, api: APIRequestContext, dashboard: str) -> None:
+    """The Greenhouse's alert rules: one firing (its widget has a badge), the others ok."""
+    for rule in ALERT_RULES:
+        call(api, "POST", f"/api/dashboards/{dashboard}/alerts", rule)
+    page.goto(f"/d/{dashboard}")
+    wait_drawn(page, cells(GREENHOUSE))
+    page.get_by_role("button", name="Alerts", exact=True).click()
+    rules = page.get_by_role("list", name="Alert rules")
+    expect(rules.locator(".state-firing")).to_have_count(1)
+    expect(page.locator(".cell-alert").first).to_be_visible()  # on each temperature widget
+    shoot(page, "alerts")
+
+
+def shoot_versions(page: Page, api: APIRequestContext, dashboard: str) -> None:
+    """Two saves of the Greenhouse, then its first version compared with the current one
+    side by side; restored afterwards, so the later shots show it as it was."""
+    board = call(api, "GET", f"/api/dashboards/{dashboard}")
+    first = board["revision"]
+    kept = ("frame", "withdrawn")
+    items = [{k: v for k, v in w.items() if k not in kept} for w in board["widgets"]]
+    for w in items:
+        if w["id"] == "light":
+            w.update(w=18, title="Light (lux), bed 3")
+    saved = call(
+        api,
+        "PATCH",
+        f"/api/dashboards/{dashboard}",
+        {"revision": first, "widgets": [w for w in items if w["id"] != "time"]},
+    )
+    for w in items:
+        if w["id"] == "hum":
+            w.update(x=12, config={**w["config"], "color": "#7c3aed"})
+        elif w["id"] == "visitcount":
+            w["x"] = 6
+    saved = call(
+        api,
+        "PATCH",
+        f"/api/dashboards/{dashboard}",
+        {"revision": saved["revision"], "widgets": [w for w in items if w["id"] != "time"]},
+    )
+    page.goto(f"/d/{dashboard}")
+    page.get_by_role("button", name="Versions", exact=True).click()
+    version = page.locator(f'[data-version="{first}"]')
+    version.get_by_role("button", name="Compare with current").click()
+    dialog = page.get_by_role("dialog", name=f"Version {first} and the current version")
+    expect(dialog.locator('[data-status="removed"]')).to_have_count(1)
+    shoot(page, "version-compare")
+    dialog.get_by_role("button", name="Close").click()
+    path = f"/api/dashboards/{dashboard}/versions/{first}/restore"
+    call(api, "POST", path, {"revision": saved["revision"]})
+
+
+def shoot_variables(page: Page, api: APIRequestContext, site_port: int) -> None:
+    """One field-station dashboard for either station: the variables picker above it."""
+    collector = {
+        "id": "dao",
+        "module_id": "builtin-file-collector",
+        "label": "DAO data server",
+        "config": {"baseUrl": f"http://{HOST_ALIAS}:{site_port}/", "lastDays": 3},
+    }
+    station = [
+        ("temp", "gauge", "Temperature", "/dao/latest/${station}/temperature/v",
+         0, 0, 6, 6, COLD),
+        ("battery", "status-light", "Battery", "/dao/latest/${station}/battery/v",
+         6, 0, 6, 6, BATTERY),
+        ("days", "line-chart", "Internal temperature, last 3 days",
+         "/dao/devices/${station}/temperature", 12, 0, 12, 6, {"unit": "°C", "color": "#0284c7"}),
+    ]  # fmt: skip
+    variables = [{"name": "station", "label": "Station", "kind": "path", "path": "/dao/latest"}]
+    dashboard = call(
+        api,
+        "POST",
+        "/api/dashboards",
+        {"name": "Stations", "variables": variables, "integrations": [collector],
+         "widgets": widgets(station)},
+    )  # fmt: skip
+    page.goto(f"/d/{dashboard['id']}?var-station=station-b")
+    wait_drawn(page, cells(station))
+    expect(page.get_by_role("combobox", name="Station")).to_have_value("station-b")
+    shoot(page, "variables")
+
+
 def take(browser: Browser, url: str, site_port: int) -> None:
     context = browser.new_context(
         base_url=url, viewport=DESKTOP, color_scheme="light", service_workers="block"
@@ -413,9 +507,13 @@ def take(browser: Browser, url: str, site_port: int) -> None:
     shoot(page, "widget-panel-leave")
     page.get_by_role("button", name="Discard", exact=True).click()
 
+    shoot_alerts(page, context.request, ids["dashboard"])
+    shoot_versions(page, context.request, ids["dashboard"])
+
     page.goto(f"/d/{ids['field']}")
     wait_drawn(page, cells(FIELD))
     shoot(page, "field-station")
+    shoot_variables(page, context.request, site_port)
 
     page.goto(f"/modules/{ids['level']}")
     preview = page.frame_locator("iframe[title='Widget preview']").locator("#value")

@@ -19,7 +19,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
 from visualbox import __version__
-from visualbox.api import accounts, dashboards, modules, openapi, public, registry, sharing, web
+from visualbox.api import (
+    accounts,
+    dashboards,
+    modules,
+    openapi,
+    public,
+    registry,
+    runner_channel,
+    sharing,
+    web,
+)
+from visualbox.api import alerts as alerts_api
+from visualbox.api import dashboard_versions as dashboard_versions_api
 from visualbox.api import frames as frames_api
 from visualbox.api import history as history_api
 from visualbox.api import live as live_api
@@ -27,6 +39,7 @@ from visualbox.api import quotas as quotas_api
 from visualbox.api import runner as runner_api
 from visualbox.api import server as server_api
 from visualbox.api import snapshots as snapshots_api
+from visualbox.api import teams as teams_api
 from visualbox.api import users as users_api
 from visualbox.api.limits import RequestLimits
 from visualbox.db.engine import Database
@@ -41,9 +54,10 @@ from visualbox.errors import (
 )
 from visualbox.hub import Hub, MemoryHub, RedisHub
 from visualbox.hub.redis import check_redis
-from visualbox.runtime.runners import LocalRunner, SourceClient
+from visualbox.runtime.runners import LocalRunner, Runner, SourceClient
 from visualbox.runtime.sandbox import SandboxUnavailable, get_sandbox
 from visualbox.runtime.supervisor import Supervisor
+from visualbox.services import dashboard_versions
 from visualbox.services import registry as registry_service
 from visualbox.services.builtin import publish_builtins
 from visualbox.services.live import Live
@@ -169,7 +183,25 @@ def _live_service(app: FastAPI, settings: Settings, database: Database, box: Sec
     supervisor = Supervisor(sandbox, settings.sandbox, settings.cache_dir)
     transport = httpx2.ASGITransport(app=app)
     sources = SourceClient("http://visualbox.internal", transport=transport)
-    runner = LocalRunner(supervisor, sources, settings.data_dir / "sources")
+    runner: Runner = LocalRunner(supervisor, sources, settings.data_dir / "sources")
+    if settings.runner.backend == "kubernetes":  # pods; this node's sandbox only prepares
+        if settings.server.workers > 1:
+            raise ValueError(
+                "RUNNER__BACKEND=kubernetes needs one worker per node: pods "
+                "connect back to the process that runs them"
+            )
+        # Imported here: its client library takes half a second to load, for nothing
+        # on the embedded default.
+        from visualbox.runtime.runners.kubernetes import KubernetesRunner
+
+        runner = KubernetesRunner(
+            settings.runner,
+            settings.sandbox,
+            sources=sources,
+            sources_dir=settings.data_dir / "sources",
+            supervisor=supervisor,
+            message_bytes=settings.live.client_message_bytes,
+        )
     hub: Hub = RedisHub(settings.hub.url) if settings.hub.url else MemoryHub()
     return Live(settings, database, box, runner, hub)
 
@@ -183,6 +215,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(settings.database_url, echo=settings.database.echo)
     configure_quotas(database, settings.quotas)
+    dashboard_versions.configure(database, settings.dashboards.versions_kept)
     registry_key = RegistryKey.from_settings(settings)
     with database.startup_lock():  # nodes starting together take turns
         migrate(database.engine)
@@ -228,11 +261,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(registry.router, prefix="/api")
     changes_dashboards = [Depends(live_api.notify_live)]
     app.include_router(dashboards.router, prefix="/api", dependencies=changes_dashboards)
+    app.include_router(
+        dashboard_versions_api.router, prefix="/api", dependencies=changes_dashboards
+    )
     app.include_router(sharing.router, prefix="/api", dependencies=changes_dashboards)
     app.include_router(live_api.router, prefix="/api")
     app.include_router(history_api.router, prefix="/api")
+    app.include_router(alerts_api.router, prefix="/api")
     app.include_router(snapshots_api.router, prefix="/api")
+    app.include_router(teams_api.router, prefix="/api")
     app.include_router(runner_api.router, prefix="/api")
+    app.include_router(runner_channel.router, prefix="/api")
     app.include_router(server_api.router, prefix="/api")
     app.include_router(public.router)
 

@@ -185,6 +185,10 @@ _ITEMS = {
     "files": "file",
     "fields": "field",
     "recovery_codes": "recovery code",
+    "emails": "email address",
+    "variables": "variable",
+    "values": "value",
+    "embed_origins": "origin",
 }
 """The singular of each list, to name one of its items: ``widgets[2]`` is "widget 3"."""
 _QUIET = {"body", "query", "path", "header", "cookie", "config", "settings", "instance"}
@@ -304,6 +308,10 @@ PATTERNS = {
     r"^[a-z0-9][a-z0-9-]{0,31}$": (
         "must be 1 to 32 lower-case letters, digits or hyphens, not starting with a hyphen"
     ),
+    r"^[A-Za-z_][A-Za-z0-9_]{0,31}$": (
+        "must be 1 to 32 letters, digits or _, not starting with a digit (such as device)"
+    ),
+    r"^[^@\s]+@[^@\s]+\.[^@\s]+$": "must be an email address such as ada@example.org",
 }
 """What each regular expression of the request models asks for, in words
 (tests/api/test_errors.py checks that every pattern of the API is here)."""

@@ -180,6 +180,67 @@ class SandboxSettings(_Group):
         return value
 
 
+class RunnerSettings(_Group):
+    """Where integrations run (docs/kubernetes.md): this machine's sandbox, or pods."""
+
+    backend: Literal["local", "kubernetes"] = Field(
+        "local",
+        description="`local`: in this node's sandbox (SANDBOX__BACKEND). `kubernetes`: one "
+        "pod per instance in RUNNER__NAMESPACE (docs/kubernetes.md).",
+    )
+    namespace: str = Field(
+        "visualbox-integrations", description="Kubernetes namespace the integration pods run in."
+    )
+    images: dict[str, str] = Field(
+        default_factory=lambda: {
+            "python": "visualbox/runtime-python:1",
+            "node": "visualbox/runtime-node:1",
+            "go": "visualbox/runtime-go:1",
+        },
+        description="Container image per runtime (`python`, `node`, `go`), JSON object.",
+    )
+    runtime_class: str = Field(
+        "gvisor",
+        description="`runtimeClassName` of integration pods (a RuntimeClass of gVisor's "
+        "`runsc` is recommended); empty for the cluster's default runtime.",
+    )
+    warm_pool: int = Field(
+        0,
+        ge=0,
+        le=50,
+        description="Idle pods per runtime this node keeps waiting for work, so that an "
+        "instance starts without scheduling and pulling an image.",
+    )
+    callback_url: str | None = Field(
+        None,
+        description="`ws://` or `wss://` URL at which pods reach *this* node "
+        "(each node its own, e.g. its pod's DNS name); required with `kubernetes`.",
+    )
+    kubeconfig: Path | None = Field(
+        None,
+        description="Kubeconfig file of the cluster; empty: the in-cluster service account "
+        "when the server runs in a pod, else $KUBECONFIG or ~/.kube/config.",
+    )
+    node_name: str | None = Field(
+        None,
+        description="Label of this node's pods (stable across restarts: a restarted node "
+        "deletes the pods of its previous run). Empty: the host name.",
+    )
+    pod_start_timeout_s: float = Field(
+        180,
+        gt=0,
+        description="A pod that has not connected back within this many seconds is "
+        "deleted and its run counts as crashed (then restarted with back-off).",
+    )
+
+    @field_validator("callback_url")
+    @classmethod
+    def _ws_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("ws://", "wss://")):
+            raise ValueError("must be a ws:// or wss:// URL, or empty")
+        return value.rstrip("/") or None if value else None
+
+
 class MailSettings(_Group):
     smtp_host: str | None = Field(
         None, description="SMTP server. Empty: links are written to the server log instead."
@@ -330,6 +391,13 @@ class HistorySettings(_Group):
     flush_interval_s: float = Field(
         1.0, gt=0, description="How often recorded values are written, in one transaction."
     )
+    max_rate: float = Field(
+        100,
+        ge=0,
+        description="Outputs of one instance recorded per second at most (0: every one). "
+        "Of a faster burst the last output of each 1/max_rate s is recorded; the live view "
+        "still shows every output.",
+    )
     buffer: int = Field(
         100_000,
         ge=1,
@@ -345,6 +413,54 @@ class HistorySettings(_Group):
     )
     prune_interval_s: float = Field(
         3600, gt=0, description="How often values older than their retention are deleted."
+    )
+
+
+class DashboardGroupSettings(_Group):
+    """Dashboards (docs/dashboards.md)."""
+
+    versions_kept: int = Field(
+        100,
+        ge=1,
+        description="Versions kept per dashboard (every save makes one); the oldest beyond "
+        "this are deleted at the next save.",
+    )
+
+
+class AlertSettings(_Group):
+    """Alert rules on a dashboard's data (docs/alerts.md)."""
+
+    interval_s: float = Field(
+        5.0,
+        gt=0,
+        description="How often rules are checked for a `for` duration that has passed, data "
+        "that stopped coming, and changed rules; also how often pending notifications are "
+        "looked for.",
+    )
+    rules_per_dashboard: int = Field(20, ge=0, description="Alert rules per dashboard.")
+    notifications_per_hour: int = Field(
+        20,
+        ge=0,
+        description="Times one rule may notify (fires or resolves, each telling all its "
+        "addresses and its webhook) per hour; beyond it the rule's history still records "
+        "its changes, marked not notified.",
+    )
+    delivery_attempts: int = Field(
+        12, ge=1, description="Tries to deliver a notification before it is given up (logged)."
+    )
+    retry_s: float = Field(
+        5.0,
+        gt=0,
+        description="Wait before the first retry of a failed delivery; it doubles with every "
+        "try, to at most an hour.",
+    )
+    webhook_timeout_s: float = Field(
+        10.0, gt=0, le=120, description="Deadline of one webhook request, seconds."
+    )
+    webhook_allow_private: bool = Field(
+        False,
+        description="Allow webhooks to private and loopback addresses (a webhook on your own "
+        "network). Link-local and cloud metadata addresses are always refused.",
     )
 
 
@@ -443,6 +559,16 @@ class FrameSettings(_Group):
         return value
 
 
+class TeamSettings(_Group):
+    """Teams (docs/teams.md). The counts are quotas, the same for every account."""
+
+    per_user: int = Field(20, ge=0, description="Teams one account may belong to.")
+    members: int = Field(50, ge=1, description="Members of one team, pending invitations included.")
+    invitation_hours: int = Field(
+        168, ge=1, description="How long an invitation link works, in hours."
+    )
+
+
 class Settings(BaseSettings):
     """The root of every setting."""
 
@@ -457,6 +583,7 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    runner: RunnerSettings = Field(default_factory=RunnerSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     accounts: AccountSettings = Field(default_factory=AccountSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
@@ -465,6 +592,9 @@ class Settings(BaseSettings):
     frames: FrameSettings = Field(default_factory=FrameSettings)
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
     history: HistorySettings = Field(default_factory=HistorySettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    dashboards: DashboardGroupSettings = Field(default_factory=DashboardGroupSettings)
+    teams: TeamSettings = Field(default_factory=TeamSettings)
 
     @property
     def database_url(self) -> str:

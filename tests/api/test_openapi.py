@@ -29,7 +29,7 @@ from visualbox.schemas.dashboards import DashboardContent
 from visualbox.services import accounts, dashboards, modules, registry
 from visualbox.settings import DatabaseSettings, Settings
 
-EXAMPLES = 25
+EXAMPLES = 15
 """Generated requests per operation (and method): about 70 operations, so ~1,500 in all."""
 
 VICTIM_MARK = "victim-private-4f1c"

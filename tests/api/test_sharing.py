@@ -62,7 +62,14 @@ def test_disabling_and_regenerating_kill_the_old_link(world: World, client: Test
     assert client.get(f"/api/public/dashboards/{first}").status_code == 404
     assert client.get(f"/api/public/dashboards/{regenerated}").status_code == 200
     off = share(world, dashboard["id"], public=False, listed=True)
-    assert off == {"public": False, "listed": False, "token": None, "url": None}
+    assert off == {
+        "public": False,
+        "listed": False,
+        "token": None,
+        "url": None,
+        "embed_origins": [],
+        "embed_url": None,
+    }
     gone = client.get(f"/api/public/dashboards/{regenerated}")
     assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found"
     assert world.owner.http.post(f"{url}/regenerate").status_code == 409

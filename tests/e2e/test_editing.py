@@ -48,6 +48,9 @@ def _saved_widget(page: Page, url: str, widget_id: str) -> dict[str, Any]:
 
 
 def _edit(page: Page, title: str) -> None:
+    # A user edits in the tab in front; Chromium pauses animation frames in the others,
+    # which Playwright's hover and click wait for.
+    page.bring_to_front()
     page.locator(f'[data-widget] .cell-title:text-is("{title}")').hover()
     page.get_by_role("button", name=f"Edit {title}").click()
 
@@ -139,6 +142,7 @@ def test_tabs_follow_each_others_saves_and_a_same_widget_edit_is_a_choice(
     _edit(other, "Two")
     other.get_by_label("Heading").fill("Dos")
     page.get_by_label("Heading").fill("Deux")
+    page.bring_to_front()
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_text("Widget saved.").last).to_be_visible()
     alert = other.get_by_role("alert").filter(has_text="changed somewhere else")
@@ -148,6 +152,7 @@ def test_tabs_follow_each_others_saves_and_a_same_widget_edit_is_a_choice(
     assert _saved_widget(page, url, "w2")["title"] == "Deux"
 
     # "Keep my changes" then Save: a deliberate overwrite, which the first tab follows.
+    other.bring_to_front()
     alert.get_by_role("button", name="Keep my changes").click()
     other.get_by_role("button", name="Save", exact=True).click()
     expect(other.get_by_text("Widget saved.").last).to_be_visible()
@@ -160,6 +165,7 @@ def test_tabs_follow_each_others_saves_and_a_same_widget_edit_is_a_choice(
     other.get_by_role("button", name="Save", exact=True).click()
     expect(other.get_by_text("Widget saved.").last).to_be_visible()
     alert = page.get_by_role("alert").filter(has_text="changed somewhere else")
+    page.bring_to_front()
     alert.get_by_role("button", name="Use their version").click()
     expect(page.get_by_label("Heading")).to_have_value("Due")
     expect(page.locator('[data-widget="w2"] .cell-title')).to_have_text("Due")

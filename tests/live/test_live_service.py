@@ -316,6 +316,35 @@ async def test_instances_stop_after_the_idle_timeout_unless_they_keep_running(
             assert len(runner.runs_of(f"{room}/i2")) == 1  # never stopped
 
 
+async def test_an_instance_that_keeps_running_is_not_dropped_while_its_sandbox_starts(
+    app: FastAPI, settings: Settings, make_account: Callable[..., Account]
+) -> None:
+    """Its room outlives the idle timeout even before the first state arrives.
+
+    (A sandbox that took longer than the idle timeout to start once let the reaper
+    forget the room: the process ran on, unseen, and the next viewer got "still active".)
+    """
+    owner = make_account()
+    board = dashboard(app, owner, instance(integration(app, owner), keep_running=True))
+
+    async def counter(run: ScriptedRun) -> int | None:
+        run.init()
+        run.output({"n": 1})
+        return await run.until_stopped()
+
+    runner = ScriptedRunner(counter, spawn_s=0.5)  # ten idle timeouts pass meanwhile
+    async with (
+        live_service(app, settings, runner, idle_timeout_s=0.05) as live,
+        watching(user_of(app, owner)) as watcher,
+    ):
+        await runner.wait_for(lambda r: bool(r.runs) and r.runs[0].outputs == [{"n": 1}])
+        await live.join_dashboard(watcher.viewer, board)
+        await watcher.wait_for(find("JOINED"))
+        joined = of(watcher.messages, "JOINED")[0]["instances"]["i1"]
+        assert joined["state"] == "running" and joined["data"] == {"n": 1}
+        assert len(runner.runs) == 1 and runner.active() == 1
+
+
 async def test_logs_and_commands_are_for_the_owner_only(
     app: FastAPI, settings: Settings, make_account: Callable[..., Account]
 ) -> None:

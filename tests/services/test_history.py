@@ -8,6 +8,7 @@ against a computation here.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import statistics
@@ -99,8 +100,9 @@ def series(app: FastAPI, dashboard_id: str) -> dict[tuple[str, str], list[Any]]:
 async def live_service(
     app: FastAPI, settings: Settings, runner: ScriptedRunner, **history: Any
 ) -> AsyncIterator[Live]:
-    """A started :class:`Live` whose recorder flushes only when told (unless changed)."""
-    chosen = {"flush_interval_s": 3600.0, **history}
+    """A started :class:`Live` whose recorder flushes only when told and records every
+    output of the scripts' bursts (unless changed)."""
+    chosen = {"flush_interval_s": 3600.0, "max_rate": 0, **history}
     changed = settings.model_copy(update={"history": HistorySettings(**chosen)})
     service = Live(changed, app.state.db, app.state.secret_box, runner, MemoryHub())
     await service.start()
@@ -239,6 +241,41 @@ async def test_a_full_buffer_drops_outputs_and_tells_the_owner_once(
         await live.history.flush()
         assert series(app, dashboard_id) == {("i1", "/n"): [0, 1, 2]}  # the relay lost nothing
         assert [m["data"]["n"] for m in of(watcher.messages, "OUTPUT")] == list(range(10))
+
+
+async def test_a_burst_faster_than_the_recording_rate_keeps_its_last_output(
+    app: FastAPI, settings: Settings, make_account: Callable[..., Account]
+) -> None:
+    owner = make_account()
+    instances = [{"id": "i1", "module_id": integration(app, owner), "label": "I"}]
+    dashboard_id = board(app, owner, instances, ["/i1/n"])
+    go_on = asyncio.Event()
+
+    async def two_bursts(run: ScriptedRun) -> int | None:
+        run.init()
+        for n in range(10):
+            run.output({"n": n})
+        await go_on.wait()
+        for n in range(10, 13):
+            run.output({"n": n})
+        return await run.until_stopped()
+
+    runner = ScriptedRunner(two_bursts)
+    async with (
+        live_service(app, settings, runner, max_rate=0.001) as live,  # windows of 1000 s
+        watching(user_of(app, owner)) as watcher,
+    ):
+        await live.join_dashboard(watcher.viewer, dashboard_id)
+        await watcher.wait_for(lambda m: len(of(m, "OUTPUT")) == 10)
+        assert live.history.pending == []  # held, not buffered: a later one may replace it
+        await live.history.flush()
+        assert series(app, dashboard_id) == {("i1", "/n"): [9]}
+        go_on.set()
+        await watcher.wait_for(lambda m: len(of(m, "OUTPUT")) == 13)
+        await live.history.flush()
+        assert series(app, dashboard_id) == {("i1", "/n"): [9, 12]}
+        assert [m["data"]["n"] for m in of(watcher.messages, "OUTPUT")] == list(range(13))
+        assert live.history.dropped == 0
 
 
 async def test_a_changed_binding_is_followed_and_history_survives_a_restart(

@@ -26,6 +26,7 @@ export type {
   SearchPage,
   SharingPublic,
   ShadowPublic,
+  VariablePublic,
   VersionPublic,
   VersionSummary,
   WidgetPublic,
@@ -110,12 +111,12 @@ export const dashboardApi = {
     ),
   sharing: (id: string) =>
     ok(client.GET("/api/dashboards/{dashboard_id}/sharing", { params: { path: dash(id) } })),
-  share: (id: string, change: { public: boolean; listed?: boolean }) =>
+  share: (id: string, change: { public: boolean; listed?: boolean; embed_origins?: string[] }) =>
     ok(client.POST("/api/dashboards/{dashboard_id}/sharing", { params: { path: dash(id) }, body: change })),
   regenerate: (id: string) =>
     ok(client.POST("/api/dashboards/{dashboard_id}/sharing/regenerate", { params: { path: dash(id) } })),
-  publicView: (token: string) =>
-    ok(client.GET("/api/public/dashboards/{token}", { params: { path: { token } } })),
+  publicView: (token: string, embed = false) =>
+    ok(client.GET("/api/public/dashboards/{token}", { params: { path: { token }, query: embed ? { embed } : {} } })),
 };
 
 export const registryApi = {

@@ -26,6 +26,8 @@ export interface LiveDataOptions {
   onDashboard?: (revision: number) => void;
   /** The server refused something of this room (a command, the join itself). */
   onError?: (message: string) => void;
+  /** An alert rule of the dashboard changed state (docs/alerts.md). */
+  onAlert?: (message: Extract<LiveServerMessage, { type: "ALERT" }>) => void;
 }
 
 export function useLiveData(target: JoinTarget, options: LiveDataOptions = {}) {
@@ -77,6 +79,9 @@ export function useLiveData(target: JoinTarget, options: LiveDataOptions = {}) {
         break;
       case "ERROR":
         options.onError?.(m.message);
+        break;
+      case "ALERT":
+        options.onAlert?.(m);
         break;
     }
   }

@@ -1154,6 +1154,84 @@ export interface paths {
         patch: operations["change_integration_api_dashboards__dashboard_id__integrations__instance_id__patch"];
         trace?: never;
     };
+    "/api/dashboards/{dashboard_id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Versions
+         * @description The dashboard's versions, newest first.
+         */
+        get: operations["list_versions_api_dashboards__dashboard_id__versions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/dashboards/{dashboard_id}/versions/compare": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Compare Versions
+         * @description Version ``before`` and version ``after`` side by side.
+         */
+        get: operations["compare_versions_api_dashboards__dashboard_id__versions_compare_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/dashboards/{dashboard_id}/versions/{number}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Version */
+        get: operations["get_version_api_dashboards__dashboard_id__versions__number__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/dashboards/{dashboard_id}/versions/{number}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restore Version
+         * @description Save version ``number``'s content as a new save; ``revision`` must be the current one
+         *     (else 409).
+         */
+        post: operations["restore_version_api_dashboards__dashboard_id__versions__number__restore_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/dashboards/{dashboard_id}/sharing": {
         parameters: {
             query?: never;
@@ -1166,7 +1244,8 @@ export interface paths {
         put?: never;
         /**
          * Update Sharing
-         * @description Make the dashboard public (and maybe listed) or private (the link dies).
+         * @description Make the dashboard public (and maybe listed) or private (the link dies); set the
+         *     origins that may embed it.
          */
         post: operations["update_sharing_api_dashboards__dashboard_id__sharing_post"];
         delete?: never;
@@ -1225,7 +1304,8 @@ export interface paths {
         /**
          * Public Dashboard
          * @description A shared dashboard's read model with the last values of its integrations; each
-         *     widget with its ``frame`` URL. No sign-in needed.
+         *     widget with its ``frame`` URL (``embed=true``: frames its embed origins may frame
+         *     too). No sign-in needed.
          */
         get: operations["public_dashboard_api_public_dashboards__token__get"];
         put?: never;
@@ -1356,6 +1436,120 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/dashboards/{dashboard_id}/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Alert Rules
+         * @description The dashboard's alert rules with their state, oldest first.
+         */
+        get: operations["list_alert_rules_api_dashboards__dashboard_id__alerts_get"];
+        put?: never;
+        /**
+         * Create Alert Rule
+         * @description Add a rule (at most ``ALERTS__RULES_PER_DASHBOARD``).
+         */
+        post: operations["create_alert_rule_api_dashboards__dashboard_id__alerts_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/dashboards/{dashboard_id}/alerts/{rule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Alert Rule */
+        get: operations["get_alert_rule_api_dashboards__dashboard_id__alerts__rule_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Alert Rule
+         * @description Delete a rule, its history and its notifications not sent yet.
+         */
+        delete: operations["delete_alert_rule_api_dashboards__dashboard_id__alerts__rule_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Alert Rule
+         * @description Change the fields given. A rule that watches something else starts again from ok.
+         */
+        patch: operations["update_alert_rule_api_dashboards__dashboard_id__alerts__rule_id__patch"];
+        trace?: never;
+    };
+    "/api/dashboards/{dashboard_id}/alerts/{rule_id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Alert Rule History
+         * @description What the rule did (fired, resolved, silenced, unsilenced), newest first (at most 200).
+         */
+        get: operations["alert_rule_history_api_dashboards__dashboard_id__alerts__rule_id__history_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/dashboards/{dashboard_id}/alerts/{rule_id}/silence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Silence Alert Rule
+         * @description No notifications for ``minutes`` (the rule still changes state and records it).
+         */
+        post: operations["silence_alert_rule_api_dashboards__dashboard_id__alerts__rule_id__silence_post"];
+        /**
+         * Unsilence Alert Rule
+         * @description End the rule's silence now.
+         */
+        delete: operations["unsilence_alert_rule_api_dashboards__dashboard_id__alerts__rule_id__silence_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/dashboards/{dashboard_id}/alerts/{rule_id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test Alert Rule
+         * @description Send a test notification to each of the rule's addresses and its webhook (through
+         *     the outbox, as a real one).
+         */
+        post: operations["test_alert_rule_api_dashboards__dashboard_id__alerts__rule_id__test_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/dashboards/{dashboard_id}/snapshots": {
         parameters: {
             query?: never;
@@ -1414,6 +1608,175 @@ export interface paths {
         get: operations["public_snapshot_api_snapshots__snapshot_token__get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/teams": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Teams
+         * @description The caller's teams, by name.
+         */
+        get: operations["list_teams_api_teams_get"];
+        put?: never;
+        /**
+         * Create Team
+         * @description A new team with the caller as its admin.
+         */
+        post: operations["create_team_api_teams_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/teams/{team_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Team */
+        get: operations["get_team_api_teams__team_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Team
+         * @description Only a team without dashboards and modules (409 otherwise).
+         */
+        delete: operations["delete_team_api_teams__team_id__delete"];
+        options?: never;
+        head?: never;
+        /** Rename Team */
+        patch: operations["rename_team_api_teams__team_id__patch"];
+        trace?: never;
+    };
+    "/api/teams/{team_id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Members */
+        get: operations["list_members_api_teams__team_id__members_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/teams/{team_id}/members/{member_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove Member
+         * @description An admin removes a member, or a member leaves (their own id); not the last admin.
+         */
+        delete: operations["remove_member_api_teams__team_id__members__member_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Change Role
+         * @description Admins only; the last admin cannot be demoted (409).
+         */
+        patch: operations["change_role_api_teams__team_id__members__member_id__patch"];
+        trace?: never;
+    };
+    "/api/teams/{team_id}/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Invitations
+         * @description Pending invitations (admins only).
+         */
+        get: operations["list_invitations_api_teams__team_id__invitations_get"];
+        put?: never;
+        /**
+         * Invite
+         * @description Mail an invitation link; without a mail server, add the existing account with that
+         *     address directly. ``message`` says which happened.
+         */
+        post: operations["invite_api_teams__team_id__invitations_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/teams/{team_id}/invitations/{invitation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke Invitation */
+        delete: operations["revoke_invitation_api_teams__team_id__invitations__invitation_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/invitations/{invitation_token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Preview Invitation
+         * @description What the link offers (410 once accepted, revoked or expired).
+         */
+        get: operations["preview_invitation_api_invitations__invitation_token__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/invitations/{invitation_token}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept Invitation
+         * @description Join: the caller's verified address must be the invited one (403 otherwise).
+         */
+        post: operations["accept_invitation_api_invitations__invitation_token__accept_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1556,6 +1919,169 @@ export interface components {
             /** Name */
             name: string;
         };
+        /** AlertEventPublic */
+        AlertEventPublic: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "fired" | "resolved" | "silenced" | "unsilenced";
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            value: components["schemas"]["JsonValue"];
+            /**
+             * Notified
+             * @description Notifications were sent (not silenced, under the limit).
+             */
+            notified: boolean;
+        };
+        /** AlertRuleCreate */
+        AlertRuleCreate: {
+            /** Name */
+            name: string;
+            /**
+             * Source
+             * @description The data the rule watches: /<instance id>/<JSON Pointer into its output>, as a widget's source, e.g. /i1/battery.
+             */
+            source: string;
+            /**
+             * Condition
+             * @enum {string}
+             */
+            condition: "above" | "below" | "equals" | "changed" | "no_data";
+            /** @description The value compared with: a number for above and below, any JSON value for equals; unused by changed and no_data. */
+            threshold?: components["schemas"]["JsonValue"];
+            /**
+             * For S
+             * @description Seconds the condition must hold before it fires.
+             * @default 0
+             */
+            for_s?: number;
+            /**
+             * No Data S
+             * @description no_data: seconds without a value at the source before it fires.
+             */
+            no_data_s?: number | null;
+            /**
+             * Emails
+             * @description Addresses told when it fires and resolves.
+             */
+            emails?: string[];
+            /**
+             * Webhook Url
+             * @description An http(s) URL that gets a signed POST.
+             */
+            webhook_url?: string | null;
+            /**
+             * Webhook Secret
+             * @description Key of the webhook's HMAC-SHA256 signature. Write-only: never returned.
+             */
+            webhook_secret?: string | null;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled?: boolean;
+        };
+        /** AlertRulePublic */
+        AlertRulePublic: {
+            /** Id */
+            id: string;
+            /** Dashboard Id */
+            dashboard_id: string;
+            /** Name */
+            name: string;
+            /** Source */
+            source: string;
+            /**
+             * Condition
+             * @enum {string}
+             */
+            condition: "above" | "below" | "equals" | "changed" | "no_data";
+            threshold: components["schemas"]["JsonValue"];
+            /** For S */
+            for_s: number;
+            /** No Data S */
+            no_data_s: number | null;
+            /** Emails */
+            emails: string[];
+            /** Webhook Url */
+            webhook_url: string | null;
+            /**
+             * Webhook Secret Set
+             * @description A signing secret is stored (never shown).
+             */
+            webhook_secret_set: boolean;
+            /** Enabled */
+            enabled: boolean;
+            /**
+             * Silenced Until
+             * @description Notifications are off until then.
+             */
+            silenced_until?: string | null;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "ok" | "pending" | "firing";
+            /**
+             * State Since
+             * Format: date-time
+             */
+            state_since: string;
+            /** @description The value at the last change of state. */
+            value: components["schemas"]["JsonValue"];
+        };
+        /**
+         * AlertRuleUpdate
+         * @description Only the fields given change; ``webhook_secret`` omitted keeps the stored one.
+         */
+        AlertRuleUpdate: {
+            /** Name */
+            name?: string | null;
+            /**
+             * Source
+             * @description The data the rule watches: /<instance id>/<JSON Pointer into its output>, as a widget's source, e.g. /i1/battery.
+             */
+            source?: string | null;
+            /** Condition */
+            condition?: ("above" | "below" | "equals" | "changed" | "no_data") | null;
+            threshold?: components["schemas"]["JsonValue"];
+            /** For S */
+            for_s?: number | null;
+            /** No Data S */
+            no_data_s?: number | null;
+            /** Emails */
+            emails?: string[] | null;
+            /**
+             * Webhook Url
+             * @description '' removes the webhook.
+             */
+            webhook_url?: string | null;
+            /** Webhook Secret */
+            webhook_secret?: string | null;
+            /** Enabled */
+            enabled?: boolean | null;
+        };
+        /** AlertSilence */
+        AlertSilence: {
+            /**
+             * Minutes
+             * @description How long, in minutes.
+             */
+            minutes: number;
+        };
+        /** AlertTestResult */
+        AlertTestResult: {
+            /**
+             * Queued
+             * @description Notifications queued (one per address, one webhook).
+             */
+            queued: number;
+        };
         /**
          * ApiTokenCreate
          * @description ``POST /api/account/tokens``; no ``expires_in_days`` means it never expires.
@@ -1672,10 +2198,17 @@ export interface components {
             /** Name */
             name: string;
             settings?: components["schemas"]["DashboardSettings"];
+            /** Variables */
+            variables?: components["schemas"]["Variable"][];
             /** Integrations */
             integrations?: components["schemas"]["IntegrationInstance"][];
             /** Widgets */
             widgets?: components["schemas"]["WidgetInstance"][];
+            /**
+             * Team Id
+             * @description Create it in this team (you must be its editor).
+             */
+            team_id?: string | null;
         };
         /**
          * DashboardExport
@@ -1697,6 +2230,8 @@ export interface components {
             /** Name */
             name: string;
             settings?: components["schemas"]["DashboardSettings"];
+            /** Variables */
+            variables?: components["schemas"]["Variable"][];
             /** Integrations */
             integrations?: components["schemas"]["IntegrationInstance"][];
             /** Widgets */
@@ -1712,9 +2247,16 @@ export interface components {
              * @description The revision this change was based on.
              */
             revision: number;
+            /**
+             * Team Id
+             * @description Move it into this team, or out of its team with null (admin role).
+             */
+            team_id?: string | null;
             /** Name */
             name?: string | null;
             settings?: components["schemas"]["DashboardSettings"] | null;
+            /** Variables */
+            variables?: components["schemas"]["Variable"][] | null;
             /** Integrations */
             integrations?: components["schemas"]["IntegrationInstance"][] | null;
             /** Widgets */
@@ -1745,7 +2287,22 @@ export interface components {
             public: boolean;
             /** Listed */
             listed: boolean;
+            /**
+             * Team Id
+             * @description The team it belongs to; null for a private one.
+             */
+            team_id: string | null;
+            /** Team Name */
+            team_name: string | null;
+            /**
+             * Role
+             * @description The caller's role: owner, or their role in the dashboard's team (docs/teams.md); a viewer gets the stripped view a public link gets.
+             * @enum {string}
+             */
+            role: "owner" | "admin" | "editor" | "viewer";
             settings: components["schemas"]["DashboardSettingsPublic"];
+            /** Variables */
+            variables: components["schemas"]["VariablePublic"][];
             /** Integrations */
             integrations: components["schemas"]["IntegrationPublic"][];
             /** Widgets */
@@ -1805,12 +2362,27 @@ export interface components {
             public: boolean;
             /** Listed */
             listed: boolean;
+            /**
+             * Team Id
+             * @description The team it belongs to; null for a private one.
+             */
+            team_id: string | null;
+            /** Team Name */
+            team_name: string | null;
+            /**
+             * Role
+             * @description The caller's role: owner, or their role in the dashboard's team (docs/teams.md); a viewer gets the stripped view a public link gets.
+             * @enum {string}
+             */
+            role: "owner" | "admin" | "editor" | "viewer";
         };
         /** DashboardUpdate */
         DashboardUpdate: {
             /** Name */
             name: string;
             settings?: components["schemas"]["DashboardSettings"];
+            /** Variables */
+            variables?: components["schemas"]["Variable"][];
             /** Integrations */
             integrations?: components["schemas"]["IntegrationInstance"][];
             /** Widgets */
@@ -1820,6 +2392,89 @@ export interface components {
              * @description The revision this change was based on.
              */
             revision: number;
+        };
+        /**
+         * DashboardVersionCompare
+         * @description Two versions side by side: what changed in words, both layouts, changed fields.
+         */
+        DashboardVersionCompare: {
+            before: components["schemas"]["DashboardVersionSummary"];
+            after: components["schemas"]["DashboardVersionSummary"];
+            /** Changes */
+            changes: string[];
+            /**
+             * Columns
+             * @description Columns of the layout grid.
+             * @default 24
+             */
+            columns: number;
+            /** Before Cells */
+            before_cells: components["schemas"]["LayoutCell"][];
+            /** After Cells */
+            after_cells: components["schemas"]["LayoutCell"][];
+            /** Items */
+            items: components["schemas"]["ItemChange"][];
+        };
+        /**
+         * DashboardVersionPage
+         * @description ``GET /api/dashboards/{id}/versions``: one page of versions, newest first.
+         */
+        DashboardVersionPage: {
+            /** Items */
+            items: components["schemas"]["DashboardVersionSummary"][];
+            /** Total */
+            total: number;
+            /** Offset */
+            offset: number;
+            /** Limit */
+            limit: number;
+        };
+        /**
+         * DashboardVersionPublic
+         * @description A version with the dashboard as it was saved (passwords as markers).
+         */
+        DashboardVersionPublic: {
+            /** Number */
+            number: number;
+            /**
+             * Saved At
+             * Format: date-time
+             */
+            saved_at: string;
+            /** @description Who saved it; null once their account is deleted. */
+            saved_by: components["schemas"]["VersionAuthor"] | null;
+            /**
+             * Summary
+             * @description What the save changed, in words.
+             */
+            summary: string;
+            /** Name */
+            name: string;
+            settings: components["schemas"]["DashboardSettingsPublic"];
+            /** Integrations */
+            integrations: components["schemas"]["VersionIntegration"][];
+            /** Widgets */
+            widgets: components["schemas"]["VersionWidget"][];
+        };
+        /**
+         * DashboardVersionSummary
+         * @description One saved version: ``number`` is the dashboard revision the save made.
+         */
+        DashboardVersionSummary: {
+            /** Number */
+            number: number;
+            /**
+             * Saved At
+             * Format: date-time
+             */
+            saved_at: string;
+            /** @description Who saved it; null once their account is deleted. */
+            saved_by: components["schemas"]["VersionAuthor"] | null;
+            /**
+             * Summary
+             * @description What the save changed, in words.
+             */
+            summary: string;
         };
         /**
          * EmailChange
@@ -1871,6 +2526,19 @@ export interface components {
             page: number;
             /** Per Page */
             per_page: number;
+        };
+        /**
+         * FieldChange
+         * @description One changed field; a value as text (JSON for numbers and lists), a password only as
+         *     "•••• (set)" or "(not set)", null when absent on that side.
+         */
+        FieldChange: {
+            /** Name */
+            name: string;
+            /** Before */
+            before: string | null;
+            /** After */
+            after: string | null;
         };
         /** FilePublic */
         FilePublic: {
@@ -2118,7 +2786,111 @@ export interface components {
              */
             withdrawn?: string | null;
         };
+        /** InvitationCreate */
+        InvitationCreate: {
+            /**
+             * Email
+             * @description The address to invite, such as ada@example.com.
+             */
+            email: string;
+            /**
+             * Role
+             * @default viewer
+             * @enum {string}
+             */
+            role?: "viewer" | "editor" | "admin";
+        };
+        /**
+         * InvitationPreview
+         * @description What an invitation link offers, for the page that accepts it.
+         */
+        InvitationPreview: {
+            /** Team Name */
+            team_name: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "viewer" | "editor" | "admin";
+            /** Email */
+            email: string;
+        };
+        /** InvitationPublic */
+        InvitationPublic: {
+            /** Id */
+            id: string;
+            /** Email */
+            email: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "viewer" | "editor" | "admin";
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+        };
+        /**
+         * InvitationResult
+         * @description What ``POST /api/teams/{id}/invitations`` did, in words (``message``): an
+         *     invitation mailed, or (no mail server) the existing account added at once.
+         */
+        InvitationResult: {
+            /** Message */
+            message: string;
+            invitation: components["schemas"]["InvitationPublic"] | null;
+            member: components["schemas"]["TeamMemberPublic"] | null;
+        };
+        /** ItemChange */
+        ItemChange: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "dashboard" | "integration" | "widget";
+            /** Id */
+            id: string;
+            /** Label */
+            label: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "added" | "removed" | "changed";
+            /** Fields */
+            fields: components["schemas"]["FieldChange"][];
+        };
         JsonValue: unknown;
+        /**
+         * LayoutCell
+         * @description A widget of one side's layout; ``status`` compares it with the other side.
+         */
+        LayoutCell: {
+            /** Id */
+            id: string;
+            /** Label */
+            label: string;
+            /** X */
+            x: number;
+            /** Y */
+            y: number;
+            /** W */
+            w: number;
+            /** H */
+            h: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "same" | "added" | "removed" | "changed";
+        };
         /**
          * ManifestPublic
          * @description ``visualbox.json`` as published (``modules/manifest.py``); empty once the version
@@ -2155,6 +2927,14 @@ export interface components {
              * @description The data shapes a widget draws (docs/modules.md, output contracts).
              */
             accepts?: ("number" | "string" | "boolean" | "series" | "table" | "geo" | "object")[] | null;
+        };
+        /** MemberUpdate */
+        MemberUpdate: {
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "viewer" | "editor" | "admin";
         };
         /** ModuleCreate */
         ModuleCreate: {
@@ -2194,6 +2974,11 @@ export interface components {
             cover: string | null;
             /** Owner Id */
             owner_id: string;
+            /**
+             * Team Id
+             * @description The team it belongs to; null for a private one.
+             */
+            team_id: string | null;
             forked_from: components["schemas"]["ForkedFrom"] | null;
             /** Latest Version */
             latest_version: string | null;
@@ -2221,6 +3006,11 @@ export interface components {
             tags?: string[] | null;
             /** Cover */
             cover?: string | null;
+            /**
+             * Team Id
+             * @description Move it into this team, or out of its team with null (admin role).
+             */
+            team_id?: string | null;
         };
         /**
          * ModuleUsage
@@ -2315,6 +3105,8 @@ export interface components {
             /** Name */
             name: string;
             settings: components["schemas"]["DashboardSettingsPublic"];
+            /** Variables */
+            variables: components["schemas"]["VariablePublic"][];
             /** Integrations */
             integrations: components["schemas"]["PublicIntegration"][];
             /** Widgets */
@@ -2727,6 +3519,16 @@ export interface components {
             token: string | null;
             /** Url */
             url: string | null;
+            /**
+             * Embed Origins
+             * @description Origins whose pages may embed it.
+             */
+            embed_origins: string[];
+            /**
+             * Embed Url
+             * @description The page to put in an <iframe> (the public view without chrome).
+             */
+            embed_url: string | null;
         };
         /** SharingUpdate */
         SharingUpdate: {
@@ -2737,6 +3539,11 @@ export interface components {
              * @default false
              */
             listed?: boolean;
+            /**
+             * Embed Origins
+             * @description Origins whose pages may embed the public dashboard, such as https://intranet.example.org; omitted: unchanged.
+             */
+            embed_origins?: string[] | null;
         };
         /** SignedManifestPublic */
         SignedManifestPublic: {
@@ -2835,6 +3642,58 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+        };
+        /** TeamCreate */
+        TeamCreate: {
+            /** Name */
+            name: string;
+        };
+        /** TeamMemberPublic */
+        TeamMemberPublic: {
+            /** User Id */
+            user_id: string;
+            /** Name */
+            name: string;
+            /** Email */
+            email: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "viewer" | "editor" | "admin";
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /** TeamPublic */
+        TeamPublic: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Role
+             * @description The caller's role in the team.
+             * @enum {string}
+             */
+            role: "viewer" | "editor" | "admin";
+            /**
+             * Members
+             * @description How many members it has.
+             */
+            members: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /** TeamUpdate */
+        TeamUpdate: {
+            /** Name */
+            name: string;
         };
         /**
          * TwoFactorChallenge
@@ -2957,6 +3816,85 @@ export interface components {
             /** Is Admin */
             is_admin?: boolean | null;
         };
+        /**
+         * Variable
+         * @description A dashboard variable: widget sources and config values use it as ``${name}``; each
+         *     viewer picks its value (docs/dashboards.md#variables).
+         */
+        Variable: {
+            /**
+             * Name
+             * @description An identifier, used as ${name}.
+             */
+            name: string;
+            /**
+             * Label
+             * @description Shown in the picker.
+             */
+            label?: string | null;
+            /**
+             * Kind
+             * @description list: fixed values; text: free text; path: the keys of an object or the items of an array in the data, at ``path``.
+             * @enum {string}
+             */
+            kind: "list" | "text" | "path";
+            /**
+             * Values
+             * @description The choices of a list variable.
+             */
+            values?: string[];
+            /**
+             * Path
+             * @description Where a path variable's values are: /i1/devices.
+             */
+            path?: string | null;
+            /**
+             * Default
+             * @description The value before a choice.
+             */
+            default?: string | null;
+        };
+        /** VariablePublic */
+        VariablePublic: {
+            /**
+             * Name
+             * @description An identifier, used as ${name}.
+             */
+            name: string;
+            /**
+             * Label
+             * @description Shown in the picker.
+             */
+            label: string | null;
+            /**
+             * Kind
+             * @description list: fixed values; text: free text; path: the keys of an object or the items of an array in the data, at ``path``.
+             * @enum {string}
+             */
+            kind: "list" | "text" | "path";
+            /**
+             * Values
+             * @description The choices of a list variable.
+             */
+            values: string[];
+            /**
+             * Path
+             * @description Where a path variable's values are: /i1/devices.
+             */
+            path: string | null;
+            /**
+             * Default
+             * @description The value before a choice.
+             */
+            default: string | null;
+        };
+        /** VersionAuthor */
+        VersionAuthor: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+        };
         /** VersionCreate */
         VersionCreate: {
             /** Version */
@@ -2966,6 +3904,39 @@ export interface components {
              * @default
              */
             changelog?: string;
+        };
+        /** VersionIntegration */
+        VersionIntegration: {
+            /**
+             * Id
+             * @description Short id, unique in the dashboard.
+             */
+            id: string;
+            /** Module Id */
+            module_id: string;
+            /**
+             * Version
+             * @default latest
+             */
+            version: string;
+            /** Config */
+            config: {
+                [key: string]: unknown;
+            };
+            /** Label */
+            label: string;
+            /**
+             * Keep Running
+             * @default false
+             */
+            keep_running: boolean;
+            /**
+             * History
+             * @description What is recorded as history: the values its widgets bind to, those and its whole output, or nothing.
+             * @default bound
+             * @enum {string}
+             */
+            history: "bound" | "output" | "off";
         };
         /** VersionPublic */
         VersionPublic: {
@@ -3062,6 +4033,28 @@ export interface components {
             /** Warnings */
             warnings: components["schemas"]["PublishWarning"][];
         };
+        /**
+         * VersionRestore
+         * @description ``POST .../versions/{number}/restore``: a save, so based on the current revision.
+         */
+        VersionRestore: {
+            /**
+             * Revision
+             * @description The revision this restore is based on.
+             */
+            revision: number;
+        };
+        /** VersionRestored */
+        VersionRestored: {
+            dashboard: components["schemas"]["DashboardPublic"];
+            /** @description The new version the restore saved. */
+            version: components["schemas"]["DashboardVersionSummary"];
+            /**
+             * Lost Secrets
+             * @description Passwords of the restored version that could not be kept (their item or module changed since), in words; enter them again.
+             */
+            lost_secrets: string[];
+        };
         /** VersionSummary */
         VersionSummary: {
             /** Version */
@@ -3093,6 +4086,59 @@ export interface components {
             blocked_reason: string | null;
             /** Blocked At */
             blocked_at: string | null;
+        };
+        /** VersionWidget */
+        VersionWidget: {
+            /**
+             * Id
+             * @description Short id, unique in the dashboard.
+             */
+            id: string;
+            /** Module Id */
+            module_id: string;
+            /**
+             * Version
+             * @default latest
+             */
+            version: string;
+            /** Config */
+            config: {
+                [key: string]: unknown;
+            };
+            /**
+             * X
+             * @default 0
+             */
+            x: number;
+            /**
+             * Y
+             * @default 0
+             */
+            y: number;
+            /**
+             * W
+             * @default 6
+             */
+            w: number;
+            /**
+             * H
+             * @default 4
+             */
+            h: number;
+            /**
+             * Source
+             * @description JSON Pointer into the data, e.g. /i1/temperature.
+             */
+            source: string | null;
+            /** Background */
+            background: string | null;
+            /**
+             * Hide Until Data
+             * @default false
+             */
+            hide_until_data: boolean;
+            /** Title */
+            title: string | null;
         };
         /**
          * WidgetInstance
@@ -3401,6 +4447,31 @@ export interface components {
          */
         InstanceState: "preparing" | "running" | "exited" | "stopped";
         /**
+         * LiveAlert
+         * @description An alert rule of the dashboard changed state (docs/alerts.md): widgets bound to its
+         *     ``source`` show a badge while it is ``firing``.
+         */
+        LiveAlert: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "ALERT";
+            /** Room */
+            room: string;
+            /** Rule */
+            rule: string;
+            /** Name */
+            name: string;
+            /** Source */
+            source: string;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "ok" | "pending" | "firing";
+        };
+        /**
          * LiveDashboard
          * @description The dashboard was saved: reload it if your revision is older.
          */
@@ -3661,7 +4732,7 @@ export interface components {
          * @enum {string}
          */
         StatusLevel: "T_INFO" | "T_WARNING" | "T_ERROR";
-        LiveServerMessage: components["schemas"]["LiveJoined"] | components["schemas"]["LiveInit"] | components["schemas"]["LiveOutput"] | components["schemas"]["LiveStatus"] | components["schemas"]["LiveState"] | components["schemas"]["LiveDashboard"] | components["schemas"]["LiveRemoved"] | components["schemas"]["LiveDropped"] | components["schemas"]["LiveTickReply"] | components["schemas"]["LiveError"];
+        LiveServerMessage: components["schemas"]["LiveJoined"] | components["schemas"]["LiveInit"] | components["schemas"]["LiveOutput"] | components["schemas"]["LiveStatus"] | components["schemas"]["LiveState"] | components["schemas"]["LiveDashboard"] | components["schemas"]["LiveRemoved"] | components["schemas"]["LiveDropped"] | components["schemas"]["LiveAlert"] | components["schemas"]["LiveTickReply"] | components["schemas"]["LiveError"];
     };
     responses: never;
     parameters: never;
@@ -3673,6 +4744,12 @@ export type AccountCreate = components['schemas']['AccountCreate'];
 export type AccountCreated = components['schemas']['AccountCreated'];
 export type AccountPublic = components['schemas']['AccountPublic'];
 export type AccountUpdate = components['schemas']['AccountUpdate'];
+export type AlertEventPublic = components['schemas']['AlertEventPublic'];
+export type AlertRuleCreate = components['schemas']['AlertRuleCreate'];
+export type AlertRulePublic = components['schemas']['AlertRulePublic'];
+export type AlertRuleUpdate = components['schemas']['AlertRuleUpdate'];
+export type AlertSilence = components['schemas']['AlertSilence'];
+export type AlertTestResult = components['schemas']['AlertTestResult'];
 export type ApiTokenCreate = components['schemas']['ApiTokenCreate'];
 export type ApiTokenCreated = components['schemas']['ApiTokenCreated'];
 export type ApiTokenPublic = components['schemas']['ApiTokenPublic'];
@@ -3688,10 +4765,15 @@ export type DashboardSettings = components['schemas']['DashboardSettings'];
 export type DashboardSettingsPublic = components['schemas']['DashboardSettingsPublic'];
 export type DashboardSummary = components['schemas']['DashboardSummary'];
 export type DashboardUpdate = components['schemas']['DashboardUpdate'];
+export type DashboardVersionCompare = components['schemas']['DashboardVersionCompare'];
+export type DashboardVersionPage = components['schemas']['DashboardVersionPage'];
+export type DashboardVersionPublic = components['schemas']['DashboardVersionPublic'];
+export type DashboardVersionSummary = components['schemas']['DashboardVersionSummary'];
 export type EmailChange = components['schemas']['EmailChange'];
 export type EmailTokenUse = components['schemas']['EmailTokenUse'];
 export type ExplorerItem = components['schemas']['ExplorerItem'];
 export type ExplorerPage = components['schemas']['ExplorerPage'];
+export type FieldChange = components['schemas']['FieldChange'];
 export type FilePublic = components['schemas']['FilePublic'];
 export type FilesManifest = components['schemas']['FilesManifest'];
 export type FolderCreate = components['schemas']['FolderCreate'];
@@ -3704,8 +4786,15 @@ export type IntegrationAdd = components['schemas']['IntegrationAdd'];
 export type IntegrationChange = components['schemas']['IntegrationChange'];
 export type IntegrationInstance = components['schemas']['IntegrationInstance'];
 export type IntegrationPublic = components['schemas']['IntegrationPublic'];
+export type InvitationCreate = components['schemas']['InvitationCreate'];
+export type InvitationPreview = components['schemas']['InvitationPreview'];
+export type InvitationPublic = components['schemas']['InvitationPublic'];
+export type InvitationResult = components['schemas']['InvitationResult'];
+export type ItemChange = components['schemas']['ItemChange'];
 export type JsonValue = components['schemas']['JsonValue'];
+export type LayoutCell = components['schemas']['LayoutCell'];
 export type ManifestPublic = components['schemas']['ManifestPublic'];
+export type MemberUpdate = components['schemas']['MemberUpdate'];
 export type ModuleCreate = components['schemas']['ModuleCreate'];
 export type ModulePublic = components['schemas']['ModulePublic'];
 export type ModuleUpdate = components['schemas']['ModuleUpdate'];
@@ -3744,6 +4833,10 @@ export type Signin = components['schemas']['Signin'];
 export type SigninTwoFactor = components['schemas']['SigninTwoFactor'];
 export type SnapshotCreate = components['schemas']['SnapshotCreate'];
 export type SnapshotPublic = components['schemas']['SnapshotPublic'];
+export type TeamCreate = components['schemas']['TeamCreate'];
+export type TeamMemberPublic = components['schemas']['TeamMemberPublic'];
+export type TeamPublic = components['schemas']['TeamPublic'];
+export type TeamUpdate = components['schemas']['TeamUpdate'];
 export type TwoFactorChallenge = components['schemas']['TwoFactorChallenge'];
 export type TwoFactorConfirm = components['schemas']['TwoFactorConfirm'];
 export type TwoFactorDisable = components['schemas']['TwoFactorDisable'];
@@ -3753,10 +4846,17 @@ export type TwoFactorStatus = components['schemas']['TwoFactorStatus'];
 export type UserPage = components['schemas']['UserPage'];
 export type UserPublic = components['schemas']['UserPublic'];
 export type UserUpdate = components['schemas']['UserUpdate'];
+export type Variable = components['schemas']['Variable'];
+export type VariablePublic = components['schemas']['VariablePublic'];
+export type VersionAuthor = components['schemas']['VersionAuthor'];
 export type VersionCreate = components['schemas']['VersionCreate'];
+export type VersionIntegration = components['schemas']['VersionIntegration'];
 export type VersionPublic = components['schemas']['VersionPublic'];
 export type VersionPublished = components['schemas']['VersionPublished'];
+export type VersionRestore = components['schemas']['VersionRestore'];
+export type VersionRestored = components['schemas']['VersionRestored'];
 export type VersionSummary = components['schemas']['VersionSummary'];
+export type VersionWidget = components['schemas']['VersionWidget'];
 export type WidgetInstance = components['schemas']['WidgetInstance'];
 export type WidgetPublic = components['schemas']['WidgetPublic'];
 export type WithdrawCreate = components['schemas']['WithdrawCreate'];
@@ -3777,6 +4877,7 @@ export type LiveTick = components['schemas']['LiveTick'];
 export type LiveClientMessage = components['schemas']['LiveClientMessage'];
 export type EndReason = components['schemas']['EndReason'];
 export type InstanceState = components['schemas']['InstanceState'];
+export type LiveAlert = components['schemas']['LiveAlert'];
 export type LiveDashboard = components['schemas']['LiveDashboard'];
 export type LiveDropped = components['schemas']['LiveDropped'];
 export type LiveError = components['schemas']['LiveError'];
@@ -6847,6 +7948,178 @@ export interface operations {
             };
         };
     };
+    list_versions_api_dashboards__dashboard_id__versions_get: {
+        parameters: {
+            query?: {
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                dashboard_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DashboardVersionPage"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    compare_versions_api_dashboards__dashboard_id__versions_compare_get: {
+        parameters: {
+            query: {
+                before: number;
+                after: number;
+            };
+            header?: never;
+            path: {
+                dashboard_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DashboardVersionCompare"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_version_api_dashboards__dashboard_id__versions__number__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dashboard_id: string;
+                number: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DashboardVersionPublic"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    restore_version_api_dashboards__dashboard_id__versions__number__restore_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dashboard_id: string;
+                number: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VersionRestore"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionRestored"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     get_sharing_api_dashboards__dashboard_id__sharing_get: {
         parameters: {
             query?: never;
@@ -7014,7 +8287,9 @@ export interface operations {
     };
     public_dashboard_api_public_dashboards__token__get: {
         parameters: {
-            query?: never;
+            query?: {
+                embed?: boolean;
+            };
             header?: never;
             path: {
                 token: string;
@@ -7358,6 +8633,383 @@ export interface operations {
             };
         };
     };
+    list_alert_rules_api_dashboards__dashboard_id__alerts_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dashboard_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRulePublic"][];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_alert_rule_api_dashboards__dashboard_id__alerts_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dashboard_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertRuleCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRulePublic"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_alert_rule_api_dashboards__dashboard_id__alerts__rule_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dashboard_id: string;
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRulePublic"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_alert_rule_api_dashboards__dashboard_id__alerts__rule_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dashboard_id: string;
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_alert_rule_api_dashboards__dashboard_id__alerts__rule_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dashboard_id: string;
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertRuleUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRulePublic"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    alert_rule_history_api_dashboards__dashboard_id__alerts__rule_id__history_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dashboard_id: string;
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertEventPublic"][];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    silence_alert_rule_api_dashboards__dashboard_id__alerts__rule_id__silence_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dashboard_id: string;
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertSilence"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRulePublic"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    unsilence_alert_rule_api_dashboards__dashboard_id__alerts__rule_id__silence_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dashboard_id: string;
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRulePublic"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    test_alert_rule_api_dashboards__dashboard_id__alerts__rule_id__test_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dashboard_id: string;
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertTestResult"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_snapshots_api_dashboards__dashboard_id__snapshots_get: {
         parameters: {
             query?: never;
@@ -7499,6 +9151,535 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PublicSnapshot"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_teams_api_teams_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamPublic"][];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_team_api_teams_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TeamCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamPublic"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_team_api_teams__team_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamPublic"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_team_api_teams__team_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    rename_team_api_teams__team_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TeamUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamPublic"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_members_api_teams__team_id__members_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamMemberPublic"][];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    remove_member_api_teams__team_id__members__member_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team_id: string;
+                member_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    change_role_api_teams__team_id__members__member_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team_id: string;
+                member_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemberUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamMemberPublic"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_invitations_api_teams__team_id__invitations_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationPublic"][];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    invite_api_teams__team_id__invitations_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvitationCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationResult"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    revoke_invitation_api_teams__team_id__invitations__invitation_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team_id: string;
+                invitation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    preview_invitation_api_invitations__invitation_token__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invitation_token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationPreview"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An error, in the shape every error of the API has. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    accept_invitation_api_invitations__invitation_token__accept_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invitation_token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamPublic"];
                 };
             };
             /** @description An error, in the shape every error of the API has. */

@@ -8,7 +8,8 @@ const one = (d: DashboardSummary) => ({ params: { path: { dashboard_id: d.id } }
 
 export const dashboards = {
   list: () => ok(client.GET("/api/dashboards")),
-  create: (name: string) => ok(client.POST("/api/dashboards", { body: { name } })),
+  create: (name: string, teamId: string | null = null) =>
+    ok(client.POST("/api/dashboards", { body: { name, team_id: teamId } })),
   rename: (d: DashboardSummary, name: string) =>
     ok(client.PATCH("/api/dashboards/{dashboard_id}", { ...one(d), body: { revision: d.revision, name } })),
   duplicate: (d: DashboardSummary) => ok(client.POST("/api/dashboards/{dashboard_id}/duplicate", one(d))),
@@ -27,8 +28,8 @@ export const LIVE_SAMPLE = "live-device";
 
 /** Only what the list shows (the API answers the whole dashboard to some calls). */
 export function summary(d: DashboardSummary): DashboardSummary {
-  const { id, name, revision, created_at, updated_at } = d;
-  return { id, name, revision, public: d.public, listed: d.listed, created_at, updated_at };
+  const { id, name, revision, created_at, updated_at, team_id, team_name, role } = d;
+  return { id, name, revision, public: d.public, listed: d.listed, created_at, updated_at, team_id, team_name, role };
 }
 
 /** A file name for an export: "Plant floor" → "plant-floor.visualbox.json". */

@@ -5,12 +5,13 @@ Owner only: another user's dashboard, administrators' included, answers 404.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
 from visualbox.api.deps import CurrentUser, LiveDep, SecretBoxDep, SessionDep, SettingsDep
+from visualbox.db.tables.accounts import User
 from visualbox.db.tables.dashboards import Dashboard
 from visualbox.schemas.dashboards import (
     DashboardCreate,
@@ -26,7 +27,7 @@ from visualbox.schemas.dashboards import (
     SamplePublic,
     WidgetPublic,
 )
-from visualbox.services import dashboards, frames, registry, samples
+from visualbox.services import dashboards, frames, registry, samples, sharing, teams
 from visualbox.services.secrets import SecretBox
 from visualbox.services.sharing import share_path
 from visualbox.settings import Settings
@@ -35,25 +36,32 @@ router = APIRouter(prefix="/dashboards", tags=["dashboards"])
 
 
 def dashboard_public(
-    dashboard: Dashboard, settings: Settings, db: Session, box: SecretBox
+    dashboard: Dashboard, settings: Settings, db: Session, box: SecretBox, user: User | None = None
 ) -> DashboardPublic:
     """The owner's view; each widget gets ``frame``, the URL its iframe loads, and an item
-    whose module or version was withdrawn gets ``withdrawn``, why."""
+    whose module or version was withdrawn gets ``withdrawn``, why. A team viewer (``user``)
+    gets the public link's view: no integration config, no secret markers, no link."""
+    role, team_name = teams.dashboard_membership(db, user, dashboard)
     document = dashboard.document
+    if role == "viewer":
+        view = sharing.public_view(dashboard)
+        document = {
+            **document,
+            "integrations": [{**i, "config": {}} for i in document["integrations"]],
+            "widgets": [
+                {**w, "config": v["config"]}
+                for w, v in zip(document["widgets"], view["widgets"], strict=True)
+            ],
+        }
     frame_urls = frames.dashboard_frames(db, box, dashboard, settings.frames_origin)
     gone = registry.withdrawn_items(
         db, dashboard.owner_id, [*document["integrations"], *document["widgets"]]
     )
-    token = dashboard.share_token
+    token = dashboard.share_token if role != "viewer" else None
     return DashboardPublic(
-        id=dashboard.id,
-        name=dashboard.name,
-        revision=dashboard.revision,
-        public=dashboard.public,
-        listed=dashboard.listed,
-        created_at=dashboard.created_at,
-        updated_at=dashboard.updated_at,
+        **_summary(dashboard, role, team_name),
         settings=DashboardSettingsPublic.model_validate(document["settings"]),
+        variables=document.get("variables", []),
         integrations=[
             IntegrationPublic.model_validate({**i, "withdrawn": gone.get(i["id"])})
             for i in document["integrations"]
@@ -70,10 +78,27 @@ def dashboard_public(
 
 @router.get("")
 def list_dashboards(db: SessionDep, user: CurrentUser) -> list[DashboardSummary]:
-    return [
-        DashboardSummary.model_validate(d, from_attributes=True)
-        for d in dashboards.list_dashboards(db, user)
-    ]
+    found = []
+    for d in dashboards.list_dashboards(db, user):
+        role, team_name = teams.dashboard_membership(db, user, d)
+        found.append(DashboardSummary(**_summary(d, role, team_name)))
+    return found
+
+
+def _summary(dashboard: Dashboard, role: str, team_name: str | None) -> dict[str, Any]:
+    """The fields a dashboard's summary and its full answer share."""
+    return {
+        "id": dashboard.id,
+        "name": dashboard.name,
+        "revision": dashboard.revision,
+        "public": dashboard.public,
+        "listed": dashboard.listed,
+        "team_id": dashboard.team_id,
+        "team_name": team_name,
+        "role": role,
+        "created_at": dashboard.created_at,
+        "updated_at": dashboard.updated_at,
+    }
 
 
 @router.post("", status_code=201)
@@ -85,9 +110,9 @@ def create_dashboard(
     settings: SettingsDep,
     live: LiveDep,
 ) -> DashboardPublic:
-    created = dashboards.create_dashboard(db, box, user, body)
+    created = dashboards.create_dashboard(db, box, user, body, team_id=body.team_id)
     live.dashboard_changed(created.id)  # instances that keep running start now
-    return dashboard_public(created, settings, db, box)
+    return dashboard_public(created, settings, db, box, user)
 
 
 @router.post("/import", status_code=201)
@@ -101,7 +126,7 @@ def import_dashboard(
 ) -> DashboardPublic:
     created = dashboards.import_dashboard(db, box, user, body)
     live.dashboard_changed(created.id)
-    return dashboard_public(created, settings, db, box)
+    return dashboard_public(created, settings, db, box, user)
 
 
 @router.get("/samples")
@@ -125,14 +150,15 @@ def create_from_sample(
     """A new dashboard of mine made from sample ``name`` (404 for an unknown one)."""
     created = samples.create_sample(db, box, user, name)
     live.dashboard_changed(created.id)
-    return dashboard_public(created, settings, db, box)
+    return dashboard_public(created, settings, db, box, user)
 
 
 @router.get("/{dashboard_id}")
 def get_dashboard(
     dashboard_id: str, db: SessionDep, user: CurrentUser, box: SecretBoxDep, settings: SettingsDep
 ) -> DashboardPublic:
-    return dashboard_public(dashboards.get_dashboard(db, user, dashboard_id), settings, db, box)
+    dashboard = dashboards.get_dashboard(db, user, dashboard_id, need="view")
+    return dashboard_public(dashboard, settings, db, box, user)
 
 
 @router.put("/{dashboard_id}")
@@ -146,7 +172,7 @@ def save_dashboard(
 ) -> DashboardPublic:
     """Replace the content; ``revision`` must be the current one (else 409)."""
     saved = dashboards.save_dashboard(db, box, user, dashboard_id, body, body.revision)
-    return dashboard_public(saved, settings, db, box)
+    return dashboard_public(saved, settings, db, box, user)
 
 
 @router.patch("/{dashboard_id}")
@@ -160,7 +186,7 @@ def patch_dashboard(
 ) -> DashboardPublic:
     changes = body.model_dump(exclude_unset=True, mode="json")
     saved = dashboards.patch_dashboard(db, box, user, dashboard_id, changes)
-    return dashboard_public(saved, settings, db, box)
+    return dashboard_public(saved, settings, db, box, user)
 
 
 @router.delete("/{dashboard_id}", status_code=204)
@@ -180,7 +206,7 @@ def duplicate_dashboard(
 ) -> DashboardPublic:
     created = dashboards.duplicate_dashboard(db, user, dashboard_id)
     live.dashboard_changed(created.id)
-    return dashboard_public(created, settings, db, box)
+    return dashboard_public(created, settings, db, box, user)
 
 
 @router.get("/{dashboard_id}/export")
@@ -200,7 +226,7 @@ def add_integration(
 ) -> DashboardPublic:
     instance = body.instance.model_dump(mode="json")
     saved = dashboards.add_integration(db, box, user, dashboard_id, body.revision, instance)
-    return dashboard_public(saved, settings, db, box)
+    return dashboard_public(saved, settings, db, box, user)
 
 
 @router.patch("/{dashboard_id}/integrations/{instance_id}")
@@ -217,7 +243,7 @@ def change_integration(
     saved = dashboards.change_integration(
         db, box, user, dashboard_id, instance_id, body.revision, changes
     )
-    return dashboard_public(saved, settings, db, box)
+    return dashboard_public(saved, settings, db, box, user)
 
 
 @router.delete("/{dashboard_id}/integrations/{instance_id}")
@@ -231,4 +257,4 @@ def remove_integration(
     settings: SettingsDep,
 ) -> DashboardPublic:
     saved = dashboards.remove_integration(db, box, user, dashboard_id, instance_id, revision)
-    return dashboard_public(saved, settings, db, box)
+    return dashboard_public(saved, settings, db, box, user)

@@ -139,6 +139,7 @@ def module_public(module: Module) -> ModulePublic:
         tags=list(module.tags),
         cover=module.cover,
         owner_id=module.owner_id,
+        team_id=module.team_id,
         forked_from=ForkedFrom.of(module),
         latest_version=module.latest_version,
         created_at=as_utc(module.created_at),
@@ -184,6 +185,8 @@ def update_module(
         raise InvalidInput("A module needs a name.", [FieldError("name", "must not be null")])
     if changes.get("tags", []) is None:
         changes["tags"] = []
+    if "team_id" in changes:
+        modules.move_module(db, user, module, changes.pop("team_id"))
     return module_public(modules.update_module(db, module, changes))
 
 
@@ -216,7 +219,8 @@ def delete_module(
 ) -> Response:
     """Delete the module; while dashboards use it, only with ``?confirm=true`` (409
     ``in_use`` otherwise). Those dashboards keep loading and show it as withdrawn."""
-    found = modules.delete_module(db, modules.get_owned(db, module_id, user), confirm=confirm)
+    module = modules.get_owned(db, module_id, user, need="admin")
+    found = modules.delete_module(db, module, confirm=confirm)
     for dashboard_id in found.dashboard_ids:
         live.dashboard_changed(dashboard_id)  # its running instances stop, and say why
     return Response(status_code=204)

@@ -33,6 +33,8 @@ def sharing_public(dashboard: Dashboard, settings: Settings) -> SharingPublic:
         listed=dashboard.listed,
         token=token,
         url=settings.public_url + sharing.share_path(token) if token else None,
+        embed_origins=dashboard.embed_origins or [],
+        embed_url=settings.public_url + sharing.embed_path(token) if token else None,
     )
 
 
@@ -47,9 +49,15 @@ def get_sharing(
 def update_sharing(
     dashboard_id: str, body: SharingUpdate, db: SessionDep, user: CurrentUser, settings: SettingsDep
 ) -> SharingPublic:
-    """Make the dashboard public (and maybe listed) or private (the link dies)."""
+    """Make the dashboard public (and maybe listed) or private (the link dies); set the
+    origins that may embed it."""
     dashboard = sharing.update_sharing(
-        db, user, dashboard_id, public=body.public, listed=body.listed
+        db,
+        user,
+        dashboard_id,
+        public=body.public,
+        listed=body.listed,
+        embed_origins=body.embed_origins,
     )
     return sharing_public(dashboard, settings)
 
@@ -90,17 +98,23 @@ def explore(
 
 @router.get("/public/dashboards/{token}")
 def public_dashboard(
-    token: str, db: SessionDep, box: SecretBoxDep, live: LiveDep, settings: SettingsDep
+    token: str,
+    db: SessionDep,
+    box: SecretBoxDep,
+    live: LiveDep,
+    settings: SettingsDep,
+    embed: bool = False,
 ) -> PublicDashboard:
     """A shared dashboard's read model with the last values of its integrations; each
-    widget with its ``frame`` URL. No sign-in needed."""
+    widget with its ``frame`` URL (``embed=true``: frames its embed origins may frame
+    too). No sign-in needed."""
     dashboard = sharing.shared_dashboard(db, token)
     texts = live.last_values(dashboard.id)
     if texts is None:  # nobody has it open: the values saved last
         texts = {i: text for i, (text, _at) in live_values.load(db, dashboard.id).items()}
     data = {instance: json.loads(text) for instance, text in texts.items()}
     view = sharing.public_view(dashboard, data)
-    frame_urls = frames.dashboard_frames(db, box, dashboard, settings.frames_origin)
+    frame_urls = frames.dashboard_frames(db, box, dashboard, settings.frames_origin, embedded=embed)
     gone = registry.withdrawn_items(db, dashboard.owner_id, dashboard.document["widgets"])
     for widget in view["widgets"]:
         widget["frame"] = frame_urls.get(widget["id"])

@@ -17,6 +17,11 @@ every GET that no route took:
   that lets it frame the frames origin only (widgets, docs/web.md) and run only its own
   build's scripts: this origin serves no user file as a page, script or stylesheet.
 
+``/embed/<share token>`` is the same page with one difference: its ``frame-ancestors``
+are the origins the public dashboard lists (``'none'`` for any other token), so those
+sites may put it in an ``<iframe>`` (docs/dashboards.md#embedding). Every other page may
+be framed by nobody.
+
 Without a build (``VISUALBOX_SKIP_FRONTEND=1`` at install time) those pages explain
 how to build it instead. Other methods than GET/HEAD keep the usual 404 (or 405).
 """
@@ -25,31 +30,33 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from starlette.datastructures import Headers
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from visualbox.api.compression import static_file
+from visualbox.api.deps import SessionDep
 from visualbox.api.frames import content_version
+from visualbox.services import sharing
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
-def content_security_policy(frames_origin: str) -> str:
+def content_security_policy(frames_origin: str, ancestors: str = "'none'") -> str:
     """The app page's policy: frames only from ``frames_origin``, workers (the service
-    worker) and scripts only from the app itself."""
+    worker) and scripts only from the app itself; framed only by ``ancestors``."""
     return (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
         f"img-src 'self' data:; connect-src 'self'; frame-src {frames_origin}; "
         f"child-src {frames_origin}; worker-src 'self'; object-src 'none'; "
-        "base-uri 'none'; frame-ancestors 'none'"
+        f"base-uri 'none'; frame-ancestors {ancestors}"
     )
 
 
-def _page_headers(frames_origin: str) -> dict[str, str]:
+def _page_headers(frames_origin: str, ancestors: str = "'none'") -> dict[str, str]:
     return {
-        "Content-Security-Policy": content_security_policy(frames_origin),
+        "Content-Security-Policy": content_security_policy(frames_origin, ancestors),
         "Cache-Control": "no-cache",
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "same-origin",
@@ -135,3 +142,12 @@ def install(app: FastAPI, web_dir: Path = WEB_DIR, *, frames_origin: str) -> Non
         await answer(scope, receive, send)
 
     app.router.default = fallback
+
+    def embed_page(token: str, request: Request, db: SessionDep) -> Response:
+        """A public dashboard without chrome, for the ``<iframe>`` of its listed origins."""
+        headers = _page_headers(frames_origin, sharing.frame_ancestors(db, token))
+        return _app_page(root, request.headers, headers)
+
+    app.add_api_route(
+        "/embed/{token}", embed_page, methods=["GET", "HEAD"], include_in_schema=False
+    )

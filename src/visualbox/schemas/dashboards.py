@@ -9,7 +9,7 @@ kind, config values, unique ids, JSON Pointer sources, ``x + w <= 24``) live in
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -20,6 +20,7 @@ GRID_COLUMNS = 24
 HEX_COLOUR = r"^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$"
 ITEM_ID = r"^[A-Za-z0-9_-]{1,32}$"
 VERSION_SPEC = r"^(?:latest|working|\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?)$"
+VARIABLE_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,31}$"
 EXPORT_FORMAT = "visualbox.dashboard"
 EXPORT_VERSION = 1
 
@@ -84,17 +85,39 @@ class WidgetInstance(ModuleInstance):
     title: str | None = Field(None, max_length=200)
 
 
+class Variable(_Input):
+    """A dashboard variable: widget sources and config values use it as ``${name}``; each
+    viewer picks its value (docs/dashboards.md#variables)."""
+
+    name: str = Field(pattern=VARIABLE_NAME, description="An identifier, used as ${name}.")
+    label: str | None = Field(None, max_length=100, description="Shown in the picker.")
+    kind: Literal["list", "text", "path"] = Field(
+        description="list: fixed values; text: free text; path: the keys of an object or the "
+        "items of an array in the data, at ``path``."
+    )
+    values: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=200, description="The choices of a list variable."
+    )
+    path: str | None = Field(
+        None, max_length=1000, description="Where a path variable's values are: /i1/devices."
+    )
+    default: str | None = Field(None, max_length=200, description="The value before a choice.")
+
+
 class DashboardContent(_Input):
     """Everything a save replaces."""
 
     name: Name
     settings: DashboardSettings = Field(default_factory=DashboardSettings)
+    variables: list[Variable] = Field(default_factory=list, max_length=20)
     integrations: list[IntegrationInstance] = Field(default_factory=list, max_length=100)
     widgets: list[WidgetInstance] = Field(default_factory=list, max_length=500)
 
 
 class DashboardCreate(DashboardContent):
-    pass
+    team_id: str | None = Field(
+        None, max_length=32, description="Create it in this team (you must be its editor)."
+    )
 
 
 class DashboardUpdate(DashboardContent):
@@ -105,8 +128,14 @@ class DashboardPatch(_Input):
     """Replace only the given top-level parts."""
 
     revision: int = Field(ge=1, description="The revision this change was based on.")
+    team_id: str | None = Field(
+        None,
+        max_length=32,
+        description="Move it into this team, or out of its team with null (admin role).",
+    )
     name: Name | None = None
     settings: DashboardSettings | None = None
+    variables: list[Variable] | None = Field(None, max_length=20)
     integrations: list[IntegrationInstance] | None = Field(None, max_length=100)
     widgets: list[WidgetInstance] | None = Field(None, max_length=500)
 
@@ -141,6 +170,7 @@ class DashboardExport(_Input):
     version: Literal[1] = 1
     name: Name
     settings: DashboardSettings = Field(default_factory=DashboardSettings)
+    variables: list[Variable] = Field(default_factory=list, max_length=20)
     integrations: list[IntegrationInstance] = Field(default_factory=list, max_length=100)
     widgets: list[WidgetInstance] = Field(default_factory=list, max_length=500)
 
@@ -155,12 +185,25 @@ class _Timestamps(BaseModel):
         return as_utc(value)  # SQLite hands back naive datetimes
 
 
+TeamRole = Literal["owner", "admin", "editor", "viewer"]
+
+
 class DashboardSummary(_Timestamps):
     id: str
     name: str
     revision: int
     public: bool
     listed: bool
+    team_id: str | None = Field(description="The team it belongs to; null for a private one.")
+    team_name: str | None
+    role: TeamRole = Field(
+        description="The caller's role: owner, or their role in the dashboard's team "
+        "(docs/teams.md); a viewer gets the stripped view a public link gets."
+    )
+
+
+class VariablePublic(Variable):
+    model_config = _OUTPUT
 
 
 class ShadowPublic(Shadow):
@@ -199,6 +242,7 @@ class DashboardPublic(DashboardSummary):
     """A dashboard as its owner sees it; secrets appear as ``{"secret": true, "set": bool}``."""
 
     settings: DashboardSettingsPublic
+    variables: list[VariablePublic]
     integrations: list[IntegrationPublic]
     widgets: list[WidgetPublic]
     share_url: str | None

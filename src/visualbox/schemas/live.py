@@ -298,6 +298,23 @@ class LiveDropped(_ServerMessage):
     count: int
 
 
+class LiveAlert(_ServerMessage):
+    """An alert rule of the dashboard changed state (docs/alerts.md): widgets bound to its
+    ``source`` show a badge while it is ``firing``."""
+
+    type: Literal["ALERT"] = "ALERT"
+    room: str
+    rule: str
+    name: str
+    source: str
+    """``/<instance>/<JSON Pointer>``, as a widget's source."""
+    state: Literal["ok", "pending", "firing"]
+
+    @property
+    def key(self) -> str:
+        return f"{self.rule}\0ALERT"
+
+
 class LiveTickReply(_ServerMessage):
     """The answer to a ``TICK``."""
 
@@ -334,6 +351,7 @@ ServerMessage = Annotated[
     | LiveDashboard
     | LiveRemoved
     | LiveDropped
+    | LiveAlert
     | LiveTickReply
     | LiveError,
     Field(discriminator="type"),
@@ -373,6 +391,7 @@ HubMessage = Annotated[
     | LiveDashboard
     | LiveRemoved
     | LiveDropped
+    | LiveAlert
     | LiveTickReply
     | LiveError
     | NodeChanged

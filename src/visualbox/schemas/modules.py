@@ -51,6 +51,11 @@ class ModuleUpdate(BaseModel):
     description: str | None = Field(None, max_length=500)
     tags: list[Tag] | None = Field(None, max_length=MAX_TAGS)
     cover: str | None = None
+    team_id: str | None = Field(
+        None,
+        max_length=32,
+        description="Move it into this team, or out of its team with null (admin role).",
+    )
 
 
 class ForkedFrom(BaseModel):
@@ -74,6 +79,7 @@ class ModulePublic(BaseModel):
     tags: list[str]
     cover: str | None
     owner_id: str
+    team_id: str | None = Field(description="The team it belongs to; null for a private one.")
     forked_from: ForkedFrom | None
     latest_version: str | None
     created_at: datetime

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from visualbox.db.base import as_utc
-from visualbox.schemas.dashboards import _OUTPUT, DashboardSettingsPublic, _Timestamps
+from visualbox.schemas.dashboards import (
+    _OUTPUT,
+    DashboardSettingsPublic,
+    VariablePublic,
+    _Timestamps,
+)
 
 
 class SharingUpdate(BaseModel):
@@ -16,6 +21,12 @@ class SharingUpdate(BaseModel):
 
     public: bool
     listed: bool = False
+    embed_origins: list[Annotated[str, Field(max_length=200)]] | None = Field(
+        None,
+        max_length=10,
+        description="Origins whose pages may embed the public dashboard, such as "
+        "https://intranet.example.org; omitted: unchanged.",
+    )
 
 
 class SharingPublic(BaseModel):
@@ -23,6 +34,10 @@ class SharingPublic(BaseModel):
     listed: bool
     token: str | None
     url: str | None
+    embed_origins: list[str] = Field(description="Origins whose pages may embed it.")
+    embed_url: str | None = Field(
+        description="The page to put in an <iframe> (the public view without chrome)."
+    )
 
 
 class PublicIntegration(BaseModel):
@@ -58,6 +73,7 @@ class PublicDashboard(BaseModel):
 
     name: str
     settings: DashboardSettingsPublic
+    variables: list[VariablePublic]
     integrations: list[PublicIntegration]
     widgets: list[PublicWidget]
     data: dict[str, Any] = Field(

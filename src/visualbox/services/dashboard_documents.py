@@ -37,6 +37,7 @@ from visualbox.schemas.dashboards import (
     DashboardContent,
     IntegrationInstance,
     ModuleInstance,
+    Variable,
 )
 from visualbox.services import registry
 from visualbox.services.dashboard_secrets import KINDS, Secrets, is_secret_marker, secret_marker
@@ -81,6 +82,10 @@ def check(
     them already, and its owner may save other changes before removing them."""
     errors: list[FieldError] = []
     checked = Checked({"settings": content.settings.model_dump()}, {})
+    instance_ids = {i.id for i in content.integrations}
+    errors.extend(_variable_problems(content.variables, instance_ids))
+    checked.document["variables"] = [v.model_dump() for v in content.variables]
+    names = {v.name for v in content.variables}
     seen: dict[str, str] = {}
     sections: tuple[tuple[str, Sequence[ModuleInstance]], ...] = (
         ("integrations", content.integrations),
@@ -104,6 +109,8 @@ def check(
             schema = _schema(
                 db, user, item.module_id, item.version, kind, path, errors, keep_withdrawn
             )
+            if section == "widgets":  # an integration is shared: its config is never a viewer's
+                errors.extend(_unknown_references(item.config, f"{path}.config", names))
             if schema is not None:
                 kept = stored.get(section, {}).get(item.id, {})
                 result = _check_config(
@@ -116,7 +123,6 @@ def check(
             out.append(data)
             errors[first:] = [_labelled(e, path, _name(item, i)) for e in errors[first:]]
         checked.document[section] = out
-    instance_ids = {i.id for i in content.integrations}
     for i, widget in enumerate(content.widgets):
         first = len(errors)
         if widget.x + widget.w > GRID_COLUMNS:
@@ -125,7 +131,7 @@ def check(
                     f"widgets[{i}].w", f"x + w must be at most {GRID_COLUMNS} (the grid's columns)"
                 )
             )
-        reason = _source_problem(widget.source, instance_ids)
+        reason = _source_problem(widget.source, instance_ids, names)
         if reason:
             errors.append(FieldError(f"widgets[{i}].source", reason))
         errors[first:] = [_labelled(e, f"widgets[{i}]", _name(widget, i)) for e in errors[first:]]
@@ -220,8 +226,11 @@ def _check_config(
     return config, secrets
 
 
-def _source_problem(source: str | None, instance_ids: set[str]) -> str | None:
-    """Why ``source`` is not a JSON Pointer (RFC 6901) into an instance's data, or None."""
+def _source_problem(
+    source: str | None, instance_ids: set[str], variables: set[str] | None = None
+) -> str | None:
+    """Why ``source`` is not a JSON Pointer (RFC 6901) into an instance's data, or None.
+    With ``variables``, it may use ``${name}`` of those after its instance."""
     if not source:
         return None
     if not source.startswith("/"):
@@ -230,9 +239,81 @@ def _source_problem(source: str | None, instance_ids: set[str]) -> str | None:
     if any(_POINTER_ESCAPE.search(t) for t in tokens):
         return "~ must be followed by 0 or 1 in a JSON Pointer (~0 is ~, ~1 is /)"
     first = tokens[0].replace("~1", "/").replace("~0", "~")
+    if variables is not None and "${" in first:
+        return "the instance (the first part) cannot be a variable: name it, as in /i1/${device}"
     if first not in instance_ids:
         return f'"{first}" is not an integration instance of this dashboard'
+    if variables is not None:
+        return _unknown_reference(source, variables)
     return None
+
+
+# --- variables -------------------------------------------------------------------------
+
+REFERENCE = re.compile(r"\$\{([^}]*)\}")
+"""``${name}`` in a widget source or a config string value."""
+
+
+def _unknown_reference(text: str, names: set[str]) -> str | None:
+    for match in REFERENCE.finditer(text):
+        if match.group(1) not in names:
+            known = ", ".join(sorted(names)) or "none yet"
+            return f"uses ${{{match.group(1)}}}, but the dashboard has no such variable ({known})"
+    return None
+
+
+def _unknown_references(value: Any, path: str, names: set[str]) -> list[FieldError]:
+    """A config value's ``${name}`` references of unknown variables, at any depth."""
+    if isinstance(value, str):
+        reason = _unknown_reference(value, names)
+        return [FieldError(path, reason)] if reason else []
+    if isinstance(value, dict):
+        items: list[tuple[str, Any]] = [(f"{path}.{k}", v) for k, v in value.items()]
+    elif isinstance(value, list):
+        items = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+    else:
+        return []
+    return [e for p, v in items for e in _unknown_references(v, p, names)]
+
+
+def _variable_problems(variables: Sequence[Variable], instance_ids: set[str]) -> list[FieldError]:
+    """Each variable's problems: a name used twice, a list without values or a default
+    outside them, a path that is no pointer into an instance."""
+    errors: list[FieldError] = []
+    seen: set[str] = set()
+    for i, v in enumerate(variables):
+        at = f"variables[{i}]"
+        if v.name in seen:
+            errors.append(FieldError(f"{at}.name", f'"{v.name}" is used by another variable'))
+        seen.add(v.name)
+        if v.kind == "list":
+            if not v.values:
+                errors.append(FieldError(f"{at}.values", "a list variable needs values"))
+            elif len(set(v.values)) != len(v.values):
+                errors.append(FieldError(f"{at}.values", "each value may appear only once"))
+            elif v.default is not None and v.default not in v.values:
+                errors.append(FieldError(f"{at}.default", "must be one of the values"))
+        elif v.values:
+            errors.append(FieldError(f"{at}.values", "only a list variable has values"))
+        if v.kind == "path":
+            reason = "is required: where the values are, such as /i1/devices"
+            if v.path:
+                reason = _source_problem(v.path, instance_ids) or (
+                    "cannot use a variable" if "${" in v.path else ""
+                )
+            if reason:
+                errors.append(FieldError(f"{at}.path", reason))
+        elif v.path:
+            errors.append(FieldError(f"{at}.path", "only a path variable has a path"))
+    names = {f"variables[{i}]": v.label or v.name for i, v in enumerate(variables)}
+    return [
+        FieldError(
+            e.field,
+            e.reason,
+            f"{label_of(e.field.split('.')[-1])} ({names[e.field.split('.')[0]]})",
+        )
+        for e in errors
+    ]
 
 
 def _a(noun: str) -> str:

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from visualbox.db.base import utcnow
 from visualbox.db.tables.accounts import User
 from visualbox.db.tables.dashboards import Dashboard
+from visualbox.db.tables.teams import TeamMember
 from visualbox.errors import Conflict, FieldError, NotFound
 from visualbox.schemas.dashboards import (
     EXPORT_FORMAT,
@@ -29,7 +30,7 @@ from visualbox.schemas.dashboards import (
     DashboardContent,
     DashboardExport,
 )
-from visualbox.services import dashboard_documents, quotas, registry
+from visualbox.services import dashboard_documents, dashboard_versions, policy, quotas, registry
 from visualbox.services.dashboard_secrets import (
     KINDS,
     is_secret_marker,
@@ -43,35 +44,48 @@ from visualbox.services.secrets import SecretBox
 
 
 def list_dashboards(db: Session, user: User) -> list[Dashboard]:
-    """The caller's dashboards, most recently changed first."""
+    """The caller's dashboards and those of the caller's teams, most recently changed
+    first (``policy.dashboard_role`` tells the caller's role on each)."""
+    teams = select(TeamMember.team_id).where(TeamMember.user_id == user.id)
     query = (
         select(Dashboard)
-        .where(Dashboard.owner_id == user.id)
+        .where(or_(Dashboard.owner_id == user.id, Dashboard.team_id.in_(teams)))
         .order_by(Dashboard.updated_at.desc(), Dashboard.id)
     )
     return list(db.scalars(query))
 
 
-def get_dashboard(db: Session, user: User, dashboard_id: str) -> Dashboard:
-    dashboard = _find(db, dashboard_id)
-    if dashboard is None or dashboard.owner_id != user.id:
-        raise NotFound("No such dashboard.")
-    return dashboard
+def get_dashboard(
+    db: Session, user: User, dashboard_id: str, *, need: policy.Need = "edit"
+) -> Dashboard:
+    """The dashboard if ``user`` may ``need`` it (``services/policy.py``): its owner
+    may do anything; a member of its team as far as the team role allows."""
+    return policy.require_dashboard(db, user, dashboard_id, need)
 
 
-def _find(db: Session, dashboard_id: str) -> Dashboard | None:
-    if "\x00" in dashboard_id:  # no id has one, and PostgreSQL refuses NUL in a query
-        return None
-    return db.get(Dashboard, dashboard_id)
+def owner_of(db: Session, dashboard: Dashboard) -> User:
+    """The dashboard's owner account: quotas count against it, whoever makes the change."""
+    owner = db.get(User, dashboard.owner_id)
+    assert owner is not None  # dashboards.owner_id cascades
+    return owner
 
 
 # --- writing ---------------------------------------------------------------------------
 
 
 def create_dashboard(
-    db: Session, box: SecretBox, user: User, content: DashboardContent, *, imported: bool = False
+    db: Session,
+    box: SecretBox,
+    user: User,
+    content: DashboardContent,
+    *,
+    imported: bool = False,
+    team_id: str | None = None,
 ) -> Dashboard:
-    """Validate and store a new dashboard of ``user`` at revision 1."""
+    """Validate and store a new dashboard of ``user`` at revision 1, in team ``team_id``
+    if given (an editor of the team may create in it)."""
+    if team_id is not None:
+        policy.require_team(db, user, team_id, "edit")
     quotas.check_dashboards(db, user)
     checked = dashboard_documents.check(
         db, user, content, {"integrations": {}, "widgets": {}}, imported=imported
@@ -79,6 +93,7 @@ def create_dashboard(
     quotas.check_dashboard_document(db, user, checked.document)
     dashboard = Dashboard(
         owner_id=user.id,
+        team_id=team_id,
         name=content.name,
         document=checked.document,
         secrets=seal(box, checked.secrets),
@@ -89,6 +104,8 @@ def create_dashboard(
     db.add(dashboard)
     db.flush()
     registry.set_dashboard_uses(db, dashboard.id, checked.module_ids)
+    note = "Imported the dashboard" if imported else None
+    dashboard_versions.record(db, user, dashboard, note=note)
     db.commit()
     return dashboard
 
@@ -100,21 +117,31 @@ def save_dashboard(
     dashboard_id: str,
     content: DashboardContent,
     revision: int,
+    *,
+    restoring: int | None = None,
 ) -> Dashboard:
     """Replace a dashboard's content if it is still at ``revision``; bump the revision.
 
     Secrets: a string sets a password value, ``null`` clears it, the marker
     ``{"secret": true, "set": true}`` or leaving the name out keeps the stored one.
+    ``restoring`` (``dashboard_versions.restore``): the version restored; a required
+    password it cannot keep is left unset, as on import.
     """
     dashboard = get_dashboard(db, user, dashboard_id)
     if dashboard.revision != revision:
         raise _stale(dashboard.revision)
+    owner = owner_of(db, dashboard)  # an editor's save resolves and counts as the owner's
     kept = kept_secrets(box, dashboard, content)
     checked = dashboard_documents.check(
-        db, user, content, kept, keep_withdrawn=_uses(dashboard.document)
+        db,
+        owner,
+        content,
+        kept,
+        keep_withdrawn=_uses(dashboard.document),
+        imported=restoring is not None,
     )
     quotas.check_dashboard_document(
-        db, user, checked.document, before=dashboard.document, dashboard_id=dashboard_id
+        db, owner, checked.document, before=dashboard.document, dashboard_id=dashboard_id
     )
     result = db.execute(
         update(Dashboard)
@@ -133,6 +160,10 @@ def save_dashboard(
         current = db.scalar(select(Dashboard.revision).where(Dashboard.id == dashboard_id))
         raise _stale(current)
     registry.set_dashboard_uses(db, dashboard_id, checked.module_ids)
+    db.refresh(dashboard)
+    note = f"Restored version {restoring}" if restoring is not None else None
+    secrets = (kept, checked.secrets)
+    dashboard_versions.record(db, user, dashboard, secrets=secrets, note=note)
     db.commit()
     db.refresh(dashboard)
     return dashboard
@@ -144,19 +175,21 @@ def content_of(dashboard: Dashboard) -> dict[str, Any]:
 
 
 def delete_dashboard(db: Session, user: User, dashboard_id: str) -> None:
-    dashboard = get_dashboard(db, user, dashboard_id)
+    dashboard = get_dashboard(db, user, dashboard_id, need="admin")
     registry.clear_dashboard_uses(db, dashboard_id)
     db.delete(dashboard)
     db.commit()
 
 
 def duplicate_dashboard(db: Session, user: User, dashboard_id: str) -> Dashboard:
-    """A private copy for the same owner, secrets included, at revision 1."""
+    """A copy owned by the caller, secrets included, at revision 1, in the same team
+    (the caller must be an editor of the source)."""
     source = get_dashboard(db, user, dashboard_id)
     quotas.check_dashboards(db, user)
     quotas.check_dashboard_document(db, user, source.document)
     copy = Dashboard(
         owner_id=user.id,
+        team_id=source.team_id,
         name=_copy_name(source.name),
         document=source.document,
         secrets=source.secrets,
@@ -167,6 +200,7 @@ def duplicate_dashboard(db: Session, user: User, dashboard_id: str) -> Dashboard
     db.add(copy)
     db.flush()
     registry.set_dashboard_uses(db, copy.id, _module_ids(source.document))
+    dashboard_versions.record(db, user, copy, note=f"Duplicated from “{source.name}”")
     db.commit()
     return copy
 
@@ -187,6 +221,7 @@ def export_dashboard(db: Session, user: User, dashboard_id: str) -> dict[str, An
         "version": EXPORT_VERSION,
         "name": dashboard.name,
         "settings": document["settings"],
+        "variables": document.get("variables", []),
         "integrations": [strip(i) for i in document["integrations"]],
         "widgets": [strip(w) for w in document["widgets"]],
     }
@@ -197,6 +232,7 @@ def import_dashboard(db: Session, box: SecretBox, user: User, data: DashboardExp
     content = DashboardContent(
         name=data.name,
         settings=data.settings,
+        variables=data.variables,
         integrations=data.integrations,
         widgets=data.widgets,
     )
@@ -239,10 +275,20 @@ def _copy_name(name: str) -> str:
 def patch_dashboard(
     db: Session, box: SecretBox, user: User, dashboard_id: str, changes: dict[str, Any]
 ) -> Dashboard:
-    """Replace only the top-level parts in ``changes`` (must include ``revision``)."""
-    dashboard = get_dashboard(db, user, dashboard_id)
+    """Replace only the top-level parts in ``changes`` (must include ``revision``);
+    ``team_id`` moves the dashboard (:func:`move_dashboard`)."""
+    moving = "team_id" in changes
+    team_id = changes.pop("team_id", None)
     revision = changes.pop("revision")
-    return _save_dict(db, box, user, dashboard_id, {**content_of(dashboard), **changes}, revision)
+    dashboard = get_dashboard(db, user, dashboard_id, need="admin" if moving else "edit")
+    if changes or not moving:
+        dashboard = _save_dict(
+            db, box, user, dashboard_id, {**content_of(dashboard), **changes}, revision
+        )
+    if moving:  # after the save: moving out may leave the caller without access
+        move_dashboard(db, user, dashboard, team_id)
+        db.commit()
+    return dashboard
 
 
 def add_integration(
@@ -311,3 +357,16 @@ def _save_dict(
 ) -> Dashboard:
     model = dashboard_documents.parse_content(content)
     return save_dashboard(db, box, user, dashboard_id, model, revision)
+
+
+def move_dashboard(db: Session, user: User, dashboard: Dashboard, team_id: str | None) -> None:
+    """Move ``dashboard`` into team ``team_id`` (``None``: out of its team). Moving out
+    needs the admin role on the dashboard (its owner, or an admin of its team); moving
+    in needs the admin role in the target team as well. Not a save: the revision stays."""
+    if team_id == dashboard.team_id:
+        return
+    policy.require_dashboard(db, user, dashboard.id, "admin")
+    if team_id is not None:
+        policy.require_team(db, user, team_id, "admin")
+    dashboard.team_id = team_id
+    db.flush()

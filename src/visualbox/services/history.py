@@ -28,10 +28,12 @@ import logging
 import math
 import re
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic_core import to_json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -51,7 +53,6 @@ from visualbox.services.history_store import (
     Point,
     SeriesKey,
     SqlHistoryStore,
-    stored_bytes,
 )
 from visualbox.services.live_rooms import Instance
 from visualbox.settings import HistorySettings
@@ -70,7 +71,8 @@ MAX_POINTS = 10_000
 MAX_CSV_POINTS = 100_000
 DEFAULT_RANGE_MS = HOUR
 _ITEM_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
-_MISSING = object()
+MISSING = object()
+"""What :func:`resolve` answers for a pointer with nothing under it."""
 
 
 # --- what is recorded ------------------------------------------------------------------
@@ -108,30 +110,89 @@ def bindings_of(document: dict[str, Any]) -> dict[str, frozenset[str]]:
     return result
 
 
+_VARIABLE = re.compile(r"\\\$\\\{[^}]*\\\}")
+MAX_EXPANDED = 100
+"""A source with ``${name}`` (a dashboard variable) records at most this many values per
+variable part: the keys or items of what is there in each output."""
+
+
+def _token_pattern(token: str) -> re.Pattern[str]:
+    """A pointer token with ``${name}`` parts as a pattern: each part is any text."""
+    return re.compile(_VARIABLE.sub(lambda _m: "[^/]*", re.escape(token)))
+
+
+def shows(sources: set[tuple[str, str]], instance: str, pointer: str) -> bool:
+    """Whether ``(instance, pointer)`` is one of ``sources``, a ``${name}`` part of a
+    source standing for any one token (what a viewer's choice of a variable gives)."""
+    if (instance, pointer) in sources:
+        return True
+    tokens = pointer.split("/")
+    for i, pattern in sources:
+        parts = pattern.split("/")
+        if i == instance and "${" in pattern and len(parts) == len(tokens):
+            if all(_token_pattern(p).fullmatch(t) for p, t in zip(parts, tokens, strict=True)):
+                return True
+    return False
+
+
+def bound_values(data: Any, patterns: Iterable[str]) -> Iterator[tuple[str, Any]]:
+    """``(pointer, value)`` of each value at ``patterns`` in ``data``: one per plain
+    pointer (none if missing); for a source with ``${name}`` parts, each key or index
+    there that fits (at most :data:`MAX_EXPANDED` per part)."""
+    for pattern in patterns:
+        if "${" in pattern:
+            yield from _expand(data, pattern[1:].split("/"), "")
+            continue
+        value = data if pattern == "" else resolve(data, pattern)
+        if value is not MISSING:
+            yield pattern, value
+
+
+def _expand(data: Any, tokens: list[str], prefix: str) -> Iterator[tuple[str, Any]]:
+    if not tokens:
+        yield prefix, data
+        return
+    token, rest = tokens[0], tokens[1:]
+    if "${" not in token:
+        value = resolve(data, "/" + token)
+        if value is not MISSING:
+            yield from _expand(value, rest, f"{prefix}/{token}")
+        return
+    if isinstance(data, dict):
+        keys = [str(k).replace("~", "~0").replace("/", "~1") for k in data]
+    elif isinstance(data, list):
+        keys = [str(i) for i in range(len(data))]
+    else:
+        return
+    pattern = _token_pattern(token)
+    for key in [k for k in keys if pattern.fullmatch(k)][:MAX_EXPANDED]:
+        yield from _expand(resolve(data, "/" + key), rest, f"{prefix}/{key}")
+
+
 def resolve(data: Any, pointer: str) -> Any:
-    """The value under a JSON Pointer (RFC 6901), or ``_MISSING``."""
+    """The value under a JSON Pointer (RFC 6901), or ``MISSING``."""
     if pointer == "":
         return data
     for token in pointer[1:].split("/"):
         token = token.replace("~1", "/").replace("~0", "~")
         if isinstance(data, dict):
             if token not in data:
-                return _MISSING
+                return MISSING
             data = data[token]
         elif isinstance(data, list):
             if not token.isdigit() or (len(token) > 1 and token[0] == "0"):
-                return _MISSING
+                return MISSING
             index = int(token)
             if index >= len(data):
-                return _MISSING
+                return MISSING
             data = data[index]
         else:
-            return _MISSING
+            return MISSING
     return data
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return to_json(value).decode()
 
 
 def _number(value: Any) -> float | None:
@@ -146,6 +207,9 @@ def _number(value: Any) -> float | None:
 
 # --- the recorder ----------------------------------------------------------------------
 
+Pending = tuple[str, Instance, int, Any, str]
+"""An output waiting to be written: dashboard, instance, time (ms), data, JSON text."""
+
 
 class Recorder:
     """Buffers outputs on the event loop and writes the bound values in batches."""
@@ -154,7 +218,7 @@ class Recorder:
         self.settings = settings
         self.database = database
         self.hub = hub
-        self.pending: list[tuple[str, Instance, int, Any]] = []
+        self.pending: list[Pending] = []
         self.silent: frozenset[tuple[str, str]] = frozenset()
         """Instances known to record nothing (skipped on the relay path)."""
         self.recorded = 0
@@ -172,17 +236,33 @@ class Recorder:
         they stopped (told once, and silent until there is room again)."""
         self._last: dict[SeriesKey, tuple[int, int]] = {}
         """``(t, seq)`` of each series' last value: the next one in that ms gets seq + 1."""
+        self._gap_ms = 1000 / settings.max_rate if settings.max_rate else 0.0
+        self._held: dict[Instance, tuple[int, Pending]] = {}
+        """Each instance's latest output not yet buffered, and its 1/max_rate window."""
         self._lock = asyncio.Lock()
 
-    def record(self, instance: Instance, data: Any) -> None:
-        """An output of ``instance`` (called on the relay path: keep it lean)."""
+    def record(self, instance: Instance, data: Any, text: str) -> None:
+        """An output of ``instance``: its ``data`` and their JSON ``text`` (called on the
+        relay path: keep it lean)."""
         dashboard_id = instance.room.dashboard_id
         if dashboard_id is None or (dashboard_id, instance.id) in self.silent:
             return
+        at = time.time_ns() // 1_000_000
+        output: Pending = (dashboard_id, instance, at, data, text)
+        if self._gap_ms:  # keep the last output of each window; buffer the one before
+            window = int(at // self._gap_ms)
+            held = self._held.get(instance)
+            self._held[instance] = (window, output)
+            if held is None or held[0] == window:
+                return
+            output = held[1]
+        self._buffer(output)
+
+    def _buffer(self, output: Pending) -> None:
         if len(self.pending) >= self.settings.buffer:
-            self._drop(instance)
+            self._drop(output[1])
             return
-        self.pending.append((dashboard_id, instance, time.time_ns() // 1_000_000, data))
+        self.pending.append(output)
 
     def _drop(self, instance: Instance) -> None:
         self.dropped += 1
@@ -208,6 +288,9 @@ class Recorder:
     async def flush(self) -> None:
         """Write what is buffered now (one transaction, in a worker thread)."""
         async with self._lock:
+            held, self._held = self._held, {}
+            for _window, output in held.values():
+                self._buffer(output)
             batch, self.pending = self.pending, []
             if not batch and not self.silent:
                 return
@@ -224,11 +307,9 @@ class Recorder:
                 if now - at >= WARN_EVERY_S:
                     del self._warned[instance]
 
-    def _tell_full(
-        self, batch: list[tuple[str, Instance, int, Any]], full: dict[tuple[str, str], Any]
-    ) -> None:
+    def _tell_full(self, batch: list[Pending], full: dict[tuple[str, str], Any]) -> None:
         """Tell the owner once for each instance that has just stopped being recorded."""
-        for dashboard_id, instance, _t, _data in batch:
+        for dashboard_id, instance, _t, _data, _text in batch:
             key = (dashboard_id, instance.id)
             if key not in full or key in self._full:
                 continue
@@ -246,10 +327,10 @@ class Recorder:
             del self._full[key]
 
     def _write(
-        self, batch: list[tuple[str, Instance, int, Any]]
+        self, batch: list[Pending]
     ) -> tuple[int, frozenset[tuple[str, str]], dict[tuple[str, str], tuple[int, int]]]:
         with self.database.session() as db:
-            wanted = {d for d, _, _, _ in batch} | {d for d, _ in self.silent}
+            wanted = {d for d, _, _, _, _ in batch} | {d for d, _ in self.silent}
             bindings, owners = self._refresh(db, wanted)
             # Bytes each limited account may still add; an instance stopped at the quota
             # stays so until there is room for any value.
@@ -264,31 +345,28 @@ class Recorder:
             }
             points = []
             cap = self.settings.value_bytes
-            for dashboard_id, instance, t, data in batch:
+            for dashboard_id, instance, t, data, whole in batch:
                 instance_id = instance.id
                 owner = owners.get(dashboard_id, "")
-                for pointer in bindings.get(dashboard_id, {}).get(instance_id, ()):
-                    value = resolve(data, pointer)
-                    if value is _MISSING:
-                        continue
-                    text = _dumps(value)
+                patterns = bindings.get(dashboard_id, {}).get(instance_id, ())
+                for pointer, value in bound_values(data, patterns):
+                    text = whole if pointer == "" else _dumps(value)
                     if len(text) > cap:
                         continue
+                    key = (dashboard_id, instance_id, pointer)
+                    last_t, last_seq = self._last.get(key, (-1, 0))
+                    point = Point(key, t, text, _number(value), last_seq + 1 if last_t == t else 0)
                     if owner in left:
-                        cost = stored_bytes(text)
-                        if (dashboard_id, instance_id) in full or cost > left[owner]:
+                        if (dashboard_id, instance_id) in full or point.size > left[owner]:
                             limit = limits[owner]
                             full.setdefault(
                                 (dashboard_id, instance_id), (limit - left[owner], limit)
                             )
                             left[owner] = 0  # and nothing more of this account in this batch
                             continue
-                        left[owner] -= cost
-                    key = (dashboard_id, instance_id, pointer)
-                    last_t, last_seq = self._last.get(key, (-1, 0))
-                    seq = last_seq + 1 if last_t == t else 0
-                    self._last[key] = (t, seq)
-                    points.append(Point(key, t, text, _number(value), seq))
+                        left[owner] -= point.size
+                    self._last[key] = (t, point.seq)
+                    points.append(point)
             written = SqlHistoryStore(db, self._ids, self._days).write(points)
         silent = frozenset(
             (d, i) for d, instances in bindings.items() for i, p in instances.items() if not p
@@ -528,8 +606,9 @@ def owner_history(
     *,
     csv_export: bool = False,
 ) -> HistoryPublic:
-    """A series of the caller's dashboard (any instance of it, any recorded pointer)."""
-    dashboard = dashboards.get_dashboard(db, user, dashboard_id)
+    """A series of the caller's dashboard (any instance of it, any recorded pointer);
+    team viewers too (it is the live data's past)."""
+    dashboard = dashboards.get_dashboard(db, user, dashboard_id, need="view")
     now = time.time_ns() // 1_000_000
     query = _parse(params, now, csv_export)
     instances = {item["id"] for item in dashboard.document["integrations"]}
@@ -550,7 +629,7 @@ def public_history(
     dashboard = sharing.shared_dashboard(db, token)
     now = time.time_ns() // 1_000_000
     query = _parse(params, now, csv_export)
-    if (query.instance, query.pointer) not in widget_sources(dashboard.document):
+    if not shows(widget_sources(dashboard.document), query.instance, query.pointer):
         raise NotFound(
             "This public dashboard shows no such series: ask for the instance and pointer "
             "of one of its widgets' sources."

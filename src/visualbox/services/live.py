@@ -13,6 +13,8 @@ sharing routes call :meth:`Live.dashboard_changed` after every save.
   to the database every ``flush_interval_s``, so a restarted server has them.
 * **History**: every output of a dashboard's instance is handed to the history
   recorder (``services/history.py``), which buffers it and writes in batches.
+* **Alerts**: and to the alert evaluator (``services/alert_evaluator.py``), here, where
+  the instance runs.
 * **Logs (STATUS) reach owners only**; public viewers get outputs and states.
 * A crashed instance restarts with exponential back-off while it is wanted.
 
@@ -42,10 +44,11 @@ from visualbox.schemas.live import (
     NodeCommand,
     RoomRole,
 )
-from visualbox.services import live_values
+from visualbox.services import live_values, policy
+from visualbox.services.alert_evaluator import Evaluator
 from visualbox.services.history import Recorder
 from visualbox.services.live_cluster import NODES_ROOM, Cluster
-from visualbox.services.live_instances import Instances
+from visualbox.services.live_instances import Instances, alive
 from visualbox.services.live_rooms import (
     DEV_INSTANCE,
     DashboardSpec,
@@ -80,8 +83,8 @@ class Live:
         self.rooms: dict[str, Room] = {}
         self.instances = Instances(self.settings, box, runner, hub, self._spawn)
         self.history = Recorder(settings.history, database, hub)
-        if settings.history.enabled:
-            self.instances.on_output = self.history.record
+        self.alerts = Evaluator(settings, database, box, hub, self._running_here)
+        self.instances.on_output = self._on_output
         self.cluster = Cluster(database, shared=hub.shared, ttl_s=self.settings.lease_ttl_s)
         self.instances.retain = hub.shared
         self._locks: dict[str, asyncio.Lock] = {}
@@ -94,9 +97,11 @@ class Live:
     async def start(self) -> None:
         """Start the background loops and the instances set to keep running."""
         self._loop = asyncio.get_running_loop()
+        await self.runner.open()
         self._spawn(self._reap_forever())
         self._spawn(self._flush_forever())
-        if self.instances.on_output is not None:
+        self._spawn(self.alerts.run())
+        if self.history.settings.enabled:
             self._spawn(self.history.flush_forever())
             self._spawn(self.history.prune_forever())
         if self.cluster.shared:  # the lease loop starts what keeps running, spread out
@@ -129,15 +134,21 @@ class Live:
     # --- viewers -------------------------------------------------------------------------
 
     async def join_dashboard(self, viewer: Viewer, dashboard_id: str) -> None:
-        """The dashboard's owner joins its room. :class:`NotFound` for anyone else."""
+        """The dashboard's owner or a member of its team joins its room: a team viewer as a
+        viewer (no logs, no commands), an editor or admin as the owner does.
+        :class:`NotFound` for anyone else."""
         user = viewer.user
         if user is None or not user.is_verified:
             raise NotFound("No such dashboard.")
+        role = await self._db(policy.dashboard_role_by_id, user, dashboard_id)
+        if role is None:
+            raise NotFound("No such dashboard.")
         async with self._lock(f"dashboard:{dashboard_id}"):
             room = await self._reload_locked(dashboard_id)
-            if room is None or room.owner_id != user.id:
+            if room is None:
                 raise NotFound("No such dashboard.")
-            await self._enter(viewer, room, RoomRole.OWNER)
+            as_role = RoomRole.OWNER if policy.allows(role, "edit") else RoomRole.VIEWER
+            await self._enter(viewer, room, as_role)
 
     async def join_shared(self, viewer: Viewer, token: str) -> None:
         """Anyone with the public link joins as a viewer (no logs, no commands)."""
@@ -301,6 +312,21 @@ class Live:
         if room is None:
             return None
         return {i.id: i.last_data for i in list(room.instances.values()) if i.last_data is not None}
+
+    # --- outputs: history and alerts (once per instance, on the node that runs it) -------
+
+    def _on_output(self, instance: Instance, data: Any, text: str) -> None:
+        if self.history.settings.enabled:
+            self.history.record(instance, data, text)
+        self.alerts.observe(instance, data)
+
+    def _running_here(self) -> dict[str, Room]:
+        """The dashboards whose instances run on this node, and their rooms."""
+        return {
+            r.dashboard_id: r
+            for r in list(self.rooms.values())
+            if r.dashboard_id is not None and r.generation is not None
+        }
 
     # --- rooms ---------------------------------------------------------------------------
 
@@ -537,7 +563,8 @@ class Live:
         for instance in list(room.instances.values()):
             if not instance.spec.keep_running and instance.state is not InstanceState.STOPPED:
                 await self.instances.stop(instance)
-        if all(i.state is InstanceState.STOPPED for i in room.instances.values()):
+        # (A run whose sandbox is still starting has sent no state yet: it is alive.)
+        if all(i.state is InstanceState.STOPPED and not alive(i) for i in room.instances.values()):
             if self.rooms.get(room.name) is room:
                 del self.rooms[room.name]
                 if room.dashboard_id is not None:

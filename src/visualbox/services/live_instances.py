@@ -63,8 +63,9 @@ class Instances:
         self.dirty: dict[tuple[str, str], tuple[str, str]] = {}
         """Last values not yet written: ``{(dashboard, instance): (data JSON, at)}``."""
         self.closing = False
-        self.on_output: Callable[[Instance, Any], None] | None = None
-        """Told of every output of an instance (the history recorder): must not block."""
+        self.on_output: Callable[[Instance, Any, str], None] | None = None
+        """Told of every output of an instance, with its JSON text (the history
+        recorder): must not block."""
         self._spawn = spawn
         self.limits: dict[str, Limits] = {}
         """Each account's quotas, as last read from the database (by owner id)."""
@@ -107,7 +108,7 @@ class Instances:
         return sum(
             1
             for instance, owner in list(self._owners.items())
-            if owner == owner_id and _alive(instance)
+            if owner == owner_id and alive(instance)
         )
 
     def _budget(self, owner_id: str) -> OutputBudget | None:
@@ -170,7 +171,7 @@ class Instances:
             )
             return
         handle = instance.handle
-        if not _alive(instance) and self._over_sandbox_quota(instance):
+        if not alive(instance) and self._over_sandbox_quota(instance):
             return
         if handle is not None and instance.handle_hash == spec.ref.content_hash:
             await handle.restart(spec.config)
@@ -188,6 +189,7 @@ class Instances:
                 spec.config,
                 lambda message: self._on_message(instance, message),
                 output_budget=self._budget(owner),
+                generation=instance.room.generation,
             )
         except (SourceUnavailable, VisualBoxError, ValueError, OSError) as exc:
             log.warning("could not start %s: %s", instance.run_id, exc)
@@ -238,7 +240,7 @@ class Instances:
                 self.dirty[(instance.room.dashboard_id, instance.id)] = (data, at)
             self.publish(instance, output)
             if self.on_output is not None:
-                self.on_output(instance, message.data)
+                self.on_output(instance, message.data, data)
         elif isinstance(message, Status):
             notice = instance.status(message.status, message.data)
             self.publish(instance, notice, owner_only=True)
@@ -292,7 +294,7 @@ class Instances:
                 await self.start(instance)
 
 
-def _alive(instance: Instance) -> bool:
+def alive(instance: Instance) -> bool:
     """Has a sandbox (preparing or running), so it counts against the sandbox quota."""
     handle = instance.handle
     return handle is not None and handle.state is not RunState.EXITED

@@ -47,7 +47,7 @@ from visualbox.schemas.live import (
     ServerMessage,
     StatusLevel,
 )
-from visualbox.services import dashboard_secrets, quotas, registry, sharing
+from visualbox.services import dashboard_secrets, policy, quotas, registry, sharing
 from visualbox.services.live_cluster import Fence
 from visualbox.services.quotas import Limits
 from visualbox.services.secrets import SecretBox
@@ -168,7 +168,9 @@ def load_shared(db: Session, token: str) -> str:
 
 
 def load_dev(db: Session, user: User, module_id: str, config: dict[str, Any]) -> InstanceSpec:
-    """The owner's working copy of an integration, with validated test ``config`` values."""
+    """The owner's working copy of an integration, with validated test ``config`` values
+    (its owner's, or a team editor's)."""
+    policy.require_module(db, user, module_id, "edit")
     resolved = registry.resolve(db, module_id, registry.WORKING, user=user)
     if resolved.kind != "integration" or resolved.runtime is None:
         raise NotFound("Only integrations run in the console.", [])

@@ -96,7 +96,9 @@ class Mailer:
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="visualbox-mail")
         try:
             pool.submit(self._deliver, message).result(timeout=self.settings.smtp_timeout_s)
-        except FutureTimeout:
+        except (FutureTimeout, TimeoutError):
+            # Whichever deadline fires first, the overall one or the socket's, the user
+            # is told the same thing.
             log.warning("Mail to %s not sent: the SMTP server did not answer in time", to)
             raise Unavailable("The mail server did not answer in time; try again later.") from None
         except (OSError, smtplib.SMTPException) as exc:

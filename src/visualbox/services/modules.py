@@ -21,6 +21,7 @@ from visualbox.db.base import utcnow
 from visualbox.db.tables.accounts import User
 from visualbox.db.tables.dashboards import Dashboard
 from visualbox.db.tables.modules import Module, ModuleFile, ModuleTag, ModuleUse, WithdrawnModule
+from visualbox.db.tables.teams import TeamMember
 from visualbox.errors import (
     Conflict,
     FieldError,
@@ -53,7 +54,7 @@ from visualbox.modules.tree import (
     normalize_path,
     path_problem,
 )
-from visualbox.services import blobs, quotas, search
+from visualbox.services import blobs, policy, quotas, search
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg")
 _TAG_RE = re.compile(TAG_PATTERN)
@@ -109,18 +110,32 @@ class FileEntry:
 
 
 def list_modules(db: Session, user: User, *, kind: str | None = None) -> list[Module]:
-    query = select(Module).where(Module.owner_id == user.id)
+    """The caller's modules and those of the teams where the caller is an editor or admin."""
+    teams = select(TeamMember.team_id).where(
+        TeamMember.user_id == user.id, TeamMember.role.in_(("editor", "admin"))
+    )
+    query = select(Module).where(or_(Module.owner_id == user.id, Module.team_id.in_(teams)))
     if kind is not None:
         query = query.where(Module.kind == kind)
     return list(db.scalars(query.order_by(Module.updated_at.desc(), Module.id)))
 
 
-def get_owned(db: Session, module_id: str, user: User) -> Module:
-    """The module if ``user`` owns it; ``NotFound`` otherwise (also for other users')."""
-    module = db.get(Module, module_id)
-    if module is None or module.owner_id != user.id:
-        raise NotFound("No such module.", [FieldError("module_id", "no such module")])
-    return module
+def get_owned(db: Session, module_id: str, user: User, *, need: policy.Need = "edit") -> Module:
+    """The module if ``user`` owns it or may ``need`` it as a member of its team
+    (``services/policy.py``); ``NotFound`` otherwise (also for other users')."""
+    return policy.require_module(db, user, module_id, need)
+
+
+def move_module(db: Session, user: User, module: Module, team_id: str | None) -> None:
+    """Move ``module`` into team ``team_id`` (``None``: out of its team): the admin role
+    on the module (its owner, or an admin of its team) and in the target team."""
+    if team_id == module.team_id:
+        return
+    policy.require_module(db, user, module.id, "admin")
+    if team_id is not None:
+        policy.require_team(db, user, team_id, "admin")
+    module.team_id = team_id
+    db.flush()
 
 
 def create_module(

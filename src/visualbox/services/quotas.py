@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from visualbox.db.base import utcnow
 from visualbox.db.engine import Database
 from visualbox.db.tables.accounts import User
 from visualbox.db.tables.dashboards import Dashboard
@@ -33,6 +34,7 @@ from visualbox.db.tables.history import HistorySeries
 from visualbox.db.tables.modules import Module, ModuleFile, ModuleVersion
 from visualbox.db.tables.quotas import QuotaOverride
 from visualbox.db.tables.snapshots import Snapshot
+from visualbox.db.tables.teams import TeamInvitation, TeamMember
 from visualbox.errors import FieldError, NotFound, VisualBoxError, plural
 from visualbox.settings import QuotaSettings
 
@@ -390,3 +392,47 @@ def _account(db: Session, user_id: str) -> User:
 def _largest_dashboard(db: Session, user: User) -> int:
     query = select(Dashboard.document).where(Dashboard.owner_id == user.id)
     return max((len(document["integrations"]) for document in db.scalars(query)), default=0)
+
+
+# --- teams (settings.teams: the same for every account, no overrides) -----------------
+
+
+def check_teams(db: Session, user: User, limit: int) -> None:
+    """Refuse ``user`` joining or creating one more team beyond ``limit``."""
+    if user.is_system:
+        return
+    query = select(func.count()).select_from(TeamMember).where(TeamMember.user_id == user.id)
+    used = db.scalar(query) or 0
+    if used + 1 > limit:
+        raise QuotaExceeded(
+            f"You already belong to {plural(used, 'team')}, the most an account may "
+            f"({limit}): leave one first."
+        )
+
+
+def check_team_members(db: Session, team_id: str, limit: int, *, pending: bool) -> None:
+    """Refuse one more member of team ``team_id`` beyond ``limit`` (counting pending
+    invitations too when ``pending``)."""
+    used = (
+        db.scalar(select(func.count()).select_from(TeamMember).where(TeamMember.team_id == team_id))
+        or 0
+    )
+    if pending:
+        used += (
+            db.scalar(
+                select(func.count())
+                .select_from(TeamInvitation)
+                .where(
+                    TeamInvitation.team_id == team_id,
+                    TeamInvitation.accepted_at.is_(None),
+                    TeamInvitation.revoked_at.is_(None),
+                    TeamInvitation.expires_at > utcnow(),
+                )
+            )
+            or 0
+        )
+    if used + 1 > limit:
+        raise QuotaExceeded(
+            f"The team has {plural(used, 'member')} (pending invitations included), the "
+            f"most a team may ({limit})."
+        )

@@ -49,7 +49,7 @@ from visualbox.modules.check import Problem, check_tree
 from visualbox.modules.config_schema import ConfigSchema, parse_config_schema
 from visualbox.modules.secrets_scan import SecretWarning, scan
 from visualbox.modules.tree import FileTree, content_hash, normalize_path
-from visualbox.services import blobs, modules, quotas, search, signing
+from visualbox.services import blobs, modules, policy, quotas, search, signing
 from visualbox.services.modules import Usage
 from visualbox.services.signing import RegistryKey
 
@@ -492,7 +492,7 @@ def resolve(db: Session, module_id: str, spec: str, *, user: User | None) -> Res
             raise Gone(note, [FE("module_id", "the module was withdrawn")])
         raise NotFound("No such module.", [FE("module_id", "no such module")])
     if spec == WORKING:
-        if user is None or user.id != module.owner_id:
+        if not policy.may_use_working_copy(db, user, module):  # its owner, its team
             raise NotFound("No such version.", [FE("version", "no such version")])
         tree = modules.working_tree(db, module)
         schema = parse_config_schema(tree.get("config.json", b"[]"))

@@ -27,6 +27,9 @@ class Dashboard(Base):
 
     id: Mapped[str] = id_column()
     owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    """The team it belongs to (``db/tables/teams.py``, no foreign key: see there); ``None``
+    for a private one."""
     name: Mapped[str] = mapped_column(String(100))
     document: Mapped[dict[str, Any]]
     secrets: Mapped[str | None] = mapped_column(Text)
@@ -34,5 +37,8 @@ class Dashboard(Base):
     public: Mapped[bool] = mapped_column(Boolean, default=False)
     listed: Mapped[bool] = mapped_column(Boolean, default=False)
     share_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    embed_origins: Mapped[list[Any]] = mapped_column(default=list)
+    """Origins (``https://intranet.example.org``) whose pages may frame the public
+    dashboard (``/embed/<token>``, ``frame-ancestors``); empty: none may."""
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = updated_column()

@@ -52,6 +52,9 @@ class Module(Base):
 
     id: Mapped[str] = id_column()
     owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    """The team it belongs to (``db/tables/teams.py``, no foreign key: see there); ``None``
+    for a private one."""
     name: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(20))
     runtime: Mapped[str | None] = mapped_column(String(20))
