@@ -15,10 +15,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.fixtures.postgres import DatabaseFactory, postgres_server
+from tests.fixtures.postgres import DatabaseFactory, fill_template, postgres_server
 from visualbox.app import create_app
-from visualbox.db.engine import create_db_engine
-from visualbox.db.schema import migrate
 from visualbox.settings import DatabaseSettings, SandboxSettings, Settings
 
 pytest_plugins = ["tests.fixtures.smtp", "tests.fixtures.redis"]
@@ -29,15 +27,13 @@ def postgres_databases() -> Iterator[DatabaseFactory]:
     with postgres_server() as admin_url:
         factory = DatabaseFactory(admin_url)
         yield factory
-        factory.admin.dispose()
+        factory.close()
 
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
-    engine = create_db_engine(f"sqlite:///{path}")
-    migrate(engine)
-    engine.dispose()
+    fill_template(f"sqlite:///{path}")
     return path
 
 
