@@ -161,6 +161,25 @@ async def watching(user: User | None) -> AsyncIterator[Watcher]:
         await watcher.close()
 
 
+@asynccontextmanager
+async def ticking(viewer: Viewer, every_s: float) -> AsyncIterator[None]:
+    """``viewer`` heard from every ``every_s`` seconds, as a TICK from the web app does
+    (``api/live.py``), while the block runs."""
+
+    async def tick() -> None:
+        while True:
+            viewer.last_seen = time.monotonic()
+            await asyncio.sleep(every_s)
+
+    task = asyncio.create_task(tick())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def crash(run: ScriptedRun) -> int:
     run.init()
     run.log("about to fail", StatusLevel.ERROR)
@@ -332,17 +351,17 @@ async def test_an_instance_that_keeps_running_is_not_dropped_while_its_sandbox_s
         run.output({"n": 1})
         return await run.until_stopped()
 
-    runner = ScriptedRunner(counter, spawn_s=0.5)  # ten idle timeouts pass meanwhile
-    async with (
-        live_service(app, settings, runner, idle_timeout_s=0.05) as live,
-        watching(user_of(app, owner)) as watcher,
-    ):
+    runner = ScriptedRunner(counter, spawn_s=1.0)  # ten idle timeouts pass meanwhile
+    async with live_service(app, settings, runner, idle_timeout_s=0.1) as live:
         await runner.wait_for(lambda r: bool(r.runs) and r.runs[0].outputs == [{"n": 1}])
-        await live.join_dashboard(watcher.viewer, board)
-        await watcher.wait_for(find("JOINED"))
-        joined = of(watcher.messages, "JOINED")[0]["instances"]["i1"]
-        assert joined["state"] == "running" and joined["data"] == {"n": 1}
-        assert len(runner.runs) == 1 and runner.active() == 1
+        # A viewer comes now, and ticks as the web app does: one that stays silent for
+        # an idle timeout is let go, its outbox closed, whatever it had not read yet.
+        async with watching(user_of(app, owner)) as watcher, ticking(watcher.viewer, 0.02):
+            await live.join_dashboard(watcher.viewer, board)
+            await watcher.wait_for(find("JOINED"))
+            joined = of(watcher.messages, "JOINED")[0]["instances"]["i1"]
+            assert joined["state"] == "running" and joined["data"] == {"n": 1}
+            assert len(runner.runs) == 1 and runner.active() == 1
 
 
 async def test_logs_and_commands_are_for_the_owner_only(
