@@ -23,7 +23,7 @@ is too low.
 from __future__ import annotations
 
 import enum
-from typing import Literal
+from typing import Literal, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,6 +35,7 @@ from visualbox.db.tables.teams import Team, TeamMember
 from visualbox.errors import FieldError, Forbidden, NotFound
 
 Need = Literal["view", "edit", "admin"]
+_Row = TypeVar("_Row", Dashboard, Module, Team)
 
 
 class Role(enum.IntEnum):
@@ -70,25 +71,31 @@ def team_role(db: Session, user: User | None, team_id: str | None) -> Role | Non
     return Role.of(name) if name is not None else None
 
 
-def dashboard_role(db: Session, user: User | None, dashboard: Dashboard) -> Role | None:
+def _role(db: Session, user: User | None, owned: Dashboard | Module) -> Role | None:
+    """``owner`` for the object's own account, else the role in its team."""
     if user is None:
         return None
-    if dashboard.owner_id == user.id:
+    if owned.owner_id == user.id:
         return Role.OWNER
-    return team_role(db, user, dashboard.team_id)
+    return team_role(db, user, owned.team_id)
+
+
+def _get(db: Session, table: type[_Row], key: str) -> _Row | None:
+    """The row with primary key ``key``; ``None`` for a key no row can have (a NUL)."""
+    return db.get(table, key) if "\x00" not in key else None
+
+
+def dashboard_role(db: Session, user: User | None, dashboard: Dashboard) -> Role | None:
+    return _role(db, user, dashboard)
 
 
 def dashboard_role_by_id(db: Session, user: User | None, dashboard_id: str) -> Role | None:
-    dashboard = db.get(Dashboard, dashboard_id) if "\x00" not in dashboard_id else None
-    return dashboard_role(db, user, dashboard) if dashboard is not None else None
+    dashboard = _get(db, Dashboard, dashboard_id)
+    return _role(db, user, dashboard) if dashboard is not None else None
 
 
 def module_role(db: Session, user: User | None, module: Module) -> Role | None:
-    if user is None:
-        return None
-    if module.owner_id == user.id:
-        return Role.OWNER
-    return team_role(db, user, module.team_id)
+    return _role(db, user, module)
 
 
 def allows(role: Role | None, need: Need) -> bool:
@@ -98,8 +105,8 @@ def allows(role: Role | None, need: Need) -> bool:
 def require_dashboard(db: Session, user: User, dashboard_id: str, need: Need) -> Dashboard:
     """The dashboard if ``user`` may ``need`` it: :class:`NotFound` without any role,
     :class:`Forbidden` with too low a one."""
-    dashboard = db.get(Dashboard, dashboard_id) if "\x00" not in dashboard_id else None
-    role = dashboard_role(db, user, dashboard) if dashboard is not None else None
+    dashboard = _get(db, Dashboard, dashboard_id)
+    role = _role(db, user, dashboard) if dashboard is not None else None
     if dashboard is None or role is None:
         raise NotFound("No such dashboard.")
     _check(role, need, "dashboard")
@@ -108,8 +115,8 @@ def require_dashboard(db: Session, user: User, dashboard_id: str, need: Need) ->
 
 def require_module(db: Session, user: User, module_id: str, need: Need) -> Module:
     """The module (working copy) if ``user`` may ``need`` it (as :func:`require_dashboard`)."""
-    module = db.get(Module, module_id) if "\x00" not in module_id else None
-    role = module_role(db, user, module) if module is not None else None
+    module = _get(db, Module, module_id)
+    role = _role(db, user, module) if module is not None else None
     if module is None or role is None:
         raise NotFound("No such module.", [FieldError("module_id", "no such module")])
     _check(role, need, "module")
@@ -118,7 +125,7 @@ def require_module(db: Session, user: User, module_id: str, need: Need) -> Modul
 
 def require_team(db: Session, user: User, team_id: str, need: Need) -> tuple[Team, Role]:
     """The team and ``user``'s role in it if the role allows ``need``."""
-    team = db.get(Team, team_id) if "\x00" not in team_id else None
+    team = _get(db, Team, team_id)
     role = team_role(db, user, team.id) if team is not None else None
     if team is None or role is None:
         raise NotFound("No such team.")
